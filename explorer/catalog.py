@@ -1,0 +1,371 @@
+"""The project's on-disk catalog format (HDF5), its writer and a lazy reader.
+
+Layout of a catalog file (``format = "irox-catalog"``, ``format_version = 1``)::
+
+    /                       attrs: format, format_version, n_galaxies, loglam_start,
+                                   loglam_step, n_pix, medium="vacuum", flux_unit,
+                                   simulated (bool), provenance (JSON string)
+    /spectra/flux           (N, 3921) observed-frame flux on the spender grid DIVIDED by
+                            ``spec_norm`` (dimensionless); chunked one galaxy per chunk
+    /spectra/weight         (N, 3921) inverse variance of that normalized flux; 0 = masked
+    /table/<column>         one 1-D dataset per column, length N (see ``COLUMNS``)
+
+One galaxy is read with :meth:`Catalog.spectrum` without loading the rest of the file.
+Rows that fail validation (duplicate id, z outside [0, 0.5], no usable pixels, NaN or
+negative WISE errors) are *flagged* in :attr:`Catalog.bad_rows`; they never stop the good
+rows from loading.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .constants import LOGLAM_START, LOGLAM_STEP, N_PIX, SDSS_FLUX_UNIT, WISE_BANDS, Z_MAX, Z_MIN
+from .errors import CatalogError
+
+FORMAT_NAME = "irox-catalog"
+FORMAT_VERSION = 1
+
+#: Column name -> (unit, description). Columns marked required must be present.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("", "galaxy identifier (SDSS plate-mjd-fiber or simulated id)"),
+    "ra_deg": ("deg", "right ascension (ICRS)"),
+    "dec_deg": ("deg", "declination (ICRS)"),
+    "z": ("", "spectroscopic redshift"),
+    "z_err": ("", "redshift error"),
+    "spec_norm": (SDSS_FLUX_UNIT, "median flux in rest frame 5300-5850 A (spender normalization)"),
+    "n_good_pix": ("", "number of grid pixels with weight > 0"),
+    "split": ("", "train / valid / test"),
+    "class_label": ("", "star-forming / quenched / agn (simulation truth, or empty)"),
+    **{f"mag_{b}_total": ("mag (AB)", f"SDSS {b} total (model) magnitude") for b in "ugriz"},
+    **{f"magerr_{b}_total": ("mag", f"error of mag_{b}_total") for b in "ugriz"},
+    **{f"mag_{b}_fiber": ("mag (AB)", f"SDSS {b} 3-arcsec fiber magnitude") for b in "ugriz"},
+    **{f"magerr_{b}_fiber": ("mag", f"error of mag_{b}_fiber") for b in "ugriz"},
+    **{f"{w.lower()}_mag_vega": ("mag (Vega)", f"{w} profile-fit mag, or its 95% upper limit") for w in WISE_BANDS},
+    **{f"{w.lower()}_sigma_mag": ("mag", f"{w} mag error; NaN for upper limits") for w in WISE_BANDS},
+    **{f"{w.lower()}_flux_mjy": ("mJy", f"{w} flux density from the mag (upper limit if w?_is_ul)") for w in WISE_BANDS},
+    **{f"{w.lower()}_flux_err_mjy": ("mJy", f"{w} flux density error; NaN for upper limits") for w in WISE_BANDS},
+    **{f"{w.lower()}_is_ul": ("", f"{w} is a 95% upper limit (ph_qual U)") for w in WISE_BANDS},
+    "ph_qual": ("", "AllWISE photometric quality, one letter per band"),
+}
+REQUIRED = ("id", "z", "spec_norm", "split") + tuple(
+    f"{w.lower()}_{s}" for w in WISE_BANDS for s in ("mag_vega", "sigma_mag", "is_ul")
+)
+
+
+@dataclass
+class GalaxySpectrum:
+    """One spectrum on the spender grid.
+
+    Attributes
+    ----------
+    id : str
+    z : float
+    flux : ndarray, shape (3921,)
+        Observed-frame flux divided by ``norm`` (dimensionless).
+    weight : ndarray, shape (3921,)
+        Inverse variance of ``flux``; 0 where masked.
+    norm : float
+        Normalization in 1e-17 erg/s/cm^2/A (median flux in rest frame 5300-5850 A).
+    meta : dict
+        Other per-galaxy values (catalog row, or SPECOBJ header values).
+    """
+
+    id: str
+    z: float
+    flux: np.ndarray
+    weight: np.ndarray
+    norm: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_good_pix(self) -> int:
+        return int(np.count_nonzero(self.weight > 0))
+
+
+def _encode_column(name: str, values) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind in ("U", "O"):
+        arr = np.array([str(v) for v in arr], dtype="S")
+    if arr.ndim != 1:
+        raise CatalogError(f"catalog column {name!r} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+def write_catalog(
+    path: str | Path,
+    table: dict[str, np.ndarray],
+    flux: np.ndarray,
+    weight: np.ndarray,
+    *,
+    simulated: bool,
+    provenance: dict | None = None,
+    spectra_dtype: str = "float32",
+    compression: str | None = "gzip",
+) -> Path:
+    """Write a catalog file.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.h5`` file (parent directories are created).
+    table : dict of str -> 1-D array
+        Per-galaxy columns, each of length N; must include ``REQUIRED``.
+    flux, weight : ndarray, shape (N, 3921)
+        Normalized flux and its inverse variance on the spender grid.
+    simulated : bool
+        Whether the galaxies are simulated (truth columns expected then).
+    provenance : dict, optional
+        Command, seed, package versions... stored as JSON in the file attributes.
+    spectra_dtype : {"float32", "float16"}
+        Storage type of the spectra (float16 halves the file; its 5e-4 relative precision is
+        far below the noise of SDSS spectra).
+    """
+    import h5py
+
+    path = Path(path)
+    missing = [c for c in REQUIRED if c not in table]
+    if missing:
+        raise CatalogError(f"cannot write {path}: required columns missing: {missing}")
+    n = len(np.asarray(table["id"]))
+    flux = np.asarray(flux)
+    weight = np.asarray(weight)
+    if flux.shape != (n, N_PIX) or weight.shape != (n, N_PIX):
+        raise CatalogError(
+            f"cannot write {path}: flux {flux.shape} and weight {weight.shape} must be ({n}, {N_PIX})"
+        )
+    for name, col in table.items():
+        if len(np.asarray(col)) != n:
+            raise CatalogError(f"cannot write {path}: column {name!r} has {len(col)} rows, expected {n}")
+    cols = dict(table)
+    if "n_good_pix" not in cols:
+        cols["n_good_pix"] = np.count_nonzero(weight > 0, axis=1).astype(np.int32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".partial")
+    kw = dict(compression=compression, shuffle=compression is not None) if compression else {}
+    with h5py.File(tmp, "w") as f:
+        f.attrs.update(
+            format=FORMAT_NAME,
+            format_version=FORMAT_VERSION,
+            n_galaxies=n,
+            loglam_start=LOGLAM_START,
+            loglam_step=LOGLAM_STEP,
+            n_pix=N_PIX,
+            medium="vacuum",
+            flux_unit=SDSS_FLUX_UNIT,
+            simulated=bool(simulated),
+            provenance=json.dumps(provenance or {}, sort_keys=True),
+        )
+        g = f.create_group("spectra")
+        chunks = (1, N_PIX) if n else None
+        g.create_dataset("flux", data=flux.astype(spectra_dtype), chunks=chunks, **kw)
+        g.create_dataset("weight", data=weight.astype(spectra_dtype), chunks=chunks, **kw)
+        t = f.create_group("table")
+        for name, col in cols.items():
+            ds = t.create_dataset(name, data=_encode_column(name, col))
+            unit, desc = COLUMNS.get(name, ("", ""))
+            ds.attrs["unit"] = unit
+            ds.attrs["description"] = desc
+    tmp.replace(path)
+    return path
+
+
+class Catalog:
+    """Lazy reader of a catalog file.
+
+    The per-galaxy table is read on first use; spectra are read one galaxy (or one batch) at a
+    time. Rows that fail validation are listed in :attr:`bad_rows` (index -> reason) and
+    excluded from :attr:`good`.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by :func:`write_catalog`.
+    """
+
+    def __init__(self, path: str | Path):
+        import h5py
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise CatalogError(f"catalog {self.path} does not exist")
+        try:
+            self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise CatalogError(f"catalog {self.path} is not a readable HDF5 file: {exc}") from None
+        attrs = self._h5.attrs
+        if attrs.get("format") != FORMAT_NAME:
+            self._h5.close()
+            raise CatalogError(
+                f"{self.path} is not an {FORMAT_NAME} file (format attribute {attrs.get('format')!r})"
+            )
+        if int(attrs.get("format_version", -1)) != FORMAT_VERSION:
+            self._h5.close()
+            raise CatalogError(
+                f"{self.path} has format_version {attrs.get('format_version')}, this reader needs {FORMAT_VERSION}"
+            )
+        for need in ("spectra/flux", "spectra/weight", "table"):
+            if need not in self._h5:
+                self._h5.close()
+                raise CatalogError(f"{self.path} is truncated or damaged: group/dataset {need!r} missing")
+        self.n = int(attrs["n_galaxies"])
+        self.simulated = bool(attrs["simulated"])
+        self.provenance = json.loads(attrs.get("provenance", "{}"))
+        missing = [c for c in REQUIRED if c not in self._h5["table"]]
+        if missing:
+            self._h5.close()
+            raise CatalogError(f"{self.path}: required columns missing from /table: {missing}")
+        self._table: dict[str, np.ndarray] | None = None
+        self._bad: dict[int, str] | None = None
+
+    # -- table ------------------------------------------------------------------------------
+    @property
+    def columns(self) -> list[str]:
+        return list(self._h5["table"].keys())
+
+    @property
+    def table(self) -> dict[str, np.ndarray]:
+        """All per-galaxy columns as arrays (strings decoded to ``str``)."""
+        if self._table is None:
+            out = {}
+            for name, ds in self._h5["table"].items():
+                arr = ds[()]
+                if arr.dtype.kind == "S":
+                    arr = arr.astype(str)
+                out[name] = arr
+            self._table = out
+        return self._table
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._h5["table"]:
+            raise CatalogError(f"{self.path}: no column {name!r}; columns are {self.columns}")
+        return self.table[name]
+
+    def row(self, i: int) -> dict:
+        """One galaxy's table row as a dict of Python scalars."""
+        self._check_index(i)
+        return {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in self.table.items()}
+
+    def index_of(self, galaxy_id: str) -> int:
+        ids = self.table["id"]
+        hits = np.flatnonzero(ids == str(galaxy_id))
+        if hits.size == 0:
+            raise CatalogError(f"{self.path}: no galaxy with id {galaxy_id!r}")
+        return int(hits[0])
+
+    # -- validation ---------------------------------------------------------------------------
+    @property
+    def bad_rows(self) -> dict[int, str]:
+        """Row index -> reason, for rows that fail validation."""
+        if self._bad is None:
+            self._bad = validate_table(self.table)
+        return self._bad
+
+    @property
+    def good(self) -> np.ndarray:
+        """Boolean mask of rows that passed validation."""
+        mask = np.ones(self.n, dtype=bool)
+        mask[list(self.bad_rows)] = False
+        return mask
+
+    def split_indices(self, split: str, good_only: bool = True) -> np.ndarray:
+        sel = self.table["split"] == split
+        if good_only:
+            sel &= self.good
+        return np.flatnonzero(sel)
+
+    # -- spectra ------------------------------------------------------------------------------
+    def _check_index(self, i: int) -> None:
+        if not 0 <= int(i) < self.n:
+            raise CatalogError(f"{self.path}: galaxy index {i} out of range 0..{self.n - 1}")
+
+    def spectrum(self, i: int) -> GalaxySpectrum:
+        """Read one galaxy's spectrum (and only that) from disk."""
+        self._check_index(i)
+        i = int(i)
+        flux = self._h5["spectra/flux"][i].astype(np.float32)
+        weight = self._h5["spectra/weight"][i].astype(np.float32)
+        t = self._h5["table"]
+        gid = t["id"][i]
+        gid = gid.decode() if isinstance(gid, bytes) else str(gid)
+        return GalaxySpectrum(
+            id=gid,
+            z=float(t["z"][i]),
+            flux=flux,
+            weight=weight,
+            norm=float(t["spec_norm"][i]),
+            meta={"index": i, "catalog": str(self.path)},
+        )
+
+    def spectra(self, indices) -> tuple[np.ndarray, np.ndarray]:
+        """Read a batch: (flux, weight), each (len(indices), 3921) float32."""
+        idx = np.asarray(indices, dtype=int)
+        if idx.size == 0:
+            return np.zeros((0, N_PIX), np.float32), np.zeros((0, N_PIX), np.float32)
+        order = np.argsort(idx)
+        sorted_idx = idx[order]
+        uniq, inverse = np.unique(sorted_idx, return_inverse=True)
+        flux = self._h5["spectra/flux"][uniq].astype(np.float32)[inverse]
+        weight = self._h5["spectra/weight"][uniq].astype(np.float32)[inverse]
+        out_f = np.empty_like(flux)
+        out_w = np.empty_like(weight)
+        out_f[order] = flux
+        out_w[order] = weight
+        return out_f, out_w
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        kind = "simulated" if self.simulated else "observed"
+        return f"Catalog({str(self.path)!r}, {self.n} {kind} galaxies)"
+
+
+def validate_table(table: dict[str, np.ndarray]) -> dict[int, str]:
+    """Flag bad rows of a per-galaxy table.
+
+    Returns
+    -------
+    dict
+        Row index -> human-readable reason (several reasons joined by "; ").
+    """
+    n = len(table["id"])
+    reasons: dict[int, list[str]] = {}
+
+    def flag(mask, text):
+        for i in np.flatnonzero(mask):
+            reasons.setdefault(int(i), []).append(text if isinstance(text, str) else text(i))
+
+    ids = np.asarray(table["id"]).astype(str)
+    counts = Counter(ids)
+    dup = np.array([counts[g] > 1 for g in ids], dtype=bool)
+    flag(dup, lambda i: f"duplicate id {ids[i]!r}")
+    z = np.asarray(table["z"], dtype=float)
+    flag(~np.isfinite(z) | (z < Z_MIN) | (z > Z_MAX), lambda i: f"z={z[i]:.4g} outside [{Z_MIN}, {Z_MAX}]")
+    if "n_good_pix" in table:
+        flag(np.asarray(table["n_good_pix"]) == 0, "no unmasked spectrum pixels")
+    norm = np.asarray(table["spec_norm"], dtype=float)
+    flag(~np.isfinite(norm) | (norm <= 0), lambda i: f"spectrum normalization {norm[i]!r} is not positive")
+    for w in WISE_BANDS:
+        b = w.lower()
+        ul = np.asarray(table[f"{b}_is_ul"], dtype=bool)
+        sig = np.asarray(table[f"{b}_sigma_mag"], dtype=float)
+        mag = np.asarray(table[f"{b}_mag_vega"], dtype=float)
+        flag(~ul & ~np.isfinite(sig), f"{w} error is NaN for a detection")
+        flag(~ul & (sig < 0), f"{w} error is negative")
+        flag(~np.isfinite(mag), f"{w} magnitude missing")
+    return {i: "; ".join(r) for i, r in sorted(reasons.items())}

@@ -1,0 +1,1 @@
+"""Readers for real survey files: SDSS spectra, AllWISE tables, and their crossmatch."""

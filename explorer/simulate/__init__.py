@@ -1,0 +1,1 @@
+"""Physically grounded simulated SDSS x WISE catalog (needs the optional ``simulate`` extra)."""
