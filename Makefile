@@ -1,0 +1,38 @@
+# Fresh machine: `make run` (install + main job on the embedded demo) and `make test`.
+# torch==2.13.0 (CPU build) is installed FIRST: an unpinned torch pulled in by a dependency
+# (spender, captum) would otherwise download several GB of CUDA packages.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test install lint bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -q -e ".[simulate,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python -m explorer info data/demo_catalog.h5
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check explorer tests benchmarks
+	$(BIN)/ruff format --check explorer tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/run.py --json
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,114 @@
+"""Speed and memory benchmarks; prints one JSON object.
+
+Usage::
+
+    python benchmarks/run.py --json               # everything
+    python benchmarks/run.py --json --only read   # benchmarks whose name contains "read"
+
+Each benchmark returns a dict with its measured value(s), the unit, the target where the
+issue tracker set one, and how it was measured. Targets are *reported*, never asserted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from explorer.paths import DEMO_CATALOG  # noqa: E402
+
+
+def bench_catalog_read_one_galaxy(n_reads: int = 500) -> dict:
+    """Time to read one random galaxy's spectrum + row from the demo catalog (file already open)."""
+    from explorer.catalog import Catalog
+
+    t0 = time.perf_counter()
+    cat = Catalog(DEMO_CATALOG)
+    open_s = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, cat.n, n_reads)
+    times = []
+    for i in idx:
+        t = time.perf_counter()
+        spec = cat.spectrum(int(i))
+        _ = spec.flux.sum()
+        times.append(time.perf_counter() - t)
+    cat.close()
+    times_ms = 1e3 * np.asarray(times)
+    return {
+        "catalog": str(DEMO_CATALOG.relative_to(REPO)),
+        "median_ms": round(float(np.median(times_ms)), 3),
+        "p95_ms": round(float(np.percentile(times_ms, 95)), 3),
+        "open_catalog_ms": round(1e3 * open_s, 2),
+        "n_reads": n_reads,
+        "target_ms": 5.0,
+        "method": "Catalog.spectrum(i) for random i, file opened once",
+    }
+
+
+def bench_simulator_throughput(n: int = 200, workers: int = 2) -> dict:
+    """Simulated galaxies per second, both cores, including worker start-up."""
+    try:
+        from explorer.simulate.run import simulate_catalog
+    except ImportError as exc:  # the 'simulate' extra (bagpipes) is optional
+        return {"skipped": f"simulate extra not installed: {exc}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.h5"
+        t0 = time.perf_counter()
+        simulate_catalog(n=n, seed=123, out=out, workers=workers, progress=False)
+        wall = time.perf_counter() - t0
+    return {
+        "galaxies_per_s": round(n / wall, 2),
+        "n": n,
+        "workers": workers,
+        "wall_s": round(wall, 1),
+        "cores": os.cpu_count(),
+        "method": "simulate_catalog(n, workers) wall time incl. process and bagpipes model start-up",
+    }
+
+
+BENCHMARKS = {
+    "catalog_read_one_galaxy": bench_catalog_read_one_galaxy,
+    "simulator_throughput": bench_simulator_throughput,
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print JSON (the only output format)")
+    ap.add_argument("--only", default=None, help="run benchmarks whose name contains this text")
+    args = ap.parse_args(argv)
+    results = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+    }
+    for name, fn in BENCHMARKS.items():
+        if args.only and args.only not in name:
+            continue
+        t0 = time.perf_counter()
+        try:
+            results[name] = fn()
+        except Exception as exc:  # report, keep the other benchmarks going
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        results[name]["bench_wall_s"] = round(time.perf_counter() - t0, 2)
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

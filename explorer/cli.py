@@ -1,0 +1,149 @@
+"""Thin command line over the same functions the app uses: ``python -m explorer <verb>``.
+
+Every verb prints human-readable text by default and one JSON object with ``--json``.
+Bad input exits with status 2 and a one-line message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ExplorerError
+from .paths import DEMO_CATALOG
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=False, default=_json_default))
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o)}")
+
+
+# --- verbs -------------------------------------------------------------------------------------
+def cmd_info(args) -> int:
+    from .info import catalog_info, format_info
+
+    info = catalog_info(args.catalog)
+    _print_json(info) if args.json else print(format_info(info))
+    return 0
+
+
+def cmd_read_spectrum(args) -> int:
+    from .io.sdss import summarize_spectrum
+
+    summary = summarize_spectrum(args.file)
+    if args.json:
+        _print_json(summary)
+    else:
+        for k, v in summary.items():
+            print(f"{k:>12}: {v}")
+    return 0
+
+
+def cmd_read_wise(args) -> int:
+    from .io.wise import read_wise_table
+
+    table = read_wise_table(args.file, id_column=args.id_column)
+    print(table.report())
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .simulate.run import simulate_catalog
+
+    path = simulate_catalog(
+        n=args.n,
+        seed=args.seed,
+        out=args.out,
+        workers=args.workers,
+        report_dir=args.report,
+        progress=not args.quiet,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_make_demo(args) -> int:
+    from .simulate.demo import make_demo_catalog
+
+    path = make_demo_catalog(args.source, args.out, n=args.n, seed=args.seed)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .simulate.report import make_report
+
+    for p in make_report(args.catalog, args.out):
+        print(f"wrote {p}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m explorer",
+        description="IR-Optical Explorer: SDSS optical spectra -> WISE infrared.",
+    )
+    sub = p.add_subparsers(dest="verb", required=True, metavar="<verb>")
+
+    s = sub.add_parser("info", help="summarize a catalog file")
+    s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG), help="catalog .h5 (default: demo)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("read-spectrum", help="read an SDSS spec/spec-lite FITS file onto the spender grid")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_read_spectrum)
+
+    s = sub.add_parser("read-wise", help="read an AllWISE-layout table (CSV, FITS, IPAC, VOTable)")
+    s.add_argument("file")
+    s.add_argument("--id-column", default=None)
+    s.set_defaults(func=cmd_read_wise)
+
+    s = sub.add_parser("simulate", help="simulate an SDSS x WISE catalog (needs the 'simulate' extra)")
+    s.add_argument("--n", type=int, required=True, help="number of galaxies")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, required=True, help="output catalog .h5")
+    s.add_argument("--report", type=Path, default=None, help="write diagnostic PNGs to this folder")
+    s.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("make-demo", help="cut the embedded demo catalog from a large simulated run")
+    s.add_argument("source", type=Path, help="large simulated catalog .h5")
+    s.add_argument("--out", type=Path, default=DEMO_CATALOG)
+    s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_make_demo)
+
+    s = sub.add_parser("report", help="diagnostic figures of a simulated catalog")
+    s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG))
+    s.add_argument("--out", type=Path, required=True)
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
