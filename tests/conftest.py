@@ -1,0 +1,28 @@
+"""Shared fixtures: the real SDSS DR18 spectra shipped with ppxf (used in place, never copied)."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+import pytest
+
+
+def _ppxf_spectrum(name: str) -> Path:
+    pytest.importorskip("ppxf", reason="ppxf (test extra) ships the real SDSS files these tests read")
+    path = Path(str(importlib.resources.files("ppxf") / "spectra" / name))
+    if not path.exists():
+        pytest.skip(f"ppxf is installed but does not ship {name}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sdss_ngc3073() -> Path:
+    """Real SDSS DR18 spectrum of NGC 3073 (plate 945, MJD 52652, fiber 470): star-forming dwarf S0."""
+    return _ppxf_spectrum("NGC3073_SDSS_DR18.fits")
+
+
+@pytest.fixture(scope="session")
+def sdss_ngc3522() -> Path:
+    """Real SDSS DR18 spectrum of NGC 3522 (plate 2488, MJD 54149, fiber 1): early-type galaxy."""
+    return _ppxf_spectrum("NGC3522_SDSS_DR18.fits")
