@@ -46,10 +46,19 @@ COLUMNS: dict[str, tuple[str, str]] = {
     **{f"magerr_{b}_total": ("mag", f"error of mag_{b}_total") for b in "ugriz"},
     **{f"mag_{b}_fiber": ("mag (AB)", f"SDSS {b} 3-arcsec fiber magnitude") for b in "ugriz"},
     **{f"magerr_{b}_fiber": ("mag", f"error of mag_{b}_fiber") for b in "ugriz"},
-    **{f"{w.lower()}_mag_vega": ("mag (Vega)", f"{w} profile-fit mag, or its 95% upper limit") for w in WISE_BANDS},
+    **{
+        f"{w.lower()}_mag_vega": ("mag (Vega)", f"{w} profile-fit mag, or its 95% upper limit")
+        for w in WISE_BANDS
+    },
     **{f"{w.lower()}_sigma_mag": ("mag", f"{w} mag error; NaN for upper limits") for w in WISE_BANDS},
-    **{f"{w.lower()}_flux_mjy": ("mJy", f"{w} flux density from the mag (upper limit if w?_is_ul)") for w in WISE_BANDS},
-    **{f"{w.lower()}_flux_err_mjy": ("mJy", f"{w} flux density error; NaN for upper limits") for w in WISE_BANDS},
+    **{
+        f"{w.lower()}_flux_mjy": ("mJy", f"{w} flux density from the mag (upper limit if w?_is_ul)")
+        for w in WISE_BANDS
+    },
+    **{
+        f"{w.lower()}_flux_err_mjy": ("mJy", f"{w} flux density error; NaN for upper limits")
+        for w in WISE_BANDS
+    },
     **{f"{w.lower()}_is_ul": ("", f"{w} is a 95% upper limit (ph_qual U)") for w in WISE_BANDS},
     "ph_qual": ("", "AllWISE photometric quality, one letter per band"),
 }

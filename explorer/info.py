@@ -70,9 +70,13 @@ def format_info(info: dict) -> str:
         lines.append(
             f"  redshift      {info['z_range'][0]:.3f} - {info['z_range'][1]:.3f} (median {info['z_median']:.3f})"
         )
-    lines.append(f"  optical bands {' '.join(info['bands']['optical'])}; WISE {' '.join(info['bands']['wise'])}")
+    lines.append(
+        f"  optical bands {' '.join(info['bands']['optical'])}; WISE {' '.join(info['bands']['wise'])}"
+    )
     det = info["wise_detected_fraction"]
-    lines.append("  WISE detected " + ", ".join(f"{b} {100 * v:.0f}%" for b, v in det.items() if v is not None))
+    lines.append(
+        "  WISE detected " + ", ".join(f"{b} {100 * v:.0f}%" for b, v in det.items() if v is not None)
+    )
     fr = info["class_fractions"]
     if any(v is not None for v in fr.values()):
         lines.append("  classes       " + ", ".join(f"{c} {100 * v:.1f}%" for c, v in fr.items()))

@@ -1,0 +1,91 @@
+"""Dashboard logic driven from Python: set state, assert on panel data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.catalog import write_catalog
+from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_mjy
+
+
+@pytest.fixture()
+def tiny_catalog(tmp_path):
+    n = 3
+    rng = np.random.default_rng(1)
+    z = np.array([0.05, 0.1, 0.2])
+    flux = 1.0 + 0.05 * rng.standard_normal((n, N_PIX))
+    weight = np.full((n, N_PIX), 400.0)
+    weight[1, 100:200] = 0.0  # masked stretch in galaxy 1
+    mags = np.array([[12.0, 12.1, 9.0, 7.0], [13.0, 12.0, 10.0, 7.5], [14.0, 14.1, 12.5, 8.0]])
+    table = {
+        "id": [f"T-{i}" for i in range(n)],
+        "z": z,
+        "spec_norm": [2.0, 5.0, 1.0],
+        "split": ["test"] * n,
+        "class_label": ["star-forming", "agn", "quenched"],
+        "mag_r_total": [16.0, 17.0, 17.5],
+    }
+    for k, b in enumerate(WISE_BANDS):
+        ul = np.array([False, False, k == 3])
+        sig = np.where(ul, np.nan, 0.05)
+        f = vega_mag_to_mjy(mags[:, k], k)
+        table |= {
+            f"{b.lower()}_mag_vega": mags[:, k],
+            f"{b.lower()}_sigma_mag": sig,
+            f"{b.lower()}_is_ul": ul,
+            f"{b.lower()}_flux_mjy": f,
+            f"{b.lower()}_flux_err_mjy": f * 0.4 * np.log(10) * sig,
+        }
+    path = tmp_path / "tiny.h5"
+    write_catalog(path, table, flux, weight, simulated=False)
+    return path
+
+
+def test_select_galaxy_updates_panels(tiny_catalog):
+    from explorer.app.build import build_app
+
+    ui, state, panels = build_app(tiny_catalog)
+    spec0 = panels["spectrum"].src.data["flux"].copy()
+    sed0 = panels["sed"].det.data["flux"].copy()
+    panels["picker"].next.click()
+    assert state.index == 1
+    assert panels["picker"].id_box.value == "T-1"
+    # the spectrum is in physical units: normalized flux x norm (5.0 for galaxy 1)
+    assert np.nanmedian(panels["spectrum"].src.data["flux"]) == pytest.approx(5.0, rel=0.02)
+    assert not np.allclose(spec0, panels["spectrum"].src.data["flux"], equal_nan=True)
+    assert len(panels["spectrum"].masked.data["wave"]) == 100
+    assert not np.allclose(sed0, panels["sed"].det.data["flux"])
+
+
+def test_upper_limits_are_not_plotted_as_detections(tiny_catalog):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    state.index = 2
+    assert list(panels["sed"].ul.data["band"]) == ["W4"]
+    assert list(panels["sed"].det.data["band"]) == ["W1", "W2", "W3"]
+
+
+def test_rest_frame_and_line_markers(tiny_catalog):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    state.index = 1  # z = 0.1
+    names = list(panels["spectrum"].lines.data["name"])
+    x_obs = dict(zip(names, panels["spectrum"].lines.data["x"]))
+    assert x_obs["Halpha"] == pytest.approx(6564.61 * 1.1)
+    state.rest_frame = True
+    x_rest = dict(zip(panels["spectrum"].lines.data["name"], panels["spectrum"].lines.data["x"]))
+    assert x_rest["Halpha"] == pytest.approx(6564.61)
+    assert panels["spectrum"].src.data["wave"][0] == pytest.approx(WAVE_OBS_VAC_AA[0] / 1.1)
+
+
+def test_unknown_id_keeps_selection(tiny_catalog):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    state.index = 1
+    panels["picker"].id_box.value = "NOPE-42"
+    assert state.index == 1
+    assert "NOPE-42" in panels["picker"].message.value
