@@ -352,7 +352,6 @@ def validate_table(table: dict[str, np.ndarray]) -> dict[int, str]:
     dict
         Row index -> human-readable reason (several reasons joined by "; ").
     """
-    n = len(table["id"])
     reasons: dict[int, list[str]] = {}
 
     def flag(mask, text):

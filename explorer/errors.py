@@ -19,3 +19,7 @@ class CatalogError(ExplorerError):
 
 class CrossmatchError(ExplorerError):
     """Inputs to a crossmatch are inconsistent."""
+
+
+class ModelError(ExplorerError):
+    """A model file is missing, corrupt, mismatched with its manifest, or cannot be used."""

@@ -18,6 +18,7 @@ from explorer.catalog import Catalog
 from explorer.constants import N_PIX
 from explorer.paths import DEMO_CATALOG
 
+
 @pytest.fixture(scope="module")
 def demo():
     with Catalog(DEMO_CATALOG) as cat:
