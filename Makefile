@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install lint bench clean-venv
+.PHONY: run app test install lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/python -m explorer info data/demo_catalog.h5
+
+app: install
+	$(BIN)/voila app.ipynb --port=8866 --no-browser --Voila.ip=127.0.0.1
 
 test: install
 	$(BIN)/python -m pytest -q
