@@ -1,0 +1,1 @@
+"""Models: spectrum autoencoder, IR posterior predictor, property heads, baselines, evaluation."""

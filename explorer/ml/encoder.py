@@ -1,0 +1,566 @@
+"""The spectrum autoencoder: spender's architecture with configurable convolution widths.
+
+spender (Melchior et al. 2023, AJ 166, 74; Liang et al. 2023, AJ 166, 75) encodes an SDSS
+spectrum on its fixed observed-frame grid with three convolution blocks (Conv1d +
+InstanceNorm + PReLU, kernel sizes 5, 11, 21, max-pooling after the first two), splits the
+last block's channels into attention values and keys (softmax over wavelength), sums the
+attended values and maps them with an MLP to S latents. The decoder is an MLP with Speculator
+activations (Alsing et al. 2020) that outputs a rest-frame spectrum, which is redshifted and
+linearly resampled onto the observed grid.
+
+spender 0.3 fixes the convolution widths at (128, 256, 512) inside
+``spender.model.SpectrumEncoder.__init__``. :class:`WidthSpectrumEncoder` subclasses it and
+only replaces the constructor, so that the forward pass (attention pooling, MLP) is spender's
+own code and the parameter names are spender's; with ``widths=(128, 256, 512)`` the module is
+identical to spender's encoder.
+
+Checkpoints are written in spender's own layout (``torch.save({"model": state_dict,
+"losses": ...})``, see spender's ``train/train_sdss.py``) plus an ``"irox"`` entry with our
+configuration. :func:`load_encoder` reads both our files and official spender checkpoints
+(e.g. ``spender.sdss.paperII-*.pt``, S = 6), inferring the architecture from tensor shapes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..constants import N_PIX, WAVE_OBS_VAC_AA, Z_MAX
+from ..errors import ModelError
+
+#: spender's SDSS encoder widths (fixed in spender 0.3) and kernel sizes.
+SPENDER_WIDTHS = (128, 256, 512)
+SPENDER_KERNELS = (5, 11, 21)
+#: spender's default encoder MLP and decoder MLP hidden sizes.
+SPENDER_ENCODER_HIDDEN = (128, 64, 32)
+SPENDER_DECODER_HIDDEN = (64, 256, 1024)
+
+#: CPU default, chosen from step-time measurements on 2 cores (see :func:`time_training_step`
+#: and the model card): about 16x fewer encoder multiply-adds than spender's widths.
+DEFAULT_WIDTHS = (32, 64, 128)
+DEFAULT_DECODER_HIDDEN = (64, 256, 512)
+
+
+def sdss_instrument():
+    """spender's SDSS instrument (observed grid 10**arange(3.578, 3.97, 1e-4), 3921 px)."""
+    from spender.data.sdss import SDSS
+
+    inst = SDSS()
+    if inst.wave_obs.numel() != N_PIX or not np.allclose(inst.wave_obs.numpy(), WAVE_OBS_VAC_AA, rtol=1e-6):
+        raise ModelError("spender's SDSS instrument grid differs from explorer.constants.WAVE_OBS_VAC_AA")
+    return inst
+
+
+def rest_frame_grid(z_max: float = Z_MAX, n_bins: int | None = None) -> torch.Tensor:
+    """spender's rest-frame grid: linear from min(wave_obs)/(1+z_max) to max(wave_obs).
+
+    spender's training scripts use ``bins = int(n_obs * (1 + z_max))`` (their ``train_sdss.py``).
+    """
+    wave_obs = torch.as_tensor(WAVE_OBS_VAC_AA, dtype=torch.float32)
+    if n_bins is None:
+        n_bins = int(N_PIX * (1 + z_max))
+    return torch.linspace(float(wave_obs.min()) / (1 + z_max), float(wave_obs.max()), n_bins)
+
+
+def _spender_encoder_class():
+    from spender.model import SpectrumEncoder
+
+    return SpectrumEncoder
+
+
+class WidthSpectrumEncoder(_spender_encoder_class()):
+    """spender's ``SpectrumEncoder`` with configurable convolution widths.
+
+    Parameters
+    ----------
+    instrument : spender.Instrument
+        The observing instrument (SDSS).
+    n_latent : int
+        Number of latents S.
+    widths : tuple of 3 int
+        Output channels of the three convolution blocks; the last must be even (half are
+        attention values, half keys). spender uses (128, 256, 512).
+    n_hidden : tuple of int
+        Hidden sizes of the MLP from attended features to latents.
+    """
+
+    def __init__(self, instrument, n_latent, widths=DEFAULT_WIDTHS, n_hidden=SPENDER_ENCODER_HIDDEN):
+        nn.Module.__init__(self)  # skip spender's constructor (fixed widths); same attributes below
+        from spender.model import MLP
+
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != 3 or widths[-1] % 2:
+            raise ModelError(f"encoder widths must be 3 integers with an even last one, got {widths}")
+        self.instrument = instrument
+        self.n_latent = int(n_latent)
+        self.widths = widths
+        self.conv1, self.conv2, self.conv3 = self._conv_blocks(list(widths), list(SPENDER_KERNELS))
+        self.n_feature = widths[-1] // 2
+        self.pool1, self.pool2 = tuple(nn.MaxPool1d(s, padding=s // 2) for s in SPENDER_KERNELS[:2])
+        self.softmax = nn.Softmax(dim=-1)
+        act = [nn.PReLU(n) for n in n_hidden] + [nn.Identity()]
+        self.mlp = MLP(self.n_feature, self.n_latent, n_hidden=tuple(n_hidden), act=act)
+
+
+@dataclass
+class EncoderConfig:
+    """Architecture of the autoencoder (everything needed to rebuild it)."""
+
+    n_latent: int = 6
+    widths: tuple = DEFAULT_WIDTHS
+    encoder_hidden: tuple = SPENDER_ENCODER_HIDDEN
+    decoder_hidden: tuple = DEFAULT_DECODER_HIDDEN
+    z_max: float = Z_MAX
+    n_rest: int = field(default_factory=lambda: int(N_PIX * (1 + Z_MAX)))
+    speculator_activation: bool = True
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("widths", "encoder_hidden", "decoder_hidden"):
+            d[k] = list(d[k])
+        return d
+
+
+def build_autoencoder(config: EncoderConfig):
+    """Build a spender ``BaseAutoencoder`` from :class:`EncoderConfig`."""
+    from spender.model import BaseAutoencoder, SpectrumDecoder
+
+    inst = sdss_instrument()
+    enc = WidthSpectrumEncoder(inst, config.n_latent, config.widths, config.encoder_hidden)
+    wave_rest = torch.linspace(
+        float(WAVE_OBS_VAC_AA.min()) / (1 + config.z_max), float(WAVE_OBS_VAC_AA.max()), int(config.n_rest)
+    )
+    act = None if config.speculator_activation else [nn.LeakyReLU()] * (len(config.decoder_hidden) + 1)
+    dec = SpectrumDecoder(wave_rest, config.n_latent, n_hidden=tuple(config.decoder_hidden), act=act)
+    return BaseAutoencoder(enc, dec)
+
+
+def _config_from_state_dict(sd: dict) -> EncoderConfig:
+    """Infer the architecture from a spender-layout state dict (tensor shapes)."""
+    try:
+        widths = tuple(int(sd[f"encoder.conv{i}.0.weight"].shape[0]) for i in (1, 2, 3))
+        enc_lin = sorted(
+            (int(k.split(".")[2]), v) for k, v in sd.items() if k.startswith("encoder.mlp.") and k.endswith("weight")
+        )
+        enc_lin = [v for _, v in enc_lin if v.ndim == 2]
+        dec_lin = sorted(
+            (int(k.split(".")[2]), v) for k, v in sd.items() if k.startswith("decoder.mlp.") and k.endswith("weight")
+        )
+        dec_lin = [v for _, v in dec_lin if v.ndim == 2]
+        wave_rest = sd["decoder.wave_rest"]
+    except (KeyError, ValueError, IndexError) as exc:
+        raise ModelError(f"state dict is not a spender autoencoder (missing/odd key: {exc})") from None
+    n_latent = int(dec_lin[0].shape[1])
+    enc_hidden = tuple(int(w.shape[0]) for w in enc_lin[:-1])
+    dec_hidden = tuple(int(w.shape[0]) for w in dec_lin[:-1])
+    wave_rest = wave_rest.float()
+    z_max = round(float(WAVE_OBS_VAC_AA.min() / float(wave_rest[0]) - 1.0), 4)
+    return EncoderConfig(
+        n_latent=n_latent,
+        widths=widths,
+        encoder_hidden=enc_hidden,
+        decoder_hidden=dec_hidden,
+        z_max=z_max,
+        n_rest=int(wave_rest.numel()),
+        speculator_activation="decoder.mlp.1.beta" in sd,
+    )
+
+
+class SpectrumEncoderModel:
+    """A trained autoencoder with numpy-in / numpy-out helpers.
+
+    Parameters
+    ----------
+    autoencoder : spender.model.BaseAutoencoder
+    config : EncoderConfig
+    meta : dict
+        Training information (losses, timing, source file).
+    """
+
+    def __init__(self, autoencoder, config: EncoderConfig, meta: dict | None = None):
+        self.model = autoencoder.eval()
+        self.config = config
+        self.meta = meta or {}
+
+    @property
+    def n_latent(self) -> int:
+        return self.config.n_latent
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @torch.no_grad()
+    def encode(self, flux: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Latents of normalized spectra.
+
+        Parameters
+        ----------
+        flux : ndarray, shape (N, 3921) or (3921,)
+            Normalized observed-frame flux on the spender grid (``GalaxySpectrum.flux``).
+
+        Returns
+        -------
+        ndarray, shape (N, S) (or (S,) for one spectrum), float32
+        """
+        flux = np.asarray(flux, dtype=np.float32)
+        single = flux.ndim == 1
+        flux = np.atleast_2d(flux)
+        if flux.shape[1] != N_PIX:
+            raise ModelError(f"spectra must have {N_PIX} pixels on the spender grid, got shape {flux.shape}")
+        flux = np.nan_to_num(flux, nan=0.0, posinf=0.0, neginf=0.0)
+        out = [self.model.encode(torch.from_numpy(flux[i : i + batch_size])) for i in range(0, len(flux), batch_size)]
+        s = torch.cat(out).numpy() if out else np.zeros((0, self.n_latent), np.float32)
+        return s[0] if single else s
+
+    @torch.no_grad()
+    def reconstruct(self, flux: np.ndarray, z: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Reconstruction on the observed grid (normalized flux units), shape (N, 3921)."""
+        flux = np.atleast_2d(np.nan_to_num(np.asarray(flux, dtype=np.float32)))
+        z = np.atleast_1d(np.asarray(z, dtype=np.float32))
+        out = []
+        for i in range(0, len(flux), batch_size):
+            y = torch.from_numpy(flux[i : i + batch_size])
+            out.append(self.model(y, z=torch.from_numpy(z[i : i + batch_size])))
+        return torch.cat(out).numpy()
+
+    def reduced_chi2(self, flux: np.ndarray, weight: np.ndarray, z: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Reduced chi^2 of the reconstruction: sum(w (x - recon)^2) / n_good, shape (N,)."""
+        flux = np.atleast_2d(np.nan_to_num(np.asarray(flux, dtype=np.float32)))
+        weight = np.atleast_2d(np.nan_to_num(np.asarray(weight, dtype=np.float32)))
+        recon = self.reconstruct(flux, z, batch_size)
+        n_good = np.count_nonzero(weight > 0, axis=1)
+        chi2 = np.sum(weight * (flux - recon) ** 2, axis=1, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n_good > 0, chi2 / np.maximum(n_good, 1), np.nan)
+
+    def save(self, path: str | Path, losses=None) -> Path:
+        """Save in spender's layout (``{"model": state_dict, "losses": ...}``) plus our config."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "losses": losses if losses is not None else self.meta.get("losses", []),
+                "irox": {"config": self.config.to_dict(), "meta": _jsonable(self.meta)},
+            },
+            path,
+        )
+        return path
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def load_encoder(path: str | Path) -> SpectrumEncoderModel:
+    """Load an autoencoder checkpoint: ours or an official spender file.
+
+    spender's own files (``torch.save({"model": state_dict or [state_dict, ...], ...})``,
+    e.g. ``spender.sdss.paperII-c273bb69.pt``) are detected by the absence of our ``"irox"``
+    entry; when their architecture is spender's default they are loaded with
+    ``spender.load_model(path, SDSS())`` itself, otherwise the architecture is inferred from
+    the tensor shapes.
+
+    Raises
+    ------
+    ModelError
+        The file is missing, not a torch file, or not a spender autoencoder.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"encoder checkpoint {path} does not exist")
+    try:
+        struct = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for damaged files
+        raise ModelError(f"encoder checkpoint {path} is not a readable torch file: {exc}") from None
+    if not isinstance(struct, dict) or "model" not in struct:
+        raise ModelError(f"encoder checkpoint {path} has no 'model' entry (not spender's layout)")
+    sd = struct["model"]
+    if isinstance(sd, list | tuple):  # spender saves [autoencoder, ...] in some scripts
+        sd = sd[0]
+    if not isinstance(sd, dict):
+        raise ModelError(f"encoder checkpoint {path}: 'model' is {type(sd).__name__}, expected a state dict")
+    sd = {k.replace("mlp.mlp", "mlp"): v for k, v in sd.items()}  # spender's legacy key names
+    try:
+        config = _config_from_state_dict(sd)
+    except ModelError as exc:
+        raise ModelError(f"encoder checkpoint {path}: {exc}") from None
+    irox = struct.get("irox")
+    meta = dict(irox.get("meta", {})) if isinstance(irox, dict) else {"format": "spender"}
+    meta["source_file"] = str(path)
+    is_spender_default = (
+        irox is None
+        and config.widths == SPENDER_WIDTHS
+        and config.encoder_hidden == SPENDER_ENCODER_HIDDEN
+        and config.decoder_hidden == SPENDER_DECODER_HIDDEN
+    )
+    if is_spender_default:
+        import spender
+
+        model = spender.load_model(str(path), sdss_instrument())
+        return SpectrumEncoderModel(model, config, meta)
+    model = build_autoencoder(config)
+    if "encoder.conv1.0.weight" in sd and sd["encoder.mlp.0.weight"].shape[1] != model.encoder.n_feature:
+        # spender backwards compatibility: an extra redshift input in old encoder MLPs
+        sd["encoder.mlp.0.weight"] = sd["encoder.mlp.0.weight"][:, : model.encoder.n_feature]
+    sd.setdefault("encoder.instrument.wave_obs", model.encoder.instrument.wave_obs)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"encoder checkpoint {path} does not match its inferred architecture: {exc}") from None
+    return SpectrumEncoderModel(model, config, meta)
+
+
+# --- training -----------------------------------------------------------------------------------
+def _fidelity_loss(model, flux, weight, z):
+    """spender's fidelity loss: sum over batch of sum_pix(0.5 w (y - y')^2) / L."""
+    return model.loss(flux, weight, z=z)
+
+
+def time_training_step(
+    widths=DEFAULT_WIDTHS,
+    decoder_hidden=DEFAULT_DECODER_HIDDEN,
+    batch_size: int = 64,
+    n_steps: int = 5,
+    n_threads: int = 2,
+    z_max: float = Z_MAX,
+    seed: int = 0,
+) -> dict:
+    """Measure seconds per training step and encode throughput on random spectra.
+
+    Returns
+    -------
+    dict
+        ``step_s`` (median seconds per Adam step of ``batch_size``), ``encode_per_s``
+        (spectra/s, eval mode, batch 1024), ``n_parameters``.
+    """
+    torch.set_num_threads(n_threads)
+    torch.manual_seed(seed)
+    config = EncoderConfig(widths=tuple(widths), decoder_hidden=tuple(decoder_hidden), z_max=z_max)
+    config.n_rest = int(N_PIX * (1 + z_max))
+    model = build_autoencoder(config)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(seed)
+    flux = 1 + 0.1 * torch.randn(batch_size, N_PIX, generator=g)
+    weight = torch.full((batch_size, N_PIX), 100.0)
+    z = torch.rand(batch_size, generator=g) * 0.3
+    times = []
+    model.train()
+    for _ in range(n_steps + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = _fidelity_loss(model, flux, weight, z)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    model.eval()
+    enc = SpectrumEncoderModel(model, config)
+    big = np.asarray(1 + 0.1 * torch.randn(1024, N_PIX, generator=g), dtype=np.float32)
+    enc.encode(big[:64])
+    t0 = time.perf_counter()
+    enc.encode(big)
+    enc_s = time.perf_counter() - t0
+    return {
+        "widths": list(widths),
+        "decoder_hidden": list(decoder_hidden),
+        "batch_size": batch_size,
+        "n_threads": n_threads,
+        "step_s": float(np.median(times[1:])),
+        "encode_per_s": 1024 / enc_s,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def train_encoder(
+    catalog,
+    *,
+    n_latent: int = 6,
+    widths=DEFAULT_WIDTHS,
+    decoder_hidden=DEFAULT_DECODER_HIDDEN,
+    z_max: float | None = None,
+    epochs: int = 20,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    max_minutes: float | None = 55.0,
+    n_threads: int = 2,
+    seed: int = 0,
+    max_train: int | None = None,
+    progress: bool = True,
+) -> SpectrumEncoderModel:
+    """Train the autoencoder on the catalog's training split with spender's fidelity loss.
+
+    The learning rate follows a one-cycle schedule (as spender's training scripts). With
+    ``max_minutes`` the number of steps is planned from the measured time of the first steps
+    so that the whole run (schedule included) ends inside the budget.
+
+    Parameters
+    ----------
+    catalog : Catalog or path-like
+        Catalog with a ``train`` split (and ``valid`` for the validation loss).
+    n_latent : int
+        Number of latents S (the paper uses 6).
+    widths : tuple of 3 int
+        Convolution widths (spender: 128, 256, 512).
+    decoder_hidden : tuple of int
+        Decoder MLP hidden sizes (spender: 64, 256, 1024).
+    z_max : float, optional
+        Highest redshift the rest-frame grid covers; default: max z of the catalog (<= 0.5),
+        rounded up to 0.05.
+    epochs : int
+        Upper limit on passes over the training split.
+    batch_size : int
+        Spectra per Adam step.
+    lr : float
+        Peak learning rate.
+    max_minutes : float or None
+        Wall-clock budget for training (data loading excluded).
+    n_threads : int
+        torch threads.
+    seed : int
+        Seed of initialization and batch order.
+    max_train : int, optional
+        Use at most this many training spectra (quick runs).
+    progress : bool
+        Show a tqdm progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    from ..catalog import Catalog
+
+    cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+    torch.set_num_threads(n_threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    idx_train = cat.split_indices("train")
+    if max_train is not None and len(idx_train) > max_train:
+        idx_train = np.sort(rng.choice(idx_train, max_train, replace=False))
+    idx_valid = cat.split_indices("valid")[:2048]
+    if len(idx_train) == 0:
+        raise ModelError(f"{cat.path}: no good rows in the 'train' split")
+    z_all = np.asarray(cat.table["z"], dtype=float)
+    if z_max is None:
+        z_max = min(Z_MAX, math.ceil(float(np.nanmax(z_all[cat.good])) / 0.05 + 1e-9) * 0.05)
+    config = EncoderConfig(
+        n_latent=n_latent,
+        widths=tuple(widths),
+        decoder_hidden=tuple(decoder_hidden),
+        z_max=float(z_max),
+        n_rest=int(N_PIX * (1 + z_max)),
+    )
+    t_load = time.perf_counter()
+    flux_tr, w_tr = _load_spectra(cat, idx_train, progress)
+    z_tr = torch.as_tensor(z_all[idx_train], dtype=torch.float32)
+    flux_va, w_va = _load_spectra(cat, idx_valid, False)
+    z_va = torch.as_tensor(z_all[idx_valid], dtype=torch.float32)
+    load_s = time.perf_counter() - t_load
+
+    model = build_autoencoder(config)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n_train = len(idx_train)
+    steps_per_epoch = max(1, n_train // batch_size)
+    total_steps = epochs * steps_per_epoch
+    n_probe = min(10, total_steps)
+
+    def batches():
+        while True:
+            perm = torch.from_numpy(rng.permutation(n_train))
+            for k in range(steps_per_epoch):
+                yield perm[k * batch_size : (k + 1) * batch_size]
+
+    stream = batches()
+    sched = None
+    losses = []
+    t0 = time.perf_counter()
+    bar = tqdm(total=total_steps, desc="train encoder", disable=not progress, unit="step")
+    step = 0
+    running = []
+    while step < total_steps:
+        if step == n_probe and sched is None:
+            per_step = (time.perf_counter() - t0) / max(n_probe, 1)
+            if max_minutes is not None:
+                budget_steps = int((60 * max_minutes - (time.perf_counter() - t0)) / (per_step * 1.03))
+                total_steps = max(step + 1, min(total_steps, step + budget_steps))
+                bar.total = total_steps
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=lr, total_steps=total_steps - step + 1, pct_start=0.15
+            )
+        b = next(stream)
+        model.train()
+        opt.zero_grad()
+        loss = _fidelity_loss(model, flux_tr[b], w_tr[b], z_tr[b]) / len(b)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        elif step < n_probe:  # warm-up at a low rate while timing
+            for gparam in opt.param_groups:
+                gparam["lr"] = lr / 25
+        running.append(float(loss))
+        step += 1
+        bar.update(1)
+        if step % steps_per_epoch == 0 or step == total_steps:
+            val = _valid_loss(model, flux_va, w_va, z_va)
+            losses.append((float(np.mean(running)), val))
+            bar.set_postfix(train=f"{losses[-1][0]:.3g}", valid=f"{val:.3g}")
+            running = []
+    bar.close()
+    train_s = time.perf_counter() - t0
+    meta = {
+        "losses": losses,
+        "n_train": n_train,
+        "n_steps": step,
+        "epochs_done": step / steps_per_epoch,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "n_threads": n_threads,
+        "train_minutes": train_s / 60,
+        "load_minutes": load_s / 60,
+        "loss": "spender fidelity: sum 0.5 w (y - y')^2 / L per spectrum (no similarity/consistency terms)",
+        "catalog": str(cat.path),
+    }
+    return SpectrumEncoderModel(model.eval(), config, meta)
+
+
+@torch.no_grad()
+def _valid_loss(model, flux, weight, z) -> float:
+    if len(flux) == 0:
+        return float("nan")
+    model.eval()
+    tot = 0.0
+    for i in range(0, len(flux), 512):
+        tot += float(_fidelity_loss(model, flux[i : i + 512], weight[i : i + 512], z[i : i + 512]))
+    return tot / len(flux)
+
+
+def _load_spectra(cat, idx, progress: bool, chunk: int = 2048):
+    """Read spectra in chunks into float32 tensors; NaNs -> 0 with weight 0."""
+    from tqdm.auto import tqdm
+
+    n = len(idx)
+    flux = torch.empty((n, N_PIX), dtype=torch.float32)
+    weight = torch.empty((n, N_PIX), dtype=torch.float32)
+    for s in tqdm(range(0, n, chunk), desc="read spectra", disable=not progress or n <= chunk):
+        f, w = cat.spectra(idx[s : s + chunk])
+        bad = ~np.isfinite(f) | ~np.isfinite(w) | (w < 0)
+        f[bad] = 0.0
+        w[bad] = 0.0
+        flux[s : s + chunk] = torch.from_numpy(f)
+        weight[s : s + chunk] = torch.from_numpy(w)
+    return flux, weight
