@@ -208,15 +208,15 @@ class Catalog:
         except OSError as exc:
             raise CatalogError(f"catalog {self.path} is not a readable HDF5 file: {exc}") from None
         attrs = self._h5.attrs
-        if attrs.get("format") != FORMAT_NAME:
+        # read the attributes before closing: a closed file's attrs read as None in the message
+        fmt, version = attrs.get("format"), attrs.get("format_version", -1)
+        if fmt != FORMAT_NAME:
+            self._h5.close()
+            raise CatalogError(f"{self.path} is not an {FORMAT_NAME} file (format attribute {fmt!r})")
+        if int(version) != FORMAT_VERSION:
             self._h5.close()
             raise CatalogError(
-                f"{self.path} is not an {FORMAT_NAME} file (format attribute {attrs.get('format')!r})"
-            )
-        if int(attrs.get("format_version", -1)) != FORMAT_VERSION:
-            self._h5.close()
-            raise CatalogError(
-                f"{self.path} has format_version {attrs.get('format_version')}, this reader needs {FORMAT_VERSION}"
+                f"{self.path} has format_version {version}, this reader needs {FORMAT_VERSION}"
             )
         for need in ("spectra/flux", "spectra/weight", "table"):
             if need not in self._h5:
@@ -229,6 +229,17 @@ class Catalog:
         if missing:
             self._h5.close()
             raise CatalogError(f"{self.path}: required columns missing from /table: {missing}")
+        for name in ("spectra/flux", "spectra/weight"):
+            if self._h5[name].shape != (self.n, N_PIX):
+                shape = self._h5[name].shape
+                self._h5.close()
+                raise CatalogError(f"{self.path}: {name} has shape {shape}, expected ({self.n}, {N_PIX})")
+        for name, ds in self._h5["table"].items():
+            if ds.shape != (self.n,):
+                self._h5.close()
+                raise CatalogError(
+                    f"{self.path}: column {name!r} has {ds.shape[0] if ds.shape else 0} rows, expected {self.n}"
+                )
         self._table: dict[str, np.ndarray] | None = None
         self._bad: dict[int, str] | None = None
 
@@ -316,6 +327,11 @@ class Catalog:
         idx = np.asarray(indices, dtype=int)
         if idx.size == 0:
             return np.zeros((0, N_PIX), np.float32), np.zeros((0, N_PIX), np.float32)
+        out_of_range = idx[(idx < 0) | (idx >= self.n)]
+        if out_of_range.size:
+            raise CatalogError(
+                f"{self.path}: galaxy indices {out_of_range[:10].tolist()} out of range 0..{self.n - 1}"
+            )
         order = np.argsort(idx)
         sorted_idx = idx[order]
         uniq, inverse = np.unique(sorted_idx, return_inverse=True)
