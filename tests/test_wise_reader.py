@@ -177,3 +177,14 @@ def test_malformed_ph_qual_flags_only_that_row():
     wt = read_wise_table(t)
     assert "ph_qual 'AA' is not 4 letters" in wt.bad_rows[0]
     assert 1 not in wt.bad_rows and 7 not in wt.bad_rows
+
+
+def test_upper_limit_never_gets_an_error_bar():
+    # ph_qual says U: even if the table carries a number in w4sigmpro, the value is a limit
+    t = allwise_like()
+    t["w4sigmpro"].mask[1] = False
+    t["w4sigmpro"][1] = 0.3
+    wt = read_wise_table(t)
+    assert wt["w4_is_ul"][1]
+    assert np.isnan(wt["w4_sigma_mag"][1]) and np.isnan(wt["w4_flux_err_mjy"][1])
+    assert wt["w4_flux_mjy"][1] == pytest.approx(3.0364, rel=1e-4)
