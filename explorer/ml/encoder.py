@@ -146,11 +146,15 @@ def _config_from_state_dict(sd: dict) -> EncoderConfig:
     try:
         widths = tuple(int(sd[f"encoder.conv{i}.0.weight"].shape[0]) for i in (1, 2, 3))
         enc_lin = sorted(
-            (int(k.split(".")[2]), v) for k, v in sd.items() if k.startswith("encoder.mlp.") and k.endswith("weight")
+            (int(k.split(".")[2]), v)
+            for k, v in sd.items()
+            if k.startswith("encoder.mlp.") and k.endswith("weight")
         )
         enc_lin = [v for _, v in enc_lin if v.ndim == 2]
         dec_lin = sorted(
-            (int(k.split(".")[2]), v) for k, v in sd.items() if k.startswith("decoder.mlp.") and k.endswith("weight")
+            (int(k.split(".")[2]), v)
+            for k, v in sd.items()
+            if k.startswith("decoder.mlp.") and k.endswith("weight")
         )
         dec_lin = [v for _, v in dec_lin if v.ndim == 2]
         wave_rest = sd["decoder.wave_rest"]
@@ -215,7 +219,10 @@ class SpectrumEncoderModel:
         if flux.shape[1] != N_PIX:
             raise ModelError(f"spectra must have {N_PIX} pixels on the spender grid, got shape {flux.shape}")
         flux = np.nan_to_num(flux, nan=0.0, posinf=0.0, neginf=0.0)
-        out = [self.model.encode(torch.from_numpy(flux[i : i + batch_size])) for i in range(0, len(flux), batch_size)]
+        out = [
+            self.model.encode(torch.from_numpy(flux[i : i + batch_size]))
+            for i in range(0, len(flux), batch_size)
+        ]
         s = torch.cat(out).numpy() if out else np.zeros((0, self.n_latent), np.float32)
         return s[0] if single else s
 
@@ -230,7 +237,9 @@ class SpectrumEncoderModel:
             out.append(self.model(y, z=torch.from_numpy(z[i : i + batch_size])))
         return torch.cat(out).numpy()
 
-    def reduced_chi2(self, flux: np.ndarray, weight: np.ndarray, z: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    def reduced_chi2(
+        self, flux: np.ndarray, weight: np.ndarray, z: np.ndarray, batch_size: int = 512
+    ) -> np.ndarray:
         """Reduced chi^2 of the reconstruction: sum(w (x - recon)^2) / n_good, shape (N,)."""
         flux = np.atleast_2d(np.nan_to_num(np.asarray(flux, dtype=np.float32)))
         weight = np.atleast_2d(np.nan_to_num(np.asarray(weight, dtype=np.float32)))
@@ -322,7 +331,9 @@ def load_encoder(path: str | Path) -> SpectrumEncoderModel:
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
-        raise ModelError(f"encoder checkpoint {path} does not match its inferred architecture: {exc}") from None
+        raise ModelError(
+            f"encoder checkpoint {path} does not match its inferred architecture: {exc}"
+        ) from None
     return SpectrumEncoderModel(model, config, meta)
 
 
@@ -511,7 +522,7 @@ def train_encoder(
         elif step < n_probe:  # warm-up at a low rate while timing
             for gparam in opt.param_groups:
                 gparam["lr"] = lr / 25
-        running.append(float(loss))
+        running.append(loss.item())
         step += 1
         bar.update(1)
         if step % steps_per_epoch == 0 or step == total_steps:

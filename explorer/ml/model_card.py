@@ -1,0 +1,133 @@
+"""MODEL_CARD.md generated from a model directory's manifest and evaluation numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..constants import WISE_BANDS
+from .predictor import COLOR_PAIRS, color_name
+
+_COLS = (
+    "n",
+    "chi2_n",
+    "mean_chi",
+    "iqr_sigma_chi",
+    "bias",
+    "sigma_iqr",
+    "outlier_frac",
+    "coverage68",
+    "coverage95",
+)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _table(block: dict) -> list[str]:
+    lines = ["| | " + " | ".join(_COLS) + " |", "|---" * (len(_COLS) + 1) + "|"]
+    for key in list(WISE_BANDS) + [color_name(i, j) for i, j in COLOR_PAIRS]:
+        m = block.get("bands", {}).get(key) or block.get("colors", {}).get(key)
+        if m:
+            lines.append(f"| {key} | " + " | ".join(_fmt(m.get(c)) for c in _COLS) + " |")
+    return lines
+
+
+def render_model_card(manifest: dict, result: dict) -> str:
+    """Markdown text of the model card."""
+    comps = manifest.get("components", {})
+    enc = comps.get("encoder", {})
+    pred = comps.get("predictor", {})
+    cat = manifest.get("catalog", {})
+    L = [f"# Model card: `{manifest.get('name', '?')}`", ""]
+    L += [
+        "Predicts the WISE W1-W4 magnitudes (joint Gaussian-mixture posterior with full covariance) and",
+        "q_PAH, P(AGN), L_bol,AGN and SFR from an SDSS optical spectrum, following Jespersen et al. 2025",
+        "(arXiv:2503.03816). All numbers below come from `explorer.ml.evaluate.evaluate` on the held-out",
+        f"`{result.get('meta', {}).get('split', 'test')}` split of `{result.get('meta', {}).get('catalog', '?')}`",
+        f"(N = {result.get('meta', {}).get('n', '?')}); rerun with `python -m explorer evaluate`.",
+        "",
+        "## Components",
+        f"- **encoder.pt**: spender autoencoder (Melchior et al. 2023), config `{json.dumps(enc.get('config', {}))}`;",
+        f"  trained with spender's fidelity loss: {json.dumps(enc.get('train_info', {}), default=str)[:600]}",
+        f"- **predictor.pt**: deep ensemble, config `{json.dumps(pred.get('config', {}))}`.",
+        "  Gaussian likelihood with covariance = model (Cholesky) + diag(catalog sigma^2); upper limits",
+        "  censored (conditional Gaussian CDF given the detected bands); per-band variance scale fitted on",
+        "  the validation split.",
+        "- **properties.pt**: heteroscedastic Gaussian heads (ln q_PAH, log L_bol,AGN for AGN, log SFR) + AGN classifier.",
+        "- **paper_mlp.pt**: the paper's demo MLP 8-20-50-50-20-4 (4,884 parameters; inputs 6 latents, z, log10 spec_norm).",
+        "- **photometry_only.pt**: ugriz total mags + z with the same machinery as predictor.pt.",
+        "",
+        "## Training data",
+        f"- catalog `{cat.get('path', '?')}` (sha256 `{str(cat.get('sha256', '?'))[:16]}...`, "
+        f"{cat.get('n_galaxies', '?')} galaxies, simulated={cat.get('simulated', '?')})",
+        f"- command: `{manifest.get('training_command', '?')}`, seed {manifest.get('seed', '?')}",
+        "",
+        "## WISE magnitudes and colours (ours)",
+        "`pred` = posterior predictive mean; chi uses the catalog error only (paper definition);",
+        "coverage uses the predictive interval of the observation (model + catalog error).",
+        "",
+    ]
+    L += _table(result)
+    for name, block in result.get("baselines", {}).items():
+        L += ["", f"### Baseline: {name}", ""] + _table(block)
+    props = result.get("properties")
+    L += ["", "## Physical properties", ""]
+    if isinstance(props, dict):
+        for k, v in props.items():
+            L.append(f"- **{k}**: " + ", ".join(f"{kk} = {_fmt(vv)}" for kk, vv in v.items()))
+    else:
+        L.append(f"- {props}")
+    fl = result.get("floors", {})
+    L.append(f"- floors from: {fl.get('source', '-')}")
+    ae = result.get("autoencoder")
+    if ae:
+        L += ["", "## Autoencoder", ""]
+        L.append(f"- median reduced chi^2 on test spectra: {_fmt(ae.get('test_median_reduced_chi2'))}")
+        real = ae.get("real_sdss_reduced_chi2")
+        if isinstance(real, dict):
+            for k, v in real.items():
+                L.append(
+                    f"- real SDSS DR18 `{k}`: "
+                    + (
+                        f"z = {v['z']:.4f}, reduced chi^2 = {v['reduced_chi2']:.3f}"
+                        if isinstance(v, dict)
+                        else str(v)
+                    )
+                )
+        else:
+            L.append(f"- real SDSS spectra: {real}")
+    acc = result.get("acceptance", {})
+    if acc:
+        L += ["", "## Acceptance checks", "", "| check | pass |", "|---|---|"]
+        L += [f"| {k} | {_fmt(v)} |" for k, v in acc.items()]
+    L += [
+        "",
+        "## Limitations",
+        "- Trained on a *simulated* catalog when `simulated=True` above: numbers measure how well the",
+        "  model recovers the simulator's relations, not real SDSS x WISE galaxies.",
+        "- With two or more censored bands the censored likelihood treats them as independent given the",
+        "  detected bands.",
+        "- Calibration (variance scale) is fitted on the validation split, which also served for early stopping.",
+        "",
+    ]
+    return "\n".join(L)
+
+
+def write_model_card(model_dir, result: dict) -> Path:
+    from .registry import read_manifest
+
+    d = Path(model_dir)
+    text = render_model_card(read_manifest(d), result)
+    path = d / "MODEL_CARD.md"
+    path.write_text(text)
+    return path

@@ -1,0 +1,260 @@
+"""Entry functions behind ``python -m explorer train-encoder`` and ``train-predictor``.
+
+All parameters are plain scalars/strings so the CLI can pass argparse values straight through.
+Both functions write into ``models/<name>/`` (or a directory path) and update its manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+from .data import build_features, feature_names, wise_targets
+
+
+def _open(catalog):
+    from ..catalog import Catalog
+
+    return catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+
+
+def _ints(text_or_seq) -> tuple[int, ...]:
+    if isinstance(text_or_seq, str):
+        return tuple(int(v) for v in text_or_seq.replace(" ", "").split(",") if v)
+    return tuple(int(v) for v in text_or_seq)
+
+
+def train_encoder(
+    catalog,
+    name: str = "default",
+    *,
+    widths="32,64,128",
+    decoder_hidden="64,256,512",
+    n_latent: int = 6,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    max_minutes: float | None = 55.0,
+    max_train: int | None = None,
+    n_threads: int = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Train the spender autoencoder on the training split and save ``models/<name>/encoder.pt``.
+
+    Parameters
+    ----------
+    catalog : path or Catalog
+    name : str
+        Model name (``models/<name>``) or directory path.
+    widths : "a,b,c" or tuple
+        Encoder convolution widths (spender's full size: 128,256,512).
+    decoder_hidden : "a,b,c" or tuple
+        Decoder MLP hidden sizes (spender: 64,256,1024).
+    n_latent : int
+        Latent dimension S (paper: 6).
+    epochs, batch_size, lr : training schedule (one-cycle, Adam).
+    max_minutes : float or None
+        Wall-clock budget; the step count is planned to end inside it.
+    max_train : int, optional
+        Subsample the training split (quick runs).
+    n_threads : int
+        torch threads (2 on the project machine).
+    seed : int
+
+    Returns
+    -------
+    dict: path, training summary, test-split median reduced chi^2.
+    """
+    from .encoder import train_encoder as _train
+    from .registry import catalog_provenance, command_line, resolve_model_dir
+
+    cat = _open(catalog)
+    d = resolve_model_dir(name)
+    d.mkdir(parents=True, exist_ok=True)
+    model = _train(
+        cat,
+        n_latent=n_latent,
+        widths=_ints(widths),
+        decoder_hidden=_ints(decoder_hidden),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_minutes=max_minutes,
+        n_threads=n_threads,
+        seed=seed,
+        max_train=max_train,
+        progress=progress,
+    )
+    idx_test = cat.split_indices("test")[:2000]
+    f, w = cat.spectra(idx_test)
+    chi2 = model.reduced_chi2(f, w, np.asarray(cat.table["z"], float)[idx_test])
+    model.meta["test_median_reduced_chi2_first2000"] = float(np.nanmedian(chi2)) if chi2.size else None
+    path = d / "encoder.pt"
+    tmp = d / "encoder.pt.partial"
+    model.save(tmp)
+    tmp.replace(path)
+    from .registry import register_file
+
+    info = {
+        "training_command": command_line(),
+        "seed": seed,
+        "catalog": catalog_provenance(cat),
+        "train_info": {k: v for k, v in model.meta.items() if k != "losses"},
+    }
+    register_file(d, "encoder.pt", component="encoder", config=model.config.to_dict(), info=info)
+    return {"path": str(path), **info["train_info"], "n_parameters": model.n_parameters}
+
+
+def train_predictor(
+    catalog,
+    name: str = "default",
+    *,
+    n_members: int = 5,
+    hidden="128,128,128",
+    epochs: int = 150,
+    batch_size: int = 512,
+    lr: float = 2e-3,
+    patience: int = 20,
+    calibrate: bool = True,
+    properties: bool = True,
+    baselines: bool = True,
+    n_threads: int = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Train the IR ensemble, property heads and baselines on the encoder's latents.
+
+    Needs ``models/<name>/encoder.pt`` (from :func:`train_encoder` or an official spender
+    checkpoint registered there). Writes ``predictor.pt``, ``properties.pt`` (simulated
+    catalogs), ``paper_mlp.pt`` and ``photometry_only.pt``.
+
+    Parameters
+    ----------
+    catalog : path or Catalog
+    name : str
+        Model name or directory.
+    n_members : int
+        Deep-ensemble size (>= 5 recommended).
+    hidden : "a,b,c"
+        MLP hidden sizes of the IR ensemble members.
+    epochs, batch_size, lr, patience : training schedule (AdamW, cosine, early stopping).
+    calibrate : bool
+        Fit the per-band variance scale on the validation split.
+    properties, baselines : bool
+        Also train the property heads / the two baselines.
+    n_threads, seed, progress
+    """
+    from .baselines import train_paper_mlp
+    from .predictor import IRConfig, fit_cov_scale, train_ir_ensemble
+    from .registry import catalog_provenance, command_line, load_models, resolve_model_dir, save_component
+
+    torch.set_num_threads(n_threads)
+    cat = _open(catalog)
+    d = resolve_model_dir(name)
+    bundle = load_models(d, components=["encoder"])
+    idx_tr, idx_va = cat.split_indices("train"), cat.split_indices("valid")
+    if len(idx_tr) == 0 or len(idx_va) == 0:
+        raise ModelError(f"{cat.path}: need good rows in both the train and valid splits")
+    t0 = time.perf_counter()
+    lat_tr = bundle.catalog_latents(cat, idx_tr, progress=progress)
+    lat_va = bundle.catalog_latents(cat, idx_va, progress=progress)
+    encode_s = time.perf_counter() - t0
+    t_tr, t_va = wise_targets(cat.table, idx_tr), wise_targets(cat.table, idx_va)
+    n_lat = bundle.encoder.n_latent
+    info = {"training_command": command_line(), "seed": seed, "catalog": catalog_provenance(cat)}
+    summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
+
+    def fit_ir(kind: str, component: str, x_tr, x_va):
+        cfg = IRConfig(
+            feature_kind=kind,
+            feature_names=feature_names(kind, n_lat),
+            hidden=_ints(hidden),
+            n_members=n_members,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            patience=patience,
+            seed=seed,
+        )
+        t = time.perf_counter()
+        ens = train_ir_ensemble(x_tr, t_tr, x_va, t_va, cfg, progress=progress)
+        if calibrate:
+            ens.cov_scale = fit_cov_scale(ens, x_va, t_va)
+        ens.meta["train_seconds"] = time.perf_counter() - t
+        save_component(d, component, ens.state(), config=cfg.to_dict(), info=info)
+        summary[component] = {"cov_scale": ens.cov_scale.tolist(), "train_seconds": ens.meta["train_seconds"]}
+
+    x_tr = build_features("spectrum", cat.table, idx_tr, lat_tr)
+    x_va = build_features("spectrum", cat.table, idx_va, lat_va)
+    fit_ir("spectrum", "predictor", x_tr, x_va)
+
+    if properties:
+        from .properties import property_targets, train_property_ensemble
+
+        try:
+            p_tr, p_va = property_targets(cat.table, idx_tr), property_targets(cat.table, idx_va)
+        except ModelError as exc:
+            summary["properties"] = f"skipped: {exc}"
+        else:
+            t = time.perf_counter()
+            pe = train_property_ensemble(
+                x_tr,
+                p_tr,
+                x_va,
+                p_va,
+                n_members=n_members,
+                seed=seed,
+                progress=progress,
+                feature_names=feature_names("spectrum", n_lat),
+            )
+            pe.meta["train_seconds"] = time.perf_counter() - t
+            save_component(
+                d,
+                "properties",
+                pe.state(),
+                config={
+                    "hidden": list(pe.hidden),
+                    "n_members": n_members,
+                    "feature_names": feature_names("spectrum", n_lat),
+                },
+                info=info,
+            )
+            summary["properties"] = {"train_seconds": pe.meta["train_seconds"]}
+
+    if baselines:
+        xp_tr = build_features("paper", cat.table, idx_tr, lat_tr)
+        xp_va = build_features("paper", cat.table, idx_va, lat_va)
+        t = time.perf_counter()
+        pm = train_paper_mlp(
+            xp_tr,
+            t_tr,
+            xp_va,
+            t_va,
+            seed=seed,
+            progress=progress,
+            feature_names=feature_names("paper", n_lat),
+        )
+        pm.meta["train_seconds"] = time.perf_counter() - t
+        save_component(
+            d,
+            "paper_mlp",
+            pm.state(),
+            config={
+                "layers": [8, 20, 50, 50, 20, 4],
+                "lr": 4e-3,
+                "batch_size": 512,
+                "feature_names": feature_names("paper", n_lat),
+            },
+            info=info,
+        )
+        summary["paper_mlp"] = {"train_seconds": pm.meta["train_seconds"]}
+        xo_tr = build_features("photometry", cat.table, idx_tr)
+        xo_va = build_features("photometry", cat.table, idx_va)
+        fit_ir("photometry", "photometry_only", xo_tr, xo_va)
+    summary["path"] = str(Path(d))
+    return summary
