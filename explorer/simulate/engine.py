@@ -1,0 +1,349 @@
+"""One galaxy from parameters to catalog row and spectrum (the only module that imports bagpipes).
+
+The host galaxy is a bagpipes 1.3.6 model (BC03 + MILES stars, Cloudy nebular continuum, Calzetti
+attenuation with extra birth-cloud dust, Draine & Li 2007 dust emission with energy balance). The
+model is built once per worker on a custom wavelength grid whose optical part (rest 1900-11700 A)
+is uniform in log10(lambda) with the spender/SDSS step (1e-4, 69 km/s). Optical emission lines are
+taken out of bagpipes' combined nebular grid (where they sit in single pixels) and drawn instead as
+Gaussians at their exact vacuum wavelengths from ``model.line_fluxes``; lines outside that range
+(Ly alpha, IR lines) stay in bagpipes' grid, so the dust energy balance keeps them.
+
+Bagpipes' optical wavelengths (MILES, Cloudy) are in air; they are converted to vacuum here.
+The model is linear in mass, so it is computed with ``massformed = 10`` and rescaled to match the
+drawn total r magnitude.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..constants import WAVE_OBS_VAC_AA
+from . import agn as agn_mod
+from .observe import (
+    SDSS_FILTERS,
+    WISE_FILTERS,
+    Photometer,
+    air_to_vac,
+    fiber_fraction,
+    fnu_to_ab,
+    observe_sdss_mags,
+    observe_spectrum,
+    observe_wise,
+    render_lines,
+    spender_norm,
+    wise_fnu_to_vega_mjy,
+)
+from .population import (
+    QPAH_MAX,
+    QPAH_MIN,
+    UMIN_MAX,
+    UMIN_MIN,
+    bagpipes_to_planck_lum_factor,
+    gamma_of_ssfr,
+    speagle14_log_sfr,
+    umin_of_ssfr,
+)
+
+OPT_LO_AA, OPT_HI_AA = 1900.0, 11700.0
+LOG_STEP = 1e-4  # log10 step of the optical part (= spender / SDSS pixel)
+SIGMA_INSTRUMENT_KMS = 65.0  # SDSS spectrograph, R ~ 2000 (FWHM ~ 150 km/s)
+MASSFORMED = 10.0
+
+# bagpipes/Cloudy names of the BPT lines (air wavelengths in the names)
+BPT_LINE_NAMES = {
+    "hb": "H  1  4861.32A",
+    "oiii5007": "O  3  5006.84A",
+    "ha": "H  1  6562.80A",
+    "nii6583": "N  2  6583.45A",
+}
+BPT_WAVE_VAC = {"hb": agn_mod.W_HB, "oiii5007": agn_mod.W_OIII_5007, "ha": agn_mod.W_HA, "nii6583": agn_mod.W_NII_6583}
+
+
+def model_wavelengths() -> tuple[np.ndarray, slice]:
+    """The rest-frame (air) grid of the bagpipes model and the slice of its optical part."""
+
+    def geom(lo, hi, r):
+        n = int(np.ceil(np.log(hi / lo) / np.log1p(0.5 / r)))
+        return lo * (1 + 0.5 / r) ** np.arange(n)
+
+    parts = [
+        geom(1.0, 912.0, 40),
+        geom(912.0, OPT_LO_AA, 300),
+        10 ** np.arange(np.log10(OPT_LO_AA), np.log10(OPT_HI_AA), LOG_STEP),
+        geom(OPT_HI_AA, 4.0e5, 300),
+        geom(4.0e5, 1.0e8, 20),
+    ]
+    n0 = parts[0].size + parts[1].size
+    return np.concatenate(parts), slice(n0, n0 + parts[2].size)
+
+
+def _components(p: dict, qpah: float, umin: float, gamma: float) -> dict:
+    return {
+        "redshift": p["z"],
+        "t_bc": 0.01,
+        "delayed": {
+            "age": p["sfh_age_gyr"],
+            "tau": p["sfh_tau_gyr"],
+            "massformed": MASSFORMED,
+            "metallicity": p["zmet_stellar"],
+        },
+        # qpah, umin, gamma MUST be inside the dust dict (bagpipes ignores them elsewhere)
+        "dust": {"type": "Calzetti", "Av": p["av"], "eta": p["eta"], "qpah": qpah, "umin": umin, "gamma": gamma},
+        "nebular": {"logU": p["logU"], "metallicity": p["zmet_gas_neb"]},
+    }
+
+
+class GalaxySimulator:
+    """Builds the bagpipes model once; :meth:`simulate` turns parameters into a catalog row."""
+
+    def __init__(self):
+        import bagpipes
+
+        wave, opt = model_wavelengths()
+        self.wave = wave
+        self.opt = opt
+
+        class _Model(bagpipes.models.model_galaxy):
+            def _get_wavelength_sampling(self_inner):  # noqa: N805
+                return wave
+
+        dummy = {
+            "redshift": 0.1,
+            "z_ignore": None,
+            "zmet_stellar": 1.0,
+            "zmet_gas_neb": 1.0,
+            "sfh_age_gyr": 5.0,
+            "sfh_tau_gyr": 2.0,
+            "av": 0.3,
+            "eta": 2.0,
+            "logU": -3.0,
+            "z": 0.1,
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model = _Model(_components(dummy, 2.0, 1.0, 0.01))
+        self.config = bagpipes.config
+        self._strip_optical_lines()
+        self.wave_vac_opt = air_to_vac(wave[opt])
+        self.phot_sdss = Photometer(wave, SDSS_FILTERS)
+        self.phot_wise = Photometer(wave, WISE_FILTERS)
+        # far-IR indices where only dust emits (used to recover the dust-emission normalization)
+        self.fir = np.flatnonzero((wave > 6e5) & (wave < 3e6))
+
+    def _strip_optical_lines(self) -> None:
+        """Remove optical lines from bagpipes' nebular grid; remember them for Gaussian rendering."""
+        cfg = self.config
+        neb = self.model.nebular
+        w = neb.wavelengths
+        keep = []
+        for i, lw in enumerate(cfg.line_wavs):
+            if not (OPT_LO_AA <= lw <= OPT_HI_AA):
+                continue
+            ind = np.abs(w - lw * (1 + neb.velshift / 3e5)).argmin()
+            if ind in (0, w.size - 1):
+                continue
+            width = (w[ind + 1] - w[ind - 1]) / 2
+            neb.combined_grid[ind] -= neb.line_grid[i] / width
+            keep.append(i)
+        neb.combined_grid[neb.combined_grid < 0] = 0.0
+        self.line_index = np.array(keep)
+        self.line_wave_vac = air_to_vac(cfg.line_wavs[self.line_index])
+        names = list(cfg.line_names)
+        self.bpt_index = {k: names.index(v) for k, v in BPT_LINE_NAMES.items()}
+
+    # ------------------------------------------------------------------------------------------
+    def simulate(self, p: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Simulate one galaxy.
+
+        Parameters
+        ----------
+        p : dict
+            Parameters from :func:`explorer.simulate.population.draw_galaxy`.
+
+        Returns
+        -------
+        row : dict
+            Catalog columns (observed and ``truth_*``) of this galaxy.
+        flux_norm, weight : (3921,) float32
+            Normalized spectrum and its inverse variance.
+        """
+        z = p["z"]
+        # -- dust-emission parameters: visible part (+ hidden deviates) -----------------------
+        umin_vis = float(umin_of_ssfr(p["target_log_ssfr"]))
+        gamma_vis = float(gamma_of_ssfr(p["target_log_ssfr"]))
+        qpah = float(np.clip(p["qpah_vis"] * np.exp(p["qpah_hid"]), QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
+        umin = float(np.clip(umin_vis * 10 ** p["umin_hid"], UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
+        gamma = float(np.clip(gamma_vis * 10 ** p["gamma_hid"], 0.0, 0.99))
+        qpah_vis = float(np.clip(p["qpah_vis"], QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
+        umin_vis = float(np.clip(umin_vis, UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
+
+        m = self.model
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.update(_components(p, qpah, umin, gamma))
+        host = np.array(m.spectrum_full, dtype=float)
+        em = np.fromiter(m.line_fluxes.values(), dtype=float, count=len(m.line_fluxes))
+        host_line_flux = em[self.line_index]
+        sfr_model = float(m.sfh.sfr)
+        log_mstar_model = float(m.sfh.stellar_mass)
+
+        # -- scale to the drawn total r magnitude --------------------------------------------
+        w_sdss = self.phot_sdss.weights(z)
+        lw_sdss = self.phot_sdss.line_weights(z, self.line_wave_vac)
+        fnu_host = Photometer.fnu(w_sdss, host) + lw_sdss @ host_line_flux
+        r_host = float(fnu_to_ab(fnu_host[2]))
+        scale = 10 ** (-0.4 * (p["r_mag_total"] - r_host))
+        lumfac = float(bagpipes_to_planck_lum_factor(z))
+        log_mstar = log_mstar_model + np.log10(scale * lumfac)
+        sfr = sfr_model * scale * lumfac
+        log_sfr = float(np.log10(max(sfr, 1e-30)))
+        log_ssfr = max(log_sfr - log_mstar, -14.0)
+        log_sfr = log_ssfr + log_mstar
+
+        # -- AGN -------------------------------------------------------------------------------
+        disk, torus = agn_mod.agn_continuum_flam(p, self.wave, z)
+        a_w, a_f, a_s, a_broad = agn_mod.agn_lines(p, z)
+
+        # -- photometry (total: WISE and ugriz see everything; fiber: aperture) ----------------
+        ffib = fiber_fraction(p["r50_arcsec"], p["sersic_n"], p["seeing_fwhm_arcsec"])
+        host_s = host * scale
+        hlines = host_line_flux * scale
+        agn_cont = disk + torus
+        lw_agn = self.phot_sdss.line_weights(z, a_w)
+        fnu_tot = Photometer.fnu(w_sdss, host_s + agn_cont) + lw_sdss @ hlines + lw_agn @ a_f
+        fnu_fib = Photometer.fnu(w_sdss, ffib * host_s + agn_cont) + lw_sdss @ (ffib * hlines) + lw_agn @ a_f
+        ugriz_tot = fnu_to_ab(fnu_tot)
+        ugriz_fib = fnu_to_ab(fnu_fib)
+
+        w_wise = self.phot_wise.weights(z)
+        fnu_w_host = Photometer.fnu(w_wise, host_s)
+        fnu_w_torus = Photometer.fnu(w_wise, torus)
+        fnu_w_disk = Photometer.fnu(w_wise, disk)
+        fnu_w = fnu_w_host + fnu_w_torus + fnu_w_disk
+        wise_vega_true, wise_mjy_true = wise_fnu_to_vega_mjy(fnu_w)
+        torus_frac = fnu_w_torus / fnu_w
+
+        # hidden part: the same galaxy with every hidden deviate set to zero
+        e_true = m.dust_emission.spectrum(qpah, umin, gamma)
+        e_vis = m.dust_emission.spectrum(qpah_vis, umin_vis, gamma_vis)
+        amp = float(np.median(host[self.fir] / np.maximum(e_true[self.fir], 1e-300)))
+        host_vis = host + amp * (e_vis - e_true)
+        _, torus_vis = agn_mod.agn_continuum_flam(p, self.wave, z, visible=True)
+        fnu_w_vis = Photometer.fnu(w_wise, host_vis * scale + torus_vis + disk)
+        hidden_dmag = -2.5 * np.log10(fnu_w / fnu_w_vis)
+
+        # -- the fiber spectrum ------------------------------------------------------------------
+        cont = (ffib * host_s + disk)[self.opt]
+        sig_pix = p["veldisp_kms"] / (299792.458 * np.log(10) * LOG_STEP)
+        half = int(np.ceil(5 * sig_pix))
+        k = np.exp(-0.5 * (np.arange(-half, half + 1) / sig_pix) ** 2)
+        cont = np.convolve(cont, k / k.sum(), mode="same")
+        spec = np.interp(WAVE_OBS_VAC_AA, self.wave_vac_opt * (1 + z), cont)
+        sig_gas = np.hypot(p["gas_sigma_kms"], SIGMA_INSTRUMENT_KMS)
+        strong = hlines > 1e-4 * max(hlines.max(), 1e-300)
+        render_lines(self.line_wave_vac[strong] * (1 + z), ffib * hlines[strong], sig_gas, out=spec)
+        if a_w.size:
+            render_lines(a_w * (1 + z), a_f, np.hypot(a_s, SIGMA_INSTRUMENT_KMS), out=spec)
+        spec_1e17 = spec * 1e17
+
+        rng = np.random.default_rng(p["noise_seed"])
+        flux, ivar = observe_spectrum(spec_1e17, rng, p["spec_noise_scale"])
+        norm = spender_norm(flux, ivar, z)
+        if not np.isfinite(norm) or norm <= 0:
+            norm = spender_norm(spec_1e17, ivar, z)
+        if not np.isfinite(norm) or norm <= 0:
+            norm = float(np.median(np.abs(spec_1e17))) or 1.0
+        flux_norm = (flux / norm).astype(np.float32)
+        weight = (ivar * norm**2).astype(np.float32)
+
+        # -- observed photometry -----------------------------------------------------------------
+        mag_tot, err_tot = observe_sdss_mags(ugriz_tot, rng)
+        mag_fib, err_fib = observe_sdss_mags(ugriz_fib, rng)
+        wise = observe_wise(wise_mjy_true, rng)
+
+        # -- truth lines (fiber, observed, attenuated; narrow components only) -------------------
+        bpt = {}
+        for key, idx in self.bpt_index.items():
+            f = em[idx] * scale * ffib
+            wv = BPT_WAVE_VAC[key]
+            sel = (~a_broad) & (np.abs(a_w - wv) < 0.5)
+            bpt[key] = (f + a_f[sel].sum()) * 1e17
+
+        ms = float(speagle14_log_sfr(log_mstar, z))
+        if p["has_agn"]:
+            label = "agn"
+        elif log_ssfr < -11.0 or log_sfr < ms - 1.0:
+            label = "quenched"
+        else:
+            label = "star-forming"
+
+        row = {
+            "ra_deg": p["ra_deg"],
+            "dec_deg": p["dec_deg"],
+            "z": z,
+            "z_err": 2e-5 * (1 + z),
+            "spec_norm": norm,
+            "class_label": label,
+        }
+        for i, b in enumerate("ugriz"):
+            row[f"mag_{b}_total"] = float(mag_tot[i])
+            row[f"magerr_{b}_total"] = float(err_tot[i])
+            row[f"mag_{b}_fiber"] = float(mag_fib[i])
+            row[f"magerr_{b}_fiber"] = float(err_fib[i])
+        for i in range(4):
+            b = f"w{i + 1}"
+            row[f"{b}_mag_vega"] = float(wise["mag_vega"][i])
+            row[f"{b}_sigma_mag"] = float(wise["sigma_mag"][i])
+            row[f"{b}_flux_mjy"] = float(wise["flux_mjy"][i])
+            row[f"{b}_flux_err_mjy"] = float(wise["flux_err_mjy"][i])
+            row[f"{b}_is_ul"] = bool(wise["is_ul"][i])
+        row["ph_qual"] = wise["ph_qual"]
+
+        truth = {
+            "log_mstar": log_mstar,
+            "log_sfr": log_sfr,
+            "log_ssfr": log_ssfr,
+            "delta_ms": log_sfr - ms,
+            "zmet_stellar": p["zmet_stellar"],
+            "oh12": p["oh12"],
+            "av": p["av"],
+            "av_gas": p["av"] * p["eta"],
+            "qpah": qpah,
+            "qpah_visible": qpah_vis,
+            "umin": umin,
+            "umin_visible": umin_vis,
+            "gamma": gamma,
+            "logu": p["logU"],
+            "sfh_age_gyr": p["sfh_age_gyr"],
+            "sfh_tau_gyr": p["sfh_tau_gyr"],
+            "veldisp_kms": p["veldisp_kms"],
+            "r50_kpc": p["r50_kpc"],
+            "r50_arcsec": p["r50_arcsec"],
+            "fiber_frac": ffib,
+            # AGN: 0 / NaN convention -- agn_type 0 means none and then every AGN column is NaN
+            "log_lbol_agn": p["log_lbol_agn"],
+            "agn_type": int(p["agn_type"]),
+            "covering_factor": p["covering_factor"],
+            "torus_alpha": p["torus_alpha"],
+            "log_loiii_agn": p["log_loiii"],
+            "lbol_agn_hidden_dex": p["lbol_hid"] if p["has_agn"] else np.nan,
+            "covering_factor_hidden_dex": p["cf_hid"] if p["has_agn"] else np.nan,
+            "line_hb": bpt["hb"],
+            "line_oiii5007": bpt["oiii5007"],
+            "line_ha": bpt["ha"],
+            "line_nii6583": bpt["nii6583"],
+            "r_mag_model": float(ugriz_tot[2]),
+        }
+        for i in range(4):
+            b = f"w{i + 1}"
+            truth[f"{b}_flux_mjy"] = float(wise_mjy_true[i])
+            truth[f"{b}_mag_vega"] = float(wise_vega_true[i])
+            truth[f"{b}_torus_frac"] = float(torus_frac[i])
+            truth[f"{b}_hidden_dmag"] = float(hidden_dmag[i])
+        for i, b in enumerate("ugriz"):
+            truth[f"mag_{b}_total"] = float(ugriz_tot[i])
+            truth[f"mag_{b}_fiber"] = float(ugriz_fib[i])
+        row.update({f"truth_{k}": v for k, v in truth.items()})
+        return row, flux_norm, weight
