@@ -449,12 +449,48 @@ def train_encoder(
     progress : bool
         Show a tqdm progress bar.
     """
-    from tqdm.auto import tqdm
-
     from ..catalog import Catalog
 
     cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(n_threads)
+    try:
+        return _train_loop(
+            cat,
+            n_latent,
+            widths,
+            decoder_hidden,
+            z_max,
+            epochs,
+            batch_size,
+            lr,
+            max_minutes,
+            n_threads,
+            seed,
+            max_train,
+            progress,
+        )
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train_loop(
+    cat,
+    n_latent,
+    widths,
+    decoder_hidden,
+    z_max,
+    epochs,
+    batch_size,
+    lr,
+    max_minutes,
+    n_threads,
+    seed,
+    max_train,
+    progress,
+):
+    from tqdm.auto import tqdm
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     idx_train = cat.split_indices("train")

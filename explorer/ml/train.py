@@ -149,11 +149,47 @@ def train_predictor(
         Also train the property heads / the two baselines.
     n_threads, seed, progress
     """
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        return _train_predictor(
+            catalog,
+            name,
+            n_members,
+            hidden,
+            epochs,
+            batch_size,
+            lr,
+            patience,
+            calibrate,
+            properties,
+            baselines,
+            seed,
+            progress,
+        )
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train_predictor(
+    catalog,
+    name,
+    n_members,
+    hidden,
+    epochs,
+    batch_size,
+    lr,
+    patience,
+    calibrate,
+    properties,
+    baselines,
+    seed,
+    progress,
+) -> dict:
     from .baselines import train_paper_mlp
     from .predictor import IRConfig, fit_cov_scale, train_ir_ensemble
     from .registry import catalog_provenance, command_line, load_models, resolve_model_dir, save_component
 
-    torch.set_num_threads(n_threads)
     cat = _open(catalog)
     d = resolve_model_dir(name)
     bundle = load_models(d, components=["encoder"])
