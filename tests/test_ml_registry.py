@@ -149,3 +149,13 @@ def test_mismatched_files_are_named(trained, tmp_path):
     register_file(d2, "properties.pt")
     with pytest.raises(ModelError, match=r"properties\.pt cannot be read"):
         load_models(d2)
+
+
+def test_throughput_hook_reports_the_three_speeds():
+    from explorer.ml.throughput import measure_throughput
+
+    r = measure_throughput(n=128, n_threads=1)
+    assert r["encode_predict_spectra_per_s"] > 0
+    assert 0 < r["single_posterior_1000_samples_ms"] < 5000
+    assert 0 < r["model_load_s"] < 30
+    assert r["n_members"] == 5
