@@ -496,7 +496,7 @@ def _train_loop(
     idx_train = cat.split_indices("train")
     if max_train is not None and len(idx_train) > max_train:
         idx_train = np.sort(rng.choice(idx_train, max_train, replace=False))
-    idx_valid = cat.split_indices("valid")[:2048]
+    idx_valid = cat.split_indices("valid")[:1024]
     if len(idx_train) == 0:
         raise ModelError(f"{cat.path}: no good rows in the 'train' split")
     z_all = np.asarray(cat.table["z"], dtype=float)
@@ -540,7 +540,11 @@ def _train_loop(
         if step == n_probe and sched is None:
             per_step = (time.perf_counter() - t0) / max(n_probe, 1)
             if max_minutes is not None:
-                budget_steps = int((60 * max_minutes - (time.perf_counter() - t0)) / (per_step * 1.03))
+                # per epoch: one validation pass, forward only (~1/3 of a training step per batch)
+                valid_per_step = per_step * len(flux_va) / batch_size / 3 / steps_per_epoch
+                budget_steps = int(
+                    (60 * max_minutes - (time.perf_counter() - t0)) / ((per_step + valid_per_step) * 1.03)
+                )
                 total_steps = max(step + 1, min(total_steps, step + budget_steps))
                 bar.total = total_steps
             sched = torch.optim.lr_scheduler.OneCycleLR(
