@@ -55,18 +55,30 @@ def test_load_and_predict(trained):
     idx = c.split_indices("test")[:3]
     f, _ = c.spectra(idx)
     t = c.table
-    ap = np.column_stack([t[f"mag_{x}_total"][idx] - t[f"mag_{x}_fiber"][idx] for x in "ugriz"])
-    post = b.predict(f, z=t["z"][idx], spec_norm=t["spec_norm"][idx], ap_corr_mag=ap)
+    tot = np.column_stack([t[f"mag_{x}_total"][idx] for x in "ugriz"])
+    fib = np.column_stack([t[f"mag_{x}_fiber"][idx] for x in "ugriz"])
+    post = b.predict(f, z=t["z"][idx], spec_norm=t["spec_norm"][idx], mag_total=tot, mag_fiber=fib)
     assert post.mean_mag.shape == (3, 4) and post.cov_mag.shape == (3, 4, 4)
     assert post.sample(1000, np.random.default_rng(0)).shape == (3, 1000, 4)
     assert np.all(np.linalg.eigvalsh(post.cov_mag) > 0)
     sig = np.full((3, 4), 0.1)
-    obs = b.predict(f, z=t["z"][idx], spec_norm=t["spec_norm"][idx], ap_corr_mag=ap, sigma_obs_mag=sig)
+    obs = b.predict(
+        f, z=t["z"][idx], spec_norm=t["spec_norm"][idx], mag_total=tot, mag_fiber=fib, sigma_obs_mag=sig
+    )
     assert obs.kind == "observation"
     np.testing.assert_allclose(obs.sigma_mag**2, post.sigma_mag**2 + 0.01, rtol=1e-9)
     # same answer from precomputed latents
-    post2 = b.predict(latents=b.encode(f), z=t["z"][idx], spec_norm=t["spec_norm"][idx], ap_corr_mag=ap)
+    post2 = b.predict(
+        latents=b.encode(f), z=t["z"][idx], spec_norm=t["spec_norm"][idx], mag_total=tot, mag_fiber=fib
+    )
     np.testing.assert_allclose(post2.mean_mag, post.mean_mag)
+    # same answer as the catalog path used by evaluate (input_table matches the catalog columns)
+    from explorer.ml.data import build_features
+
+    x = build_features(b.predictor.feature_kind, t, idx, b.encode(f))
+    np.testing.assert_allclose(b.predictor.predict(x).mean_mag, post.mean_mag)
+    pp = b.predict_properties(f, z=t["z"][idx], spec_norm=t["spec_norm"][idx], mag_total=tot, mag_fiber=fib)
+    assert pp.qpah.shape == (3,) and np.all((pp.p_agn >= 0) & (pp.p_agn <= 1))
 
 
 def test_evaluate_returns_all_metrics_and_writes_card(trained, tmp_path):
@@ -141,7 +153,7 @@ def test_mismatched_files_are_named(trained, tmp_path):
     cfg = EncoderConfig(n_latent=4, widths=(8, 16, 32), decoder_hidden=(16, 32, 64))
     SpectrumEncoderModel(build_autoencoder(cfg), cfg).save(d / "encoder.pt")
     register_file(d, "encoder.pt")
-    with pytest.raises(ModelError, match=r"predictor\.pt expects 13 inputs but encoder\.pt gives 4 latents"):
+    with pytest.raises(ModelError, match=r"predictor\.pt expects 18 inputs but encoder\.pt gives 4 latents"):
         load_models(d)
     # a checkpoint that is not a torch file, with a matching checksum
     d2 = _copy(trained[1], tmp_path / "b")

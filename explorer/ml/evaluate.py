@@ -274,7 +274,9 @@ def evaluate(
     latents = bundle.catalog_latents(cat, idx, progress=progress)
     arrays = {"targets": targets, "posteriors": {}}
     if bundle.predictor is not None:
-        post = bundle.predictor.predict(build_features("spectrum", cat.table, idx, latents))
+        post = bundle.predictor.predict(
+            build_features(bundle.predictor.feature_kind, cat.table, idx, latents)
+        )
         result.update(ir_metrics(post, targets))
         arrays["posteriors"]["ours"] = post
     result["baselines"] = {}
@@ -296,7 +298,9 @@ def evaluate(
         except ModelError as exc:
             result["properties"] = f"not evaluated: {exc}"
         else:
-            pp = bundle.properties.predict(build_features("spectrum", cat.table, idx, latents))
+            pp = bundle.properties.predict(
+                build_features(bundle.properties.feature_kind, cat.table, idx, latents)
+            )
             result["properties"] = property_metrics(pp, pt, fl)
             arrays["properties"] = (pp, pt)
     else:

@@ -354,6 +354,10 @@ class IREnsemble:
         self.cov_scale = np.ones(N_BANDS) if cov_scale is None else np.asarray(cov_scale, dtype=np.float64)
         self.meta = meta or {}
 
+    @property
+    def feature_kind(self) -> str:
+        return self.config.feature_kind
+
     @torch.no_grad()
     def predict(self, features: np.ndarray, calibrated: bool = True, batch_size: int = 8192) -> IRPosterior:
         """Posterior predictive of the TRUE W1-W4 magnitudes given raw features (N, D).

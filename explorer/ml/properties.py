@@ -117,13 +117,14 @@ class PropertyPosterior:
 class PropertyEnsemble:
     """Ensemble of :class:`PropertyNet` with input scaler and target standardization."""
 
-    def __init__(self, members, x_scaler: Scaler, t_mean, t_std, hidden, meta=None):
+    def __init__(self, members, x_scaler: Scaler, t_mean, t_std, hidden, meta=None, feature_kind="spectrum"):
         self.members = [m.eval() for m in members]
         self.x_scaler = x_scaler
         self.t_mean = np.asarray(t_mean, dtype=np.float64)
         self.t_std = np.asarray(t_std, dtype=np.float64)
         self.hidden = tuple(hidden)
         self.meta = meta or {}
+        self.feature_kind = feature_kind
 
     @torch.no_grad()
     def predict(self, features: np.ndarray) -> PropertyPosterior:
@@ -155,6 +156,7 @@ class PropertyEnsemble:
             "t_std": self.t_std.tolist(),
             "hidden": list(self.hidden),
             "meta": self.meta,
+            "feature_kind": self.feature_kind,
         }
 
     @classmethod
@@ -165,7 +167,15 @@ class PropertyEnsemble:
             m = PropertyNet(len(scaler.mean), tuple(st["hidden"]))
             m.load_state_dict(sd)
             members.append(m)
-        return cls(members, scaler, st["t_mean"], st["t_std"], st["hidden"], st.get("meta", {}))
+        return cls(
+            members,
+            scaler,
+            st["t_mean"],
+            st["t_std"],
+            st["hidden"],
+            st.get("meta", {}),
+            st.get("feature_kind", "spectrum"),
+        )
 
 
 def _loss(mu, logvar, logit, y, has, agn, has_agn):
@@ -188,6 +198,7 @@ def train_property_ensemble(
     patience: int = 20,
     seed: int = 0,
     feature_names=None,
+    feature_kind: str = "spectrum",
     progress: bool = True,
 ) -> PropertyEnsemble:
     """Train the multi-task property ensemble (early stopping on the validation loss)."""
@@ -256,4 +267,12 @@ def train_property_ensemble(
         members.append(net.eval())
         history.append(hist)
     bar.close()
-    return PropertyEnsemble(members, scaler, t_mean, t_std, hidden, meta={"valid_loss_history": history})
+    return PropertyEnsemble(
+        members,
+        scaler,
+        t_mean,
+        t_std,
+        hidden,
+        meta={"valid_loss_history": history},
+        feature_kind=feature_kind,
+    )

@@ -250,50 +250,79 @@ class ModelBundle:
         """Latents (N, S) of normalized spectra (N, 3921)."""
         return self._need("encoder").encode(flux)
 
-    def spectrum_features(self, latents, z, spec_norm, ap_corr_mag=None) -> np.ndarray:
-        """Feature matrix of the ``spectrum`` set from arrays.
+    @staticmethod
+    def input_table(z, spec_norm, mag_total=None, mag_fiber=None, n: int | None = None) -> dict:
+        """Per-galaxy inputs as a catalog-like table.
 
         Parameters
         ----------
-        latents : (N, S)
-        z : (N,)
-        spec_norm : (N,) 1e-17 erg/s/cm^2/A
-        ap_corr_mag : (N, 5) mag_total - mag_fiber for ugriz, optional (NaN/None: the training mean)
+        z : (N,) redshift
+        spec_norm : (N,) spectrum normalization, 1e-17 erg/s/cm^2/A
+        mag_total, mag_fiber : (N, 5) ugriz total / 3-arcsec fiber AB magnitudes, optional
+            (missing values are replaced by the training mean, which costs accuracy)
         """
-        latents = np.atleast_2d(np.asarray(latents, dtype=float))
-        n = len(latents)
+        z = np.atleast_1d(np.asarray(z, float))
+        n = len(z) if n is None else n
         table = {
-            "z": np.broadcast_to(np.asarray(z, float), (n,)),
+            "z": np.broadcast_to(z, (n,)),
             "spec_norm": np.broadcast_to(np.asarray(spec_norm, float), (n,)),
         }
-        if ap_corr_mag is not None:
-            ap = np.broadcast_to(np.asarray(ap_corr_mag, float), (n, 5))
+        for name, mags in (("total", mag_total), ("fiber", mag_fiber)):
+            m = np.full((n, 5), np.nan) if mags is None else np.broadcast_to(np.asarray(mags, float), (n, 5))
             for k, b in enumerate("ugriz"):
-                table[f"mag_{b}_total"] = ap[:, k]
-                table[f"mag_{b}_fiber"] = np.zeros(n)
-        return build_features("spectrum", table, np.arange(n), latents)
+                table[f"mag_{b}_{name}"] = m[:, k]
+        return table
 
     def predict(
         self,
         flux: np.ndarray | None = None,
         z=None,
         spec_norm=None,
-        ap_corr_mag=None,
+        mag_total=None,
+        mag_fiber=None,
         latents: np.ndarray | None = None,
         sigma_obs_mag: np.ndarray | None = None,
     ) -> IRPosterior:
-        """IR posterior for spectra (or precomputed latents).
+        """IR posterior of galaxies from their spectra (or precomputed latents).
 
-        Returns the predictive distribution of the TRUE magnitudes, or, when
-        ``sigma_obs_mag`` (N, 4) is given, of a measurement with those catalog errors.
+        Parameters
+        ----------
+        flux : (N, 3921) normalized spectra on the spender grid (``GalaxySpectrum.flux``)
+        z : (N,) redshift
+        spec_norm : (N,) normalization, 1e-17 erg/s/cm^2/A (``GalaxySpectrum.norm``)
+        mag_total, mag_fiber : (N, 5) ugriz total and fiber AB magnitudes
+        latents : (N, S), optional, instead of ``flux``
+        sigma_obs_mag : (N, 4), optional catalog errors of W1-W4
+
+        Returns
+        -------
+        IRPosterior
+            The predictive distribution of the TRUE W1-W4 magnitudes; with ``sigma_obs_mag``,
+            that of a MEASUREMENT with those errors (``kind == "observation"``).
         """
         if latents is None:
             if flux is None:
                 raise ModelError("predict needs flux (N, 3921) or latents (N, S)")
             latents = self.encode(np.atleast_2d(flux))
-        x = self.spectrum_features(latents, z, spec_norm, ap_corr_mag)
-        post = self._need("predictor").predict(x)
+        latents = np.atleast_2d(latents)
+        pred = self._need("predictor")
+        table = self.input_table(z, spec_norm, mag_total, mag_fiber, n=len(latents))
+        x = build_features(pred.config.feature_kind, table, np.arange(len(latents)), latents)
+        post = pred.predict(x)
         return post.observed(np.atleast_2d(sigma_obs_mag)) if sigma_obs_mag is not None else post
+
+    def predict_properties(
+        self, flux=None, z=None, spec_norm=None, mag_total=None, mag_fiber=None, latents=None
+    ):
+        """q_PAH, P(AGN), L_bol,AGN and SFR with uncertainties (:class:`PropertyPosterior`)."""
+        if latents is None:
+            if flux is None:
+                raise ModelError("predict_properties needs flux (N, 3921) or latents (N, S)")
+            latents = self.encode(np.atleast_2d(flux))
+        latents = np.atleast_2d(latents)
+        props = self._need("properties")
+        table = self.input_table(z, spec_norm, mag_total, mag_fiber, n=len(latents))
+        return props.predict(build_features(props.feature_kind, table, np.arange(len(latents)), latents))
 
     def catalog_latents(self, catalog, idx, batch: int = 2048, progress: bool = False) -> np.ndarray:
         """Encode the spectra of rows ``idx`` of a catalog (read in batches)."""
@@ -308,7 +337,7 @@ class ModelBundle:
         return np.concatenate(out) if out else np.zeros((0, enc.n_latent), np.float32)
 
     def catalog_features(self, kind: str, catalog, idx, latents=None) -> np.ndarray:
-        if kind in ("spectrum", "paper") and latents is None:
+        if kind != "photometry" and latents is None:
             latents = self.catalog_latents(catalog, idx)
         return build_features(kind, catalog.table, idx, latents)
 
@@ -386,10 +415,11 @@ def _check_consistency(b: ModelBundle) -> None:
             )
     if b.encoder is not None:
         n_lat = b.encoder.n_latent
-        for comp, kind in (("predictor", "spectrum"), ("properties", "spectrum"), ("paper_mlp", "paper")):
+        for comp in ("predictor", "properties", "paper_mlp"):
             obj = getattr(b, comp)
             if obj is None:
                 continue
+            kind = "paper" if comp == "paper_mlp" else obj.feature_kind
             n_in = len(obj.x_scaler.mean)
             expected = len(feature_names(kind, n_lat))
             if n_in != expected:

@@ -76,17 +76,22 @@ def measure_throughput(
         flux = (1.0 + 0.1 * rng.standard_normal((n, N_PIX))).astype(np.float32)
         z = rng.uniform(0.02, 0.3, n)
         norm = 10 ** rng.uniform(0, 1.5, n)
-        ap = -rng.uniform(0.2, 1.5, (n, 5))
-        b.predict(flux[:64], z=z[:64], spec_norm=norm[:64], ap_corr_mag=ap[:64])  # warm-up
+        tot = rng.uniform(14, 17.7, (n, 5))
+        fib = tot + rng.uniform(0.2, 1.5, (n, 5))
+        b.predict(flux[:64], z=z[:64], spec_norm=norm[:64], mag_total=tot[:64], mag_fiber=fib[:64])  # warm-up
         t0 = time.perf_counter()
-        post = b.predict(flux, z=z, spec_norm=norm, ap_corr_mag=ap)
+        post = b.predict(flux, z=z, spec_norm=norm, mag_total=tot, mag_fiber=fib)
         _ = post.mean_mag, post.cov_mag
         batch_s = time.perf_counter() - t0
         times = []
         for i in range(21):
             t0 = time.perf_counter()
             p1 = b.predict(
-                flux[i : i + 1], z=z[i : i + 1], spec_norm=norm[i : i + 1], ap_corr_mag=ap[i : i + 1]
+                flux[i : i + 1],
+                z=z[i : i + 1],
+                spec_norm=norm[i : i + 1],
+                mag_total=tot[i : i + 1],
+                mag_fiber=fib[i : i + 1],
             )
             s = p1.sample(1000, rng)
             _ = p1.quantiles([0.16, 0.5, 0.84])

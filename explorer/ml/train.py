@@ -115,6 +115,7 @@ def train_predictor(
     name: str = "default",
     *,
     n_members: int = 5,
+    features: str = "spectrum",
     hidden="128,128,128",
     epochs: int = 150,
     batch_size: int = 512,
@@ -140,6 +141,9 @@ def train_predictor(
         Model name or directory.
     n_members : int
         Deep-ensemble size (>= 5 recommended).
+    features : {"spectrum", "spectrum_ap"}
+        Input set of the predictor and property heads (:mod:`explorer.ml.data`): with or
+        without the ugriz total magnitudes.
     hidden : "a,b,c"
         MLP hidden sizes of the IR ensemble members.
     epochs, batch_size, lr, patience : training schedule (AdamW, cosine, early stopping).
@@ -156,6 +160,7 @@ def train_predictor(
             catalog,
             name,
             n_members,
+            features,
             hidden,
             epochs,
             batch_size,
@@ -175,6 +180,7 @@ def _train_predictor(
     catalog,
     name,
     n_members,
+    features,
     hidden,
     epochs,
     batch_size,
@@ -225,9 +231,11 @@ def _train_predictor(
         save_component(d, component, ens.state(), config=cfg.to_dict(), info=info)
         summary[component] = {"cov_scale": ens.cov_scale.tolist(), "train_seconds": ens.meta["train_seconds"]}
 
-    x_tr = build_features("spectrum", cat.table, idx_tr, lat_tr)
-    x_va = build_features("spectrum", cat.table, idx_va, lat_va)
-    fit_ir("spectrum", "predictor", x_tr, x_va)
+    if features not in ("spectrum", "spectrum_ap"):
+        raise ModelError(f"features must be 'spectrum' or 'spectrum_ap', got {features!r}")
+    x_tr = build_features(features, cat.table, idx_tr, lat_tr)
+    x_va = build_features(features, cat.table, idx_va, lat_va)
+    fit_ir(features, "predictor", x_tr, x_va)
 
     if properties:
         from .properties import property_targets, train_property_ensemble
@@ -246,7 +254,8 @@ def _train_predictor(
                 n_members=n_members,
                 seed=seed,
                 progress=progress,
-                feature_names=feature_names("spectrum", n_lat),
+                feature_names=feature_names(features, n_lat),
+                feature_kind=features,
             )
             pe.meta["train_seconds"] = time.perf_counter() - t
             save_component(
@@ -256,7 +265,7 @@ def _train_predictor(
                 config={
                     "hidden": list(pe.hidden),
                     "n_members": n_members,
-                    "feature_names": feature_names("spectrum", n_lat),
+                    "feature_names": feature_names(features, n_lat),
                 },
                 info=info,
             )
