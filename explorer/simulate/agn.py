@@ -7,10 +7,12 @@ Three parts, all scaled to the bolometric luminosity L_bol:
 * type 1 only: a blue power-law accretion-disk continuum, lambda L_lambda(5100 A) = L_bol / 9.26
   (Shen et al. 2011), f_nu ~ nu**-0.5 (Vanden Berk et al. 2001), and broad Halpha/Hbeta/Hgamma with
   L(Halpha) from L5100 (Greene & Ho 2005);
-* hot torus dust: f_nu ~ lambda**alpha between ~1.5 and ~25 micron, with a hot-dust (~1500 K)
-  turnover below ~1.5 micron and a decline beyond ~25 micron (an Assef et al. 2010-like AGN
-  template shape), carrying L_torus = covering_factor * L_bol. With alpha ~ 1.2-1.4 a torus-dominated
-  source has W1-W2 (Vega) ~ 1.0-1.1, above the Stern et al. (2012) cut of 0.8.
+* hot torus dust: f_nu ~ lambda**alpha between ~1.7 and ~25 micron, with a hot-dust (~1500 K)
+  turnover below ~1.7 micron and a decline beyond ~25 micron (an Assef et al. 2010-like AGN
+  template shape), carrying L_torus = covering_factor * L_bol. Type 2 AGN have steeper near-to-mid-IR
+  SEDs than type 1 (edge-on tori hide their hot inner face; Alonso-Herrero et al. 2003): alpha = 2.3
+  (type 1) and 2.8 (type 2). A torus-dominated source then has W1-W2 (Vega) ~ 1.5 (type 1) to
+  ~1.7 (type 2), above the Stern et al. (2012) AGN cut of 0.8.
 
 The optical parts scale with L_bol,vis = L_bol * 10**(-lbol_hid) and the torus with the true L_bol
 (see :mod:`.population` for the hidden-scatter design).
@@ -36,15 +38,24 @@ W_HEII_4686 = 4687.02
 _TORUS_GRID_UM = np.geomspace(0.3, 2000.0, 3000)
 
 
+#: Hot-dust cut-off wavelength of the torus (micron): dust sublimates at ~1500 K (Barvainis 1987).
+TORUS_HOT_CUT_UM = 1.7
+
+
 def torus_shape_fnu(wave_um, alpha: float) -> np.ndarray:
     """Unnormalized torus f_nu(lambda): power law with a hot-dust cut-off and a far-IR decline."""
     w = np.asarray(wave_um, float)
-    with np.errstate(over="ignore"):
-        return w**alpha * np.exp(-((1.3 / w) ** 3)) / (1.0 + (w / 25.0) ** (alpha + 2.5))
+    with np.errstate(over="ignore", divide="ignore"):
+        return w**alpha * np.exp(-((TORUS_HOT_CUT_UM / w) ** 3)) / (1.0 + (w / 25.0) ** (alpha + 2.5))
 
 
-def torus_flam(wave_rest_aa, z: float, log_lbol: float, covering_factor: float, alpha: float) -> np.ndarray:
-    """Observed-frame torus f_lambda (erg/s/cm^2/A per observed A) on a rest wavelength grid."""
+def torus_flam(
+    wave_rest_aa, z: float, log_lbol: float, covering_factor: float, alpha: float, agn_type: int = 1
+) -> np.ndarray:
+    """Observed-frame torus f_lambda (erg/s/cm^2/A per observed A) on a rest wavelength grid.
+
+    ``covering_factor * L_bol`` is the torus luminosity.
+    """
     w_um = _TORUS_GRID_UM
     nu = C_AA_S / (w_um * 1e4)
     shape = torus_shape_fnu(w_um, alpha)
@@ -115,7 +126,9 @@ def agn_lines(p: dict, z: float):
     return waves, lum / dl2, sig, broad
 
 
-def agn_continuum_flam(p: dict, wave_rest_aa, z: float, *, visible: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def agn_continuum_flam(
+    p: dict, wave_rest_aa, z: float, *, visible: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(disk, torus) observed-frame f_lambda on the rest grid; zeros without an AGN.
 
     ``visible=True`` gives the torus with every hidden deviate set to zero.
@@ -127,7 +140,7 @@ def agn_continuum_flam(p: dict, wave_rest_aa, z: float, *, visible: bool = False
     disk = disk_flam(w, z, lbol_vis) if p["agn_type"] == 1 else np.zeros_like(w)
     if visible:
         cf = float(covering_factor_visible(lbol_vis, p["agn_type"]))
-        torus = torus_flam(w, z, lbol_vis, cf, p["torus_alpha"] - p["alpha_hid"])
+        torus = torus_flam(w, z, lbol_vis, cf, p["torus_alpha"] - p["alpha_hid"], p["agn_type"])
     else:
-        torus = torus_flam(w, z, p["log_lbol_agn"], p["covering_factor"], p["torus_alpha"])
+        torus = torus_flam(w, z, p["log_lbol_agn"], p["covering_factor"], p["torus_alpha"], p["agn_type"])
     return disk, torus

@@ -58,7 +58,12 @@ BPT_LINE_NAMES = {
     "ha": "H  1  6562.80A",
     "nii6583": "N  2  6583.45A",
 }
-BPT_WAVE_VAC = {"hb": agn_mod.W_HB, "oiii5007": agn_mod.W_OIII_5007, "ha": agn_mod.W_HA, "nii6583": agn_mod.W_NII_6583}
+BPT_WAVE_VAC = {
+    "hb": agn_mod.W_HB,
+    "oiii5007": agn_mod.W_OIII_5007,
+    "ha": agn_mod.W_HA,
+    "nii6583": agn_mod.W_NII_6583,
+}
 
 
 def model_wavelengths() -> tuple[np.ndarray, slice]:
@@ -90,7 +95,14 @@ def _components(p: dict, qpah: float, umin: float, gamma: float) -> dict:
             "metallicity": p["zmet_stellar"],
         },
         # qpah, umin, gamma MUST be inside the dust dict (bagpipes ignores them elsewhere)
-        "dust": {"type": "Calzetti", "Av": p["av"], "eta": p["eta"], "qpah": qpah, "umin": umin, "gamma": gamma},
+        "dust": {
+            "type": "Calzetti",
+            "Av": p["av"],
+            "eta": p["eta"],
+            "qpah": qpah,
+            "umin": umin,
+            "gamma": gamma,
+        },
         "nebular": {"logU": p["logU"], "metallicity": p["zmet_gas_neb"]},
     }
 

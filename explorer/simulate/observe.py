@@ -61,8 +61,27 @@ def cardelli89_a_over_av(wave_aa, r_v: float = 3.1):
     b[ir] = -0.527 * x[ir] ** 1.61
     opt = (x >= 1.1) & (x < 3.3)
     y = x[opt] - 1.82
-    a[opt] = 1 + 0.104 * y - 0.609 * y**2 + 0.701 * y**3 + 1.137 * y**4 - 1.718 * y**5 - 0.827 * y**6 + 1.647 * y**7 - 0.505 * y**8
-    b[opt] = 1.952 * y + 2.908 * y**2 - 3.989 * y**3 - 7.985 * y**4 + 11.102 * y**5 + 5.491 * y**6 - 10.805 * y**7 + 3.347 * y**8
+    a[opt] = (
+        1
+        + 0.104 * y
+        - 0.609 * y**2
+        + 0.701 * y**3
+        + 1.137 * y**4
+        - 1.718 * y**5
+        - 0.827 * y**6
+        + 1.647 * y**7
+        - 0.505 * y**8
+    )
+    b[opt] = (
+        1.952 * y
+        + 2.908 * y**2
+        - 3.989 * y**3
+        - 7.985 * y**4
+        + 11.102 * y**5
+        + 5.491 * y**6
+        - 10.805 * y**7
+        + 3.347 * y**8
+    )
     uv = x >= 3.3
     xu = np.minimum(x[uv], 8.0)
     a[uv] = 1.752 - 0.316 * xu - 0.104 / ((xu - 4.67) ** 2 + 0.341)
@@ -73,7 +92,7 @@ def cardelli89_a_over_av(wave_aa, r_v: float = 3.1):
 # ----------------------------------------------------------------------------------------------
 # filters and synthetic photometry
 # ----------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_filter_curve(name: str) -> tuple[np.ndarray, np.ndarray, float]:
     """(wavelength_aa, response, integral of response * c / lambda d lambda) for a speclite filter."""
     import speclite.filters
@@ -161,7 +180,7 @@ def _sersic_b(n: float) -> float:
     return float(gammaincinv(2 * n, 0.5))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fiber_table(n: float):
     """Table of the fraction of a Sersic profile inside the fiber after Gaussian seeing.
 

