@@ -412,6 +412,7 @@ def train_encoder(
     seed: int = 0,
     max_train: int | None = None,
     progress: bool = True,
+    device: str = "cpu",
 ) -> SpectrumEncoderModel:
     """Train the autoencoder on the catalog's training split with spender's fidelity loss.
 
@@ -448,6 +449,9 @@ def train_encoder(
         Use at most this many training spectra (quick runs).
     progress : bool
         Show a tqdm progress bar.
+    device : str
+        torch device for training (``"cuda"`` on a GPU machine; spectra stay in host memory
+        and move one batch at a time). The returned model is on the CPU.
     """
     from ..catalog import Catalog
 
@@ -469,6 +473,7 @@ def train_encoder(
             seed,
             max_train,
             progress,
+            device,
         )
     finally:
         torch.set_num_threads(threads_before)
@@ -488,8 +493,11 @@ def _train_loop(
     seed,
     max_train,
     progress,
+    device="cpu",
 ):
     from tqdm.auto import tqdm
+
+    dev = torch.device(device)
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -516,7 +524,7 @@ def _train_loop(
     z_va = torch.as_tensor(z_all[idx_valid], dtype=torch.float32)
     load_s = time.perf_counter() - t_load
 
-    model = build_autoencoder(config)
+    model = build_autoencoder(config).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_train = len(idx_train)
     steps_per_epoch = max(1, n_train // batch_size)
@@ -553,7 +561,7 @@ def _train_loop(
         b = next(stream)
         model.train()
         opt.zero_grad()
-        loss = _fidelity_loss(model, flux_tr[b], w_tr[b], z_tr[b]) / len(b)
+        loss = _fidelity_loss(model, flux_tr[b].to(dev), w_tr[b].to(dev), z_tr[b].to(dev)) / len(b)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
@@ -566,7 +574,7 @@ def _train_loop(
         step += 1
         bar.update(1)
         if step % steps_per_epoch == 0 or step == total_steps:
-            val = _valid_loss(model, flux_va, w_va, z_va)
+            val = _valid_loss(model, flux_va, w_va, z_va, dev)
             losses.append((float(np.mean(running)), val))
             bar.set_postfix(train=f"{losses[-1][0]:.3g}", valid=f"{val:.3g}")
             running = []
@@ -586,17 +594,19 @@ def _train_loop(
         "loss": "spender fidelity: sum 0.5 w (y - y')^2 / L per spectrum (no similarity/consistency terms)",
         "catalog": str(cat.path),
     }
-    return SpectrumEncoderModel(model.eval(), config, meta)
+    meta["device"] = str(dev)
+    return SpectrumEncoderModel(model.cpu().eval(), config, meta)
 
 
 @torch.no_grad()
-def _valid_loss(model, flux, weight, z) -> float:
+def _valid_loss(model, flux, weight, z, dev=None) -> float:
     if len(flux) == 0:
         return float("nan")
     model.eval()
     tot = 0.0
     for i in range(0, len(flux), 512):
-        tot += float(_fidelity_loss(model, flux[i : i + 512], weight[i : i + 512], z[i : i + 512]))
+        sl = slice(i, i + 512)
+        tot += float(_fidelity_loss(model, flux[sl].to(dev), weight[sl].to(dev), z[sl].to(dev)))
     return tot / len(flux)
 
 

@@ -43,6 +43,7 @@ def train_encoder(
     n_threads: int = 2,
     seed: int = 0,
     progress: bool = True,
+    device: str = "cpu",
 ) -> dict:
     """Train the spender autoencoder on the training split and save ``models/<name>/encoder.pt``.
 
@@ -65,6 +66,9 @@ def train_encoder(
     n_threads : int
         torch threads (2 on the project machine).
     seed : int
+    progress : bool
+    device : str
+        ``"cpu"`` or ``"cuda"`` (full spender widths are practical on a GPU only).
 
     Returns
     -------
@@ -89,6 +93,7 @@ def train_encoder(
         seed=seed,
         max_train=max_train,
         progress=progress,
+        device=device,
     )
     idx_test = cat.split_indices("test")[:2000]
     f, w = cat.spectra(idx_test)
