@@ -164,10 +164,10 @@ def qpah_of_oh(oh12):
 
     q_PAH drops steeply below ~1/3 solar and reaches 3-4.6 % near solar (Draine et al. 2007;
     Remy-Ruyer et al. 2015). On the Tremonti et al. (2004) scale that threshold sits near
-    12+log(O/H) ~ 8.5 (1/3 solar on the direct/PT05 scale, + ~0.3 dex calibration offset,
+    12+log(O/H) ~ 8.65 (1/3 solar on the direct/PT05 scale, + ~0.45 dex calibration offset,
     Kewley & Ellison 2008).
     """
-    return QPAH_MIN + (4.2 - QPAH_MIN) / (1.0 + np.exp(-(np.asarray(oh12) - 8.55) / 0.12))
+    return QPAH_MIN + (4.3 - QPAH_MIN) / (1.0 + np.exp(-(np.asarray(oh12) - 8.65) / 0.12))
 
 
 def garn_best10_a_halpha(log_mstar):

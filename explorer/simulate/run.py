@@ -32,7 +32,8 @@ def _init_worker(pool: pop.RealPool) -> None:
     from .engine import GalaxySimulator
 
     _POOL = pool
-    _SIM = GalaxySimulator()
+    if _SIM is None:  # one bagpipes model per process, reused by later runs in this process
+        _SIM = GalaxySimulator()
 
 
 def _run_chunk(args: tuple[int, int, int]):
@@ -86,7 +87,7 @@ def simulate_catalog(
     report_dir: Path | None = None,
     progress: bool = True,
     spectra_dtype: str = "float32",
-    chunk_size: int = 50,
+    chunk_size: int | None = None,
     command: str | None = None,
 ) -> Path:
     """Simulate ``n`` galaxies and write them as a catalog.
@@ -107,8 +108,8 @@ def simulate_catalog(
         Show a tqdm progress bar.
     spectra_dtype : {"float32", "float16"}
         Storage type of the spectra.
-    chunk_size : int
-        Galaxies per task sent to a worker.
+    chunk_size : int, optional
+        Galaxies per task sent to a worker (default: up to 50, at least 4 tasks per worker).
     command : str, optional
         Command line recorded in the provenance (default: ``sys.argv``).
 
@@ -125,6 +126,8 @@ def simulate_catalog(
     out = Path(out)
     started = _dt.datetime.now(_dt.UTC)
     pool = pop.load_real_pool()
+    if chunk_size is None:
+        chunk_size = int(np.clip(np.ceil(n / (4 * max(workers, 1))), 1, 50))
     tasks = [(int(seed), s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
     rows: list[dict | None] = [None] * n
     flux = np.empty((n, N_PIX), np.float32)

@@ -1,0 +1,206 @@
+"""Tests of the simulator (explorer.simulate): a tiny end-to-end run plus known-answer unit tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bagpipes", reason="bagpipes (optional 'simulate' extra) is needed to simulate")
+
+from explorer.catalog import REQUIRED, Catalog  # noqa: E402
+from explorer.constants import WAVE_OBS_VAC_AA, WISE_F0_JY  # noqa: E402
+from explorer.simulate import observe  # noqa: E402
+from explorer.simulate.agn import torus_flam  # noqa: E402
+from explorer.simulate.demo import make_demo_catalog  # noqa: E402
+from explorer.simulate.population import HIDDEN_SCATTER, hidden_scatter_floors, tremonti04_oh  # noqa: E402
+from explorer.simulate.run import assign_splits, simulate_catalog  # noqa: E402
+
+N_SMALL = 24
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same 24 galaxies simulated with 2 workers (plus report) and with 1 worker."""
+    d = tmp_path_factory.mktemp("sim")
+    two = simulate_catalog(N_SMALL, SEED, d / "two.h5", workers=2, progress=False, report_dir=d / "report")
+    one = simulate_catalog(N_SMALL, SEED, d / "one.h5", workers=1, progress=False, chunk_size=7)
+    return {"two": two, "one": one, "report": d / "report", "dir": d}
+
+
+def test_catalog_is_valid(runs):
+    with Catalog(runs["two"]) as cat:
+        assert cat.n == N_SMALL and cat.simulated
+        assert cat.bad_rows == {}
+        t = cat.table
+        for col in REQUIRED + (
+            "class_label",
+            "ph_qual",
+            "truth_log_mstar",
+            "truth_w2_torus_frac",
+            "truth_line_ha",
+        ):
+            assert col in t, col
+        assert t["id"][5] == "SIM-0000005"
+        assert set(t["split"]) <= {"train", "valid", "test"}
+        assert set(t["class_label"]) <= {"star-forming", "quenched", "agn"}
+        # AGN convention: type 0 <=> NaN luminosity
+        none = t["truth_agn_type"] == 0
+        assert np.all(np.isnan(t["truth_log_lbol_agn"][none]))
+        assert np.all(np.isfinite(t["truth_log_lbol_agn"][~none]))
+        assert np.all((t["class_label"] == "agn") == ~none)
+        # upper limits carry NaN errors, detections finite ones
+        for b in ("w1", "w2", "w3", "w4"):
+            ul = t[f"{b}_is_ul"]
+            assert np.all(np.isnan(t[f"{b}_sigma_mag"][ul]))
+            assert np.all(np.isfinite(t[f"{b}_sigma_mag"][~ul]))
+        prov = cat.provenance
+        assert prov["seed"] == SEED and prov["n"] == N_SMALL
+        for pkg in ("bagpipes", "numpy", "astropy", "explorer"):
+            assert pkg in prov["versions"]
+        assert "created" in prov and "command" in prov
+        # the spectrum is normalized: median in rest 5300-5850 A ~ 1
+        sp = cat.spectrum(0)
+        assert sp.flux.shape == (3921,) and np.all(sp.weight >= 0)
+        wr = WAVE_OBS_VAC_AA / (1 + sp.z)
+        sel = (wr > 5300) & (wr < 5850) & (sp.weight > 0)
+        assert np.median(sp.flux[sel]) == pytest.approx(1.0, abs=1e-3)
+        assert np.isclose(sp.norm, t["spec_norm"][0])
+
+
+def test_deterministic_for_any_worker_count(runs):
+    with Catalog(runs["one"]) as a, Catalog(runs["two"]) as b:
+        ta, tb = a.table, b.table
+        assert sorted(ta) == sorted(tb)
+        for k in ta:
+            if ta[k].dtype.kind == "f":
+                np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
+            else:
+                assert np.all(ta[k] == tb[k]), k
+        fa, wa = a.spectra(np.arange(N_SMALL))
+        fb, wb = b.spectra(np.arange(N_SMALL))
+        np.testing.assert_array_equal(fa, fb)
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_physics_sanity_small_sample(runs):
+    t = Catalog(runs["two"]).table
+    lab = t["class_label"]
+    assert {"star-forming", "quenched"} <= set(lab)
+    w23 = t["truth_w2_mag_vega"] - t["truth_w3_mag_vega"]
+    w12 = t["truth_w1_mag_vega"] - t["truth_w2_mag_vega"]
+    assert np.median(w23[lab == "quenched"]) < np.median(w23[lab == "star-forming"]) - 1.0
+    assert 0.0 < np.median(w12[lab != "agn"]) < 0.4
+    # star-forming galaxies have higher sSFR than quenched ones
+    assert t["truth_log_ssfr"][lab == "star-forming"].min() > t["truth_log_ssfr"][lab == "quenched"].max()
+    # WISE sees the whole galaxy, the fiber only part of it
+    assert np.all(t["mag_r_fiber"] > t["mag_r_total"] - 0.1)
+    assert np.all((t["truth_fiber_frac"] > 0) & (t["truth_fiber_frac"] <= 1))
+    floors = hidden_scatter_floors(t)
+    assert floors["design"] == HIDDEN_SCATTER
+    assert floors["w1_hidden_mag"] < floors["w1_median_sigma_mag"]
+
+
+def test_report_pngs_written(runs):
+    pngs = sorted(runs["report"].glob("*.png"))
+    names = {p.name for p in pngs}
+    assert names == {
+        "wise_colors.png",
+        "bpt.png",
+        "sfms.png",
+        "mass_metallicity.png",
+        "qpah_metallicity.png",
+        "example_spectra.png",
+    }
+    for p in pngs:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+def test_demo_catalog_from_test_split(runs):
+    out = make_demo_catalog(runs["two"], runs["dir"] / "demo.h5", n=2, seed=1)
+    with Catalog(runs["two"]) as big, Catalog(out) as demo:
+        n_test = big.split_indices("test").size
+        assert demo.n == min(2, n_test)
+        assert set(demo.table["split"]) == {"test"}
+        assert demo.provenance["parent_provenance"]["seed"] == SEED
+        assert demo._h5["spectra/flux"].dtype == np.float16
+        i = big.index_of(demo.table["id"][0])
+        np.testing.assert_allclose(demo.spectrum(0).flux, big.spectrum(i).flux, rtol=2e-3, atol=2e-3)
+
+
+# -------------------------------------------------------------------------------------------------
+# known-answer unit tests (no bagpipes model needed)
+# -------------------------------------------------------------------------------------------------
+def test_photometry_of_flat_fnu_is_ab_zero():
+    wave = np.geomspace(1000.0, 4e5, 20000)
+    phot = observe.Photometer(wave, observe.SDSS_FILTERS + observe.WISE_FILTERS)
+    for z in (0.0, 0.1, 0.3):
+        # f_nu = 3631 Jy at every observed wavelength, as f_lambda per observed A at rest wavelengths
+        wo = wave * (1 + z)
+        flam = 3631e-23 * observe.C_AA_S / wo**2
+        ab = observe.fnu_to_ab(observe.Photometer.fnu(phot.weights(z), flam))
+        np.testing.assert_allclose(ab, 0.0, atol=2e-3)
+
+
+def test_wise_vega_conversion_matches_zero_points():
+    # a source whose AB magnitude equals the AB-Vega offset has Vega mag 0 and flux F0
+    vega0, mjy0 = observe.wise_fnu_to_vega_mjy(3631e-23 * 10 ** (-0.4 * observe.WISE_AB_MINUS_VEGA))
+    # (AB zero point 48.6 is 3630.8 Jy rather than 3631 Jy: 6.6e-5 mag)
+    np.testing.assert_allclose(vega0, 0.0, atol=1e-4)
+    np.testing.assert_allclose(mjy0, WISE_F0_JY * 1e3, rtol=1e-4)
+
+
+def test_fiber_fraction_limits():
+    # a point source: the enclosed fraction of a Gaussian PSF, 1 - exp(-a^2 / 2 s^2)
+    s = 1.5 / 2.3548
+    expect = 1 - np.exp(-(1.5**2) / (2 * s**2))
+    assert observe.fiber_fraction(0.02, 1.0, 1.5) == pytest.approx(expect, abs=0.01)
+    # a huge disk: tiny fraction; larger galaxies and worse seeing lose more light
+    assert observe.fiber_fraction(60.0, 1.0, 1.5) < 0.01
+    assert observe.fiber_fraction(3.0, 1.0, 1.5) > observe.fiber_fraction(6.0, 1.0, 1.5)
+    assert observe.fiber_fraction(0.5, 4.0, 1.2) > observe.fiber_fraction(0.5, 4.0, 2.2)
+
+
+def test_render_lines_conserves_flux():
+    spec = observe.render_lines(np.array([5000.0, 7000.0]), np.array([1.0, 2.5]), np.array([80.0, 300.0]))
+    dlam = np.diff(10 ** (np.log10(WAVE_OBS_VAC_AA[0]) - 0.5e-4 + 1e-4 * np.arange(WAVE_OBS_VAC_AA.size + 1)))
+    assert np.sum(spec * dlam) == pytest.approx(3.5, rel=1e-6)
+    assert WAVE_OBS_VAC_AA[np.argmax(spec)] == pytest.approx(5000.0, abs=1.2)
+
+
+def test_air_to_vacuum_halpha():
+    # Halpha: 6562.80 A in air is 6564.61 A in vacuum (Morton 1991)
+    assert observe.air_to_vac(6562.80) == pytest.approx(6564.61, abs=0.02)
+    assert observe.air_to_vac(1500.0) == 1500.0
+
+
+def test_wise_quality_flags_and_upper_limits():
+    rng = np.random.default_rng(0)
+    bright = observe.observe_wise(np.array([100.0, 100.0, 500.0, 2000.0]), rng)
+    assert bright["ph_qual"] == "AAAA" and not bright["is_ul"].any()
+    dark = observe.observe_wise(np.zeros(4), rng)
+    assert dark["is_ul"].all() and dark["ph_qual"] == "UUUU"
+    assert np.all(np.isnan(dark["sigma_mag"]))
+    # the upper limit is max(measured flux, 0) + 2 sigma, sigma >= depth / 5
+    assert np.all(dark["flux_mjy"] >= 2 * observe.WISE_DEPTH_5SIGMA_MJY / 5)
+    np.testing.assert_allclose(dark["mag_vega"], -2.5 * np.log10(dark["flux_mjy"] / (WISE_F0_JY * 1e3)))
+
+
+def test_pure_torus_is_stern_red():
+    wave = np.geomspace(1000.0, 4e6, 20000)
+    phot = observe.Photometer(wave, observe.WISE_FILTERS)
+    for agn_type, alpha in ((1, 2.3), (2, 2.8)):
+        f = torus_flam(wave, 0.1, 45.0, 0.5, alpha, agn_type)
+        vega, _ = observe.wise_fnu_to_vega_mjy(observe.Photometer.fnu(phot.weights(0.1), f))
+        assert vega[0] - vega[1] > 0.8
+
+
+def test_splits_are_exact_and_seeded():
+    s = assign_splits(1000, 5)
+    assert (s == "train").sum() == 800 and (s == "valid").sum() == 100 and (s == "test").sum() == 100
+    assert np.all(s == assign_splits(1000, 5)) and not np.all(s == assign_splits(1000, 6))
+
+
+def test_tremonti_relation_value():
+    # Tremonti et al. (2004) eq. 3 at log M* = 10
+    assert tremonti04_oh(10.0) == pytest.approx(-1.492 + 18.47 - 8.026, abs=1e-9)
