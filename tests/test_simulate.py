@@ -1,4 +1,8 @@
-"""Tests of the simulator (explorer.simulate): a tiny end-to-end run plus known-answer unit tests."""
+"""Tests of the simulator (explorer.simulate): a tiny end-to-end run plus known-answer unit tests.
+
+The end-to-end tests share one module fixture (24 galaxies simulated twice, with 2 workers and
+with 1) that takes ~15-25 s on 2 cores, so they are marked slow; the unit tests take < 1 s.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ def runs(tmp_path_factory):
     return {"two": two, "one": one, "report": d / "report", "dir": d}
 
 
+@pytest.mark.slow
 def test_catalog_is_valid(runs):
     with Catalog(runs["two"]) as cat:
         assert cat.n == N_SMALL and cat.simulated
@@ -68,6 +73,7 @@ def test_catalog_is_valid(runs):
         assert np.isclose(sp.norm, t["spec_norm"][0])
 
 
+@pytest.mark.slow
 def test_deterministic_for_any_worker_count(runs):
     with Catalog(runs["one"]) as a, Catalog(runs["two"]) as b:
         ta, tb = a.table, b.table
@@ -83,6 +89,7 @@ def test_deterministic_for_any_worker_count(runs):
         np.testing.assert_array_equal(wa, wb)
 
 
+@pytest.mark.slow
 def test_physics_sanity_small_sample(runs):
     t = Catalog(runs["two"]).table
     lab = t["class_label"]
@@ -101,6 +108,7 @@ def test_physics_sanity_small_sample(runs):
     assert floors["w1_hidden_mag"] < floors["w1_median_sigma_mag"]
 
 
+@pytest.mark.slow
 def test_report_pngs_written(runs):
     pngs = sorted(runs["report"].glob("*.png"))
     names = {p.name for p in pngs}
@@ -116,6 +124,7 @@ def test_report_pngs_written(runs):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_demo_catalog_from_test_split(runs):
     out = make_demo_catalog(runs["two"], runs["dir"] / "demo.h5", n=2, seed=1)
     with Catalog(runs["two"]) as big, Catalog(out) as demo:

@@ -217,7 +217,7 @@ def agn_fraction(log_mstar):
 
 def covering_factor_visible(log_lbol, agn_type):
     """Torus covering factor (visible part): receding torus (Lusso et al. 2013), higher in type 2."""
-    cf = 0.62 - 0.10 * (np.asarray(log_lbol) - 44.0)
+    cf = 0.66 - 0.10 * (np.asarray(log_lbol) - 44.0)
     cf = np.where(np.asarray(agn_type) == 2, cf + 0.08, cf - 0.08)
     return np.clip(cf, 0.15, 0.9)
 
@@ -466,10 +466,10 @@ def _draw_agn(rng: np.random.Generator, p: dict, log_m: float) -> None:
     else:
         log_mbh = 7.45 + 1.05 * (log_m - 11.0) + 0.3 * g[0]
     # and a falling Eddington-ratio distribution
-    # p(log lambda) ~ 10**(-0.6 log lambda) on [-3.5, -0.3] (inverse-CDF draw)
+    # p(log lambda) ~ 10**(-0.45 log lambda) on [-3.5, -0.3] (inverse-CDF draw)
     # truncated so that L_bol >= 10**43.2 erg/s: fainter AGN hide next to the host's own lines
     # (BPT "composites") and would be AGN in name only
-    a = -0.6 * np.log(10)
+    a = -0.45 * np.log(10)
     hi = -0.3
     lo = min(max(-3.5, LOG_LBOL_MIN - 38.1 - log_mbh), hi - 0.3)
     log_edd = np.log(np.exp(a * lo) + u[0] * (np.exp(a * hi) - np.exp(a * lo))) / a
