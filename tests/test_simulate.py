@@ -6,6 +6,8 @@ with 1) that takes ~15-25 s on 2 cores, so they are marked slow; the unit tests 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,8 @@ def test_physics_sanity_small_sample(runs):
 
 @pytest.mark.slow
 def test_report_pngs_written(runs):
+    summary = json.loads((runs["report"] / "summary.json").read_text())
+    assert summary["landmarks"]["n"] == N_SMALL
     pngs = sorted(runs["report"].glob("*.png"))
     names = {p.name for p in pngs}
     assert names == {

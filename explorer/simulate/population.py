@@ -400,7 +400,7 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
 
     # dust attenuation (Garn & Best 2010 for SF; little dust in quenched galaxies)
     if quenched:
-        av_gas = float(rng.uniform(0.0, 0.6))
+        av_gas = float(rng.uniform(0.0, 0.35))  # early types hold little dust (A_V,stars <~ 0.15)
     else:
         a_ha = float(garn_best10_a_halpha(np.clip(log_m, 8.5, 11.5)) + rng.normal(0, 0.25))
         av_gas = max(a_ha, 0.05) / 0.82  # A_Halpha / A_V = 0.82 (Calzetti et al. 2000 curve)

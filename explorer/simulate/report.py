@@ -6,6 +6,7 @@ saves them all.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,62 @@ def plot_example_spectra(catalog, n_per_class: int = 2, seed: int = 0):
     return fig
 
 
+def landmarks(table) -> dict:
+    """The physics landmarks of a simulated catalog (checked by the tests on the demo catalog).
+
+    Returns
+    -------
+    dict
+        ``w12_median_nonagn`` (observed W1-W2 Vega of non-AGN, W1 and W2 detected; expected 0-0.4),
+        ``frac_torus_dominated_stern`` (fraction of galaxies with >= 50 % torus light in W2 whose
+        observed W1-W2 >= 0.8; expected >= 0.8) and its ``_truth`` twin (noiseless colours),
+        ``w23_median_quenched`` / ``w23_median_sf`` (observed W2-W3 Vega, upper limits included
+        as their limits; expected < 1.5 and > 2.5) and ``_truth`` twins,
+        ``frac_sf_below_kauffmann`` and ``frac_agn_above_kewley`` (truth line fluxes),
+        ``frac_w3_ul_quenched`` / ``frac_w4_ul_quenched`` and the class fractions.
+    """
+    t = table
+    lab = np.asarray(t["class_label"]).astype(str)
+    sf, q, agn = lab == "star-forming", lab == "quenched", lab == "agn"
+    w12 = np.asarray(t["w1_mag_vega"] - t["w2_mag_vega"], float)
+    w23 = np.asarray(t["w2_mag_vega"] - t["w3_mag_vega"], float)
+    tw12 = np.asarray(t["truth_w1_mag_vega"] - t["truth_w2_mag_vega"], float)
+    tw23 = np.asarray(t["truth_w2_mag_vega"] - t["truth_w3_mag_vega"], float)
+    det12 = ~(np.asarray(t["w1_is_ul"], bool) | np.asarray(t["w2_is_ul"], bool))
+    torus = np.asarray(t["truth_w2_torus_frac"], float) >= 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n2 = np.log10(t["truth_line_nii6583"] / t["truth_line_ha"])
+        o3 = np.log10(t["truth_line_oiii5007"] / t["truth_line_hb"])
+    below_k = (n2 < 0.05) & (o3 < kauffmann03(np.minimum(n2, 0.04)))
+    above_kew = (n2 >= 0.47) | (o3 > kewley01(np.minimum(n2, 0.46)))
+
+    def frac(x):
+        return float(np.mean(x)) if np.size(x) else float("nan")
+
+    def med(x):
+        return float(np.median(x)) if np.size(x) else float("nan")
+
+    return {
+        "n": int(lab.size),
+        "frac_star_forming": frac(sf),
+        "frac_quenched": frac(q),
+        "frac_agn": frac(agn),
+        "w12_median_nonagn": med(w12[~agn & det12]),
+        "w12_median_nonagn_truth": med(tw12[~agn]),
+        "n_torus_dominated_w2": int(torus.sum()),
+        "frac_torus_dominated_stern": frac(w12[torus & det12] >= 0.8),
+        "frac_torus_dominated_stern_truth": frac(tw12[torus] >= 0.8),
+        "w23_median_quenched": med(w23[q]),
+        "w23_median_sf": med(w23[sf]),
+        "w23_median_quenched_truth": med(tw23[q]),
+        "w23_median_sf_truth": med(tw23[sf]),
+        "frac_sf_below_kauffmann": frac(below_k[sf]),
+        "frac_agn_above_kewley": frac(above_kew[agn]),
+        "frac_w3_ul_quenched": frac(np.asarray(t["w3_is_ul"], bool)[q]),
+        "frac_w4_ul_quenched": frac(np.asarray(t["w4_is_ul"], bool)[q]),
+    }
+
+
 def make_report(catalog_path: Path, out_dir: Path) -> list[Path]:
     """Write the diagnostic PNGs of a simulated catalog.
 
@@ -237,7 +294,8 @@ def make_report(catalog_path: Path, out_dir: Path) -> list[Path]:
     Returns
     -------
     list of Path
-        The written files.
+        The written files: six PNGs and ``summary.json`` (:func:`landmarks` and
+        :func:`explorer.simulate.population.hidden_scatter_floors`).
     """
     import matplotlib
 
@@ -267,4 +325,10 @@ def make_report(catalog_path: Path, out_dir: Path) -> list[Path]:
             fig.savefig(p, dpi=DPI)
             plt.close(fig)
             paths.append(p)
+        from .population import hidden_scatter_floors
+
+        summary = {"landmarks": landmarks(table), "hidden_scatter_floors": hidden_scatter_floors(table)}
+        p = out_dir / "summary.json"
+        p.write_text(json.dumps(summary, indent=1, default=float))
+        paths.append(p)
     return paths

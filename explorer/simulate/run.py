@@ -191,6 +191,10 @@ def simulate_catalog(
         "agn_convention": "truth_agn_type 0 = no AGN; then every other truth AGN column is NaN",
     }
     rows.clear()  # free the per-row dicts before writing
+    if np.dtype(spectra_dtype) == np.float16:
+        from .demo import FLOAT16_WEIGHT_MAX
+
+        np.clip(weight, 0.0, FLOAT16_WEIGHT_MAX, out=weight)
     path = write_catalog(
         out, table, flux, weight, simulated=True, provenance=provenance, spectra_dtype=spectra_dtype
     )
