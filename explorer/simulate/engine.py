@@ -121,9 +121,7 @@ class GalaxySimulator:
             def _get_wavelength_sampling(self_inner):  # noqa: N805
                 return wave
 
-        dummy = {
-            "redshift": 0.1,
-            "z_ignore": None,
+        dummy = {  # any valid parameters: the model is built once and then only updated
             "zmet_stellar": 1.0,
             "zmet_gas_neb": 1.0,
             "sfh_age_gyr": 5.0,

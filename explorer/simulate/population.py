@@ -25,9 +25,16 @@ part that the optical data cannot reveal. The hidden parts are listed in :data:`
 Everything else (the fraction of the galaxy inside the 3" fiber, A_V, stellar ages, metallicity)
 is visible in the optical data (spectrum and/or the total ugriz photometry in the catalog). Note that
 the fiber fraction is only visible if a predictor sees the total photometry (or ``spec_norm`` together
-with the fiber magnitudes): the normalized spectrum alone does not know it. Per-galaxy hidden
-contributions to each WISE band (``truth_w?_hidden_dmag``) are stored in the catalog, and
-:func:`hidden_scatter_floors` summarizes them.
+with the fiber magnitudes): the normalized spectrum alone does not know it (the host outside the
+fiber is assumed to have the same spectrum as inside: no colour gradients). Likewise the absolute
+luminosity needs ``spec_norm`` or the total magnitudes besides the normalized spectrum.
+
+Per-galaxy hidden contributions to each WISE band (``truth_w?_hidden_dmag``: the magnitude change
+caused by the hidden deviates, computed by re-evaluating the dust emission and the torus with them
+set to zero) are stored in the catalog; :func:`hidden_scatter_floors` summarizes them. Measured on
+3,000 galaxies (seed 11): rms hidden shift 0.006, 0.008, 0.021, 0.027 mag in W1..W4 against median
+catalog errors of 0.027, 0.032, 0.064, 0.114 mag; a predictor that recovers everything visible
+would reach chi^2_N ~ 1.06, 1.06, 1.13, 1.08 (the AGN with the brightest tori dominate in W1/W2).
 
 Relations used (each with its source):
 
@@ -39,8 +46,8 @@ Relations used (each with its source):
 * q_PAH(Z): Draine et al. (2007), Remy-Ruyer et al. (2015).
 * dust attenuation: Garn & Best (2010); birth-cloud/diffuse ratio: Calzetti et al. (2000).
 * sizes: Shen et al. (2003) size-mass relations.
-* AGN: black-hole mass from Kormendy & Ho (2013) / Reines & Volonteri (2015); L[OIII] from Heckman et al. (2004);
-  broad Halpha from Greene & Ho (2005); bolometric correction at 5100 A from Shen et al. (2011).
+* AGN: black-hole mass from Kormendy & Ho (2013) / Reines & Volonteri (2015); L[OIII] from
+  Heckman et al. (2004); broad Halpha from Greene & Ho (2005); bolometric correction at 5100 A from Shen et al. (2011).
 """
 
 from __future__ import annotations
