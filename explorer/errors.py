@@ -23,3 +23,7 @@ class CrossmatchError(ExplorerError):
 
 class ModelError(ExplorerError):
     """A model file is missing, corrupt, mismatched with its manifest, or cannot be used."""
+
+
+class AttributionError(ExplorerError):
+    """An attribution cannot be computed (unknown target, non-finite input or output, bad baselines...)."""

@@ -1,0 +1,1 @@
+"""Attributions of IR predictions to optical spectral features (integrated gradients)."""
