@@ -11,8 +11,9 @@ Three parts, all scaled to the bolometric luminosity L_bol:
   turnover below ~1.7 micron and a decline beyond ~25 micron (an Assef et al. 2010-like AGN
   template shape), carrying L_torus = covering_factor * L_bol. Type 2 AGN have steeper near-to-mid-IR
   SEDs than type 1 (edge-on tori hide their hot inner face; Alonso-Herrero et al. 2003): alpha = 2.3
-  (type 1) and 2.8 (type 2). A torus-dominated source then has W1-W2 (Vega) ~ 1.5 (type 1) to
-  ~1.7 (type 2), above the Stern et al. (2012) AGN cut of 0.8.
+  (type 1) and 2.8 (type 2), steeper by 0.25 per magnitude of narrow-line-region A_V above 0.9.
+  A torus-dominated source then has W1-W2 (Vega) ~ 1.3-1.7, above the Stern et al. (2012) AGN
+  cut of 0.8.
 
 The optical parts scale with L_bol,vis = L_bol * 10**(-lbol_hid) and the torus with the true L_bol
 (see :mod:`.population` for the hidden-scatter design).
