@@ -408,9 +408,55 @@ def attribute_targets(
         Unknown target, bad shapes, non-finite flux at good pixels, non-finite model output.
     """
     t0 = time.perf_counter()
-    targets = list(targets)
-    if not targets:
-        raise AttributionError("attribute_targets: no targets requested")
+    prep = prepare(
+        target_fn,
+        spectrum,
+        baselines=baselines,
+        n_baselines=n_baselines,
+        rng=rng,
+        n_steps=n_steps,
+        max_steps=max_steps,
+        tol=tol,
+        atol=atol,
+        method=method,
+        internal_batch_size=internal_batch_size,
+        backend=backend,
+    )
+    return run_prepared(target_fn, prep, targets, t0=t0)
+
+
+@dataclass
+class Prepared:
+    """Checked inputs of one galaxy's attribution: input, mask-completed baselines, settings.
+
+    ``settings["settings_hash"]`` is known before any gradient is computed, so caches can be
+    consulted first (see :mod:`explorer.attribution.cache`).
+    """
+
+    galaxy_id: str
+    z: float
+    x: torch.Tensor  # (1, P)
+    baselines: torch.Tensor  # (K, P), masked/undefined pixels replaced by x
+    good: np.ndarray  # (P,) bool
+    settings: dict
+
+
+def prepare(
+    target_fn,
+    spectrum: GalaxySpectrum,
+    *,
+    baselines=None,
+    n_baselines: int = DEFAULT_N_BASELINES,
+    rng: np.random.Generator | int | None = None,
+    n_steps: int = DEFAULT_N_STEPS,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    tol: float = DEFAULT_TOL,
+    atol: float = 0.0,
+    method: str = "gausslegendre",
+    internal_batch_size: int = DEFAULT_INTERNAL_BATCH,
+    backend: str = "shared",
+) -> Prepared:
+    """Validate a galaxy and settings and build its baselines (parameters as :func:`attribute_targets`)."""
     if method not in SUPPORTED_METHODS:
         raise AttributionError(f"unknown quadrature method {method!r}; use one of {SUPPORTED_METHODS}")
     if backend not in ("shared", "captum"):
@@ -419,9 +465,9 @@ def attribute_targets(
         raise AttributionError(
             f"need 2 <= n_steps <= max_steps, got n_steps={n_steps}, max_steps={max_steps}"
         )
-    cols = _target_indices(target_fn, targets)
+    if internal_batch_size < 1:
+        raise AttributionError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
     gid = str(spectrum.id)
-
     flux = np.asarray(spectrum.flux)
     weight = np.asarray(spectrum.weight)
     if flux.shape != (N_PIX,) or weight.shape != (N_PIX,):
@@ -444,7 +490,6 @@ def attribute_targets(
     # Hold masked pixels (and pixels where a baseline is undefined) at the galaxy's own value.
     b = torch.where(good_t[None] & torch.isfinite(b), b, x)
     sha = hashlib.sha1(b.detach().cpu().numpy().astype(np.float32).tobytes()).hexdigest()[:16]
-
     settings = {
         "method": method,
         "n_steps_start": int(n_steps),
@@ -459,6 +504,23 @@ def attribute_targets(
         "dtype": str(dtype).replace("torch.", ""),
     }
     settings["settings_hash"] = settings_hash(settings)
+    return Prepared(gid, float(spectrum.z), x, b, good, settings)
+
+
+def run_prepared(
+    target_fn, prep: Prepared, targets: Sequence[str], *, t0: float | None = None
+) -> dict[str, AttributionResult]:
+    """Compute the attributions of ``targets`` for a :class:`Prepared` galaxy (completeness loop)."""
+    t0 = time.perf_counter() if t0 is None else t0
+    targets = list(targets)
+    if not targets:
+        raise AttributionError("attribute_targets: no targets requested")
+    cols = _target_indices(target_fn, targets)
+    st = prep.settings
+    tol, atol, max_steps = st["tol"], st["atol"], st["max_steps"]
+    method, chunk, backend = st["method"], st["internal_batch_size"], st["backend"]
+    x, b, good, gid = prep.x, prep.baselines, prep.good, prep.galaxy_id
+    good_t = torch.as_tensor(good)
 
     results: dict[str, AttributionResult] = {}
     with _eval_mode(target_fn):
@@ -474,16 +536,13 @@ def attribute_targets(
 
         pending = list(range(len(targets)))  # positions in targets
         history: dict[int, list] = {j: [] for j in pending}
-        n = int(n_steps)
+        n = int(st["n_steps_start"])
         while pending:
             pcols = [cols[j] for j in pending]
             if backend == "shared":
-                attr_pb = (
-                    _path_gradients_shared(target_fn, x, b, pcols, n, method, internal_batch_size)
-                    * diff64[None]
-                )
+                attr_pb = _path_gradients_shared(target_fn, x, b, pcols, n, method, chunk) * diff64[None]
             else:
-                attr_pb = _path_attr_captum(target_fn, x, b, pcols, n, method, internal_batch_size)
+                attr_pb = _path_attr_captum(target_fn, x, b, pcols, n, method, chunk)
             attr_pb[:, :, ~good_t] = 0.0
             still = []
             for row, j in enumerate(pending):
@@ -498,7 +557,7 @@ def attribute_targets(
                     results[targets[j]] = AttributionResult(
                         galaxy_id=gid,
                         target=targets[j],
-                        z=float(spectrum.z),
+                        z=prep.z,
                         attribution=attr,
                         good=good.copy(),
                         f_x=float(f_x[c]),
@@ -506,7 +565,7 @@ def attribute_targets(
                         sum_per_baseline=attr_pb[row].sum(dim=1).numpy(),
                         n_steps=n,
                         converged=bool(ok),
-                        settings=dict(settings),
+                        settings=dict(st),
                         history=history[j],
                     )
                 else:
