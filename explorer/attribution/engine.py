@@ -254,8 +254,9 @@ def _target_indices(target_fn, targets: Sequence[str]) -> list[int]:
 
 
 def _model_dtype(target_fn) -> torch.dtype:
+    """Floating dtype of the module's first floating parameter (else buffer); float32 otherwise."""
     if isinstance(target_fn, nn.Module):
-        for p in target_fn.parameters():
+        for p in list(target_fn.parameters()) + list(target_fn.buffers()):
             if p.is_floating_point():
                 return p.dtype
     return torch.float32

@@ -73,7 +73,8 @@ def plot_attribution(
     frame : {"observed", "rest"}
         Wavelength axis: observed or rest-frame vacuum Angstrom.
     top_n : int
-        Number of lines (ranked by share of |attribution|) to highlight and label.
+        Number of lines (ranked by share of |attribution|) to highlight and label; lines with
+        a zero share are never highlighted. Labels read "<line> <share>%".
     target_label : str, optional
         What was attributed, with unit, e.g. "W3 (mag)". Default: the result's target.
     physical_flux : bool
@@ -85,7 +86,7 @@ def plot_attribution(
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.irox_labels`` holds the line label strings drawn as text (for tests and exports).
+        ``fig.irox_labels`` holds the line label strings drawn as text, in rank order.
     """
     if frame not in ("observed", "rest"):
         raise ValueError(f"frame must be 'observed' or 'rest', got {frame!r}")
@@ -96,8 +97,8 @@ def plot_attribution(
     good = np.asarray(spectrum.weight) > 0
     if shares is None:
         shares = line_shares(attribution, z, lines, weight=spectrum.weight, galaxy_id=spectrum.id)
-    top = shares.top_lines(top_n)
     share_of = dict(zip(shares.names, shares.share))
+    top = [n for n in shares.top_lines(top_n) if share_of[n] > 0]  # never highlight a 0% line
 
     scale = 1.0 / (1 + z) if frame == "rest" else 1.0
     wave = WAVE_OBS_VAC_AA * scale
@@ -122,26 +123,26 @@ def plot_attribution(
     ymin, ymax = np.nanpercentile(flux_plot, [0.5, 99.5]) if np.isfinite(flux_plot).any() else (0, 1)
     pad = 0.08 * (ymax - ymin if ymax > ymin else 1.0)
     ax_s.set_ylim(ymin - pad, ymax + 5 * pad)
-    labels = []
+    labels = {}
     last_x, level = -np.inf, 0
     xr = wave[-1] - wave[0]
-    for rank, name in enumerate(sorted(top, key=lambda n: windows[n].center_rest_aa)):
+    for name in sorted(top, key=lambda n: windows[n].center_rest_aa):
         colour = WINDOW_COLOURS[top.index(name) % len(WINDOW_COLOURS)]
         w = windows[name]
         lo, hi = (w.lo_rest_aa, w.hi_rest_aa) if frame == "rest" else (w.lo_obs_aa, w.hi_obs_aa)
         for ax in (ax_s, ax_a):
             ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0)
         x = 0.5 * (lo + hi)
-        level = level + 1 if x - last_x < 0.06 * xr else 0
+        level = level + 1 if x - last_x < 0.06 * xr else 0  # stagger labels of neighbouring lines
         last_x = x
-        text = f"{line_label(name)} {100 * share_of[name]:.0f}%"
+        pct = 100 * share_of[name]
+        text = f"{line_label(name)} {pct:.0f}%" if pct >= 10 else f"{line_label(name)} {pct:.1f}%"
         ax_s.text(
             x, 0.97 - 0.075 * (level % 3), text, transform=ax_s.get_xaxis_transform(), ha="center", va="top",
             fontsize=9, color=OKABE_ITO["black"],
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
         )  # fmt: skip
-        labels.append(text)
-        del rank
+        labels[name] = text
 
     frame_word = "rest-frame" if frame == "rest" else "observed"
     ax_a.set_xlabel(f"{frame_word} vacuum wavelength (Å)")
@@ -161,7 +162,7 @@ def plot_attribution(
             f"{res.n_steps} steps, completeness gap {100 * res.completeness_gap:.1f}% ({status})"
         )
         ax_a.text(0.01, 0.97, note, transform=ax_a.transAxes, ha="left", va="top", fontsize=7.5)
-    fig.irox_labels = labels
+    fig.irox_labels = [labels[n] for n in top]  # in rank order
     return fig
 
 
