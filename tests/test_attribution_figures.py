@@ -108,3 +108,17 @@ def test_plot_line_ranking(tmp_path, halpha_result):
     svg = save_figure(fig, tmp_path / "rank.svg")
     texts = _svg_texts(svg)
     assert any(t.startswith("Hα (n=3)") for t in texts)
+
+
+def test_figure_on_a_real_sdss_spectrum(tmp_path, sdss_ngc3073):
+    """NGC 3073 (real SDSS DR18 file shipped with ppxf): a star-forming dwarf with strong Halpha."""
+    from explorer.io.sdss import read_sdss_spectrum
+
+    spec = read_sdss_spectrum(sdss_ngc3073)
+    res = attribute(WindowModel("Halpha", spec.z, dtype=torch.float32), spec, "W3", baselines=None)
+    assert res.settings["baseline_kind"] == "smooth"  # the galaxy with its lines smoothed away
+    assert res.converged and line_shares(res).top_lines(1) == ["Halpha"]
+    fig = plot_attribution(spec, res, frame="rest", target_label="W3 (mag)")
+    assert fig.irox_labels[0].startswith("Hα")
+    texts = _svg_texts(save_figure(fig, tmp_path / "ngc3073.svg"))
+    assert fig.irox_labels[0] in texts

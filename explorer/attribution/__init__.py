@@ -1,1 +1,53 @@
-"""Attributions of IR predictions to optical spectral features (integrated gradients)."""
+"""Which optical features drive each IR prediction: integrated gradients on the spectrum.
+
+Flow: a *target function* (the models' encoder + IR predictor with one galaxy's other inputs
+bound inside, mapping normalized flux ``[B, 3921]`` to named outputs ``[B, T]``) is attributed
+pixel by pixel against reference spectra (:mod:`.engine`, :mod:`.baselines`); pixels are summed
+into line windows and a continuum bucket (:mod:`.lines`); galaxies are aggregated into a
+sample-wide ranking (:mod:`.sample`); results are cached (:mod:`.cache`) and drawn for talks
+(:mod:`.figures`). :mod:`.toys` and :mod:`.bench` hold the stand-in model and the timing script.
+
+Main entry points::
+
+    attribute(target_fn, spectrum, "W3", baselines=...)            -> AttributionResult
+    attribute_targets(target_fn, spectrum, ["W1", "W2", "W3", "W4"]) -> {name: AttributionResult}
+    reference_baselines(spectra_or_fn, z, k, rng)                  -> Tensor[k, 3921]
+    line_shares(result) -> LineShares;  sample_line_ranking([...]) -> LineRanking
+    sample_ranking(target_fn_factory, catalog, indices, "W3")      -> SampleRanking
+    plot_attribution(spectrum, result, LINES, z) / plot_line_ranking(ranking) -> Figure
+    save_figure(fig, "out.svg")
+"""
+
+from .baselines import normalize_like_spender, reference_baselines, smooth_baseline
+from .cache import AttributionCache, cached_attribute_targets, load_result, save_result
+from .engine import AttributionResult, TargetFunction, attribute, attribute_targets, target_names
+from .figures import plot_attribution, plot_line_ranking, save_figure
+from .lines import LineRanking, LineShares, compare_groups, line_label, line_shares, sample_line_ranking
+from .sample import SampleRanking, sample_ranking, sample_rankings
+
+__all__ = [
+    "AttributionCache",
+    "AttributionResult",
+    "LineRanking",
+    "LineShares",
+    "SampleRanking",
+    "TargetFunction",
+    "attribute",
+    "attribute_targets",
+    "cached_attribute_targets",
+    "compare_groups",
+    "line_label",
+    "line_shares",
+    "load_result",
+    "normalize_like_spender",
+    "plot_attribution",
+    "plot_line_ranking",
+    "reference_baselines",
+    "sample_line_ranking",
+    "sample_ranking",
+    "sample_rankings",
+    "save_figure",
+    "save_result",
+    "smooth_baseline",
+    "target_names",
+]

@@ -158,7 +158,8 @@ def plot_attribution(
     if res is not None:
         status = "converged" if res.converged else "NOT converged"
         note = (
-            f"integrated gradients: {res.n_baselines} baselines ({res.settings.get('baseline_kind', '?')}), "
+            f"integrated gradients: {res.n_baselines} baseline{'s' if res.n_baselines != 1 else ''} "
+            f"({res.settings.get('baseline_kind', '?')}), "
             f"{res.n_steps} steps, completeness gap {100 * res.completeness_gap:.1f}% ({status})"
         )
         ax_a.text(0.01, 0.97, note, transform=ax_a.transAxes, ha="left", va="top", fontsize=7.5)
