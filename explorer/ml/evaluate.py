@@ -428,7 +428,7 @@ def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
                 label=labels.get(name, name),
             )
         ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
-        ax.set_xlabel(f"chi = (pred - obs) / sigma_obs, {WISE_BANDS[b]}")
+        ax.set_xlabel(f"chi = (pred - obs) / sigma_obs, {WISE_BANDS[b]} (clipped to +-5)")
         ax.set_ylabel("density")
     axes[0].legend(fontsize=9)
     fig.tight_layout()
