@@ -65,6 +65,13 @@ def test_load_official_spender_checkpoint_layout(tmp_path):
     x = _spectra()
     with torch.no_grad():
         np.testing.assert_allclose(enc.encode(x), model.encode(torch.from_numpy(x)).numpy(), atol=1e-6)
+    # it can be imported as the encoder of a model directory (manifest + checksum)
+    from explorer.ml.registry import load_models
+    from explorer.ml.train import import_encoder
+
+    import_encoder(path, str(tmp_path / "imported"))
+    b = load_models(tmp_path / "imported")
+    np.testing.assert_allclose(b.encode(x), enc.encode(x), atol=1e-6)
     # spender's list-of-models variant loads too
     path2 = tmp_path / "list.pt"
     torch.save({"model": [model.state_dict()], "losses": []}, path2)

@@ -115,6 +115,36 @@ def train_encoder(
     return {"path": str(path), **info["train_info"], "n_parameters": model.n_parameters}
 
 
+def import_encoder(checkpoint, name: str = "default") -> dict:
+    """Copy an encoder checkpoint (ours or an official spender file) into ``models/<name>/``.
+
+    Parameters
+    ----------
+    checkpoint : path
+        e.g. ``spender.sdss.paperII-c273bb69.pt`` (S = 6), loaded by :func:`~.encoder.load_encoder`.
+    name : str
+        Model name or directory.
+    """
+    import shutil
+
+    from .encoder import load_encoder
+    from .registry import command_line, register_file, resolve_model_dir, sha256_file
+
+    enc = load_encoder(checkpoint)  # fails early, naming the file, if it is not an autoencoder
+    d = resolve_model_dir(name)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / "encoder.pt.partial"
+    shutil.copyfile(checkpoint, tmp)
+    tmp.replace(d / "encoder.pt")
+    info = {
+        "training_command": command_line(),
+        "imported_from": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)},
+        "train_info": {"format": enc.meta.get("format", "irox")},
+    }
+    register_file(d, "encoder.pt", component="encoder", config=enc.config.to_dict(), info=info)
+    return {"path": str(d / "encoder.pt"), "n_latent": enc.n_latent, "widths": list(enc.config.widths)}
+
+
 def train_predictor(
     catalog,
     name: str = "default",
