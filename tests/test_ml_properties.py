@@ -36,6 +36,10 @@ def test_property_heads_recover_planted_scatter():
     ens = train_property_ensemble(
         xt, pt, xv, pv, n_members=2, hidden=(32, 32), epochs=60, lr=3e-3, progress=False
     )
+    from explorer.ml.properties import fit_sigma_scale
+
+    ens.sigma_scale = fit_sigma_scale(ens, xv, pv)
+    assert np.all((ens.sigma_scale > 0.7) & (ens.sigma_scale < 1.4))  # heads are roughly calibrated already
     m = property_metrics(ens.predict(xe), pe, {"qpah_frac": QPAH_SD, "lbol_agn_dex": LBOL_SD})
     assert m["qpah"]["frac_scatter"] == pytest.approx(QPAH_SD, rel=0.3)
     assert m["qpah"]["floor"] == QPAH_SD

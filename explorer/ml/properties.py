@@ -125,9 +125,12 @@ class PropertyEnsemble:
         self.hidden = tuple(hidden)
         self.meta = meta or {}
         self.feature_kind = feature_kind
+        #: per-target scale of the predicted sigma (ln q_PAH, log L_bol,AGN, log SFR), fitted on
+        #: the validation split by :func:`fit_sigma_scale`; 1 = uncalibrated
+        self.sigma_scale = np.ones(len(REGRESSION_TARGETS))
 
     @torch.no_grad()
-    def predict(self, features: np.ndarray) -> PropertyPosterior:
+    def predict(self, features: np.ndarray, calibrated: bool = True) -> PropertyPosterior:
         x = torch.from_numpy(self.x_scaler.transform(features))
         means, vars_, probs = [], [], []
         for m in self.members:
@@ -137,7 +140,7 @@ class PropertyEnsemble:
             probs.append(torch.sigmoid(logit).double().numpy())
         means, vars_ = np.stack(means), np.stack(vars_)
         mean = means.mean(0)
-        sd = np.sqrt(vars_.mean(0) + means.var(0))
+        sd = np.sqrt(vars_.mean(0) + means.var(0)) * (self.sigma_scale if calibrated else 1.0)
         return PropertyPosterior(
             qpah=np.exp(mean[:, 0]),
             qpah_frac_sigma=sd[:, 0],
@@ -157,6 +160,7 @@ class PropertyEnsemble:
             "hidden": list(self.hidden),
             "meta": self.meta,
             "feature_kind": self.feature_kind,
+            "sigma_scale": self.sigma_scale.tolist(),
         }
 
     @classmethod
@@ -167,7 +171,7 @@ class PropertyEnsemble:
             m = PropertyNet(len(scaler.mean), tuple(st["hidden"]))
             m.load_state_dict(sd)
             members.append(m)
-        return cls(
+        obj = cls(
             members,
             scaler,
             st["t_mean"],
@@ -176,6 +180,8 @@ class PropertyEnsemble:
             st.get("meta", {}),
             st.get("feature_kind", "spectrum"),
         )
+        obj.sigma_scale = np.asarray(st.get("sigma_scale", obj.sigma_scale), dtype=np.float64)
+        return obj
 
 
 def _loss(mu, logvar, logit, y, has, agn, has_agn):
@@ -276,3 +282,27 @@ def train_property_ensemble(
         meta={"valid_loss_history": history},
         feature_kind=feature_kind,
     )
+
+
+def fit_sigma_scale(ensemble: PropertyEnsemble, features: np.ndarray, targets: dict) -> np.ndarray:
+    """Per-target sigma scale that makes 68.27% of validation truths fall inside +-1 sigma.
+
+    The scale is the 68.27th percentile of |truth - mean| / sigma (the exact solution for a
+    Gaussian whose width is off by a constant factor).
+    """
+    pp = ensemble.predict(features, calibrated=False)
+    pairs = [
+        (np.log(pp.qpah), pp.qpah_frac_sigma, targets["ln_qpah"]),
+        (
+            pp.log_lbol_agn,
+            pp.log_lbol_agn_sigma,
+            np.where(targets["agn"] == 1, targets["log_lbol_agn"], np.nan),
+        ),
+        (pp.log_sfr, pp.log_sfr_sigma, targets["log_sfr"]),
+    ]
+    scale = np.ones(len(pairs))
+    for k, (mu, sd, y) in enumerate(pairs):
+        ok = np.isfinite(y) & (sd > 0)
+        if ok.sum() >= 20:
+            scale[k] = float(np.percentile(np.abs(y[ok] - mu[ok]) / sd[ok], 68.27))
+    return scale

@@ -273,7 +273,7 @@ def _train_predictor(
     fit_ir(features, "predictor", x_tr, x_va)
 
     if properties:
-        from .properties import property_targets, train_property_ensemble
+        from .properties import fit_sigma_scale, property_targets, train_property_ensemble
 
         try:
             p_tr, p_va = property_targets(cat.table, idx_tr), property_targets(cat.table, idx_va)
@@ -292,6 +292,8 @@ def _train_predictor(
                 feature_names=feature_names(features, n_lat),
                 feature_kind=features,
             )
+            if calibrate:
+                pe.sigma_scale = fit_sigma_scale(pe, x_va, p_va)
             pe.meta["train_seconds"] = time.perf_counter() - t
             save_component(
                 d,
@@ -304,7 +306,10 @@ def _train_predictor(
                 },
                 info=info,
             )
-            summary["properties"] = {"train_seconds": pe.meta["train_seconds"]}
+            summary["properties"] = {
+                "train_seconds": pe.meta["train_seconds"],
+                "sigma_scale": pe.sigma_scale.tolist(),
+            }
 
     if baselines:
         xp_tr = build_features("paper", cat.table, idx_tr, lat_tr)
