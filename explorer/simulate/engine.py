@@ -333,12 +333,15 @@ class GalaxySimulator:
             "r50_arcsec": p["r50_arcsec"],
             "fiber_frac": ffib,
             # AGN: 0 / NaN convention -- agn_type 0 means none and then every AGN column is NaN
-            "log_lbol_agn": p["log_lbol_agn"],
+            # catalog L_bol (X-ray-like, with the hidden bolometric-correction scatter) and the
+            # disk luminosity that powers the narrow lines and the torus
+            "log_lbol_agn": p["log_lbol_agn"] + p["bolcorr_hid"],
+            "log_ldisk_agn": p["log_lbol_agn"],
             "agn_type": int(p["agn_type"]),
             "covering_factor": p["covering_factor"],
             "torus_alpha": p["torus_alpha"],
             "log_loiii_agn": p["log_loiii"],
-            "lbol_agn_hidden_dex": p["lbol_hid"] if p["has_agn"] else np.nan,
+            "lbol_agn_hidden_dex": p["lbol_hid"] + p["bolcorr_hid"] if p["has_agn"] else np.nan,
             "covering_factor_hidden_dex": p["cf_hid"] if p["has_agn"] else np.nan,
             "line_hb": bpt["hb"],
             "line_oiii5007": bpt["oiii5007"],
