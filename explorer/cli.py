@@ -70,6 +70,7 @@ def cmd_simulate(args) -> int:
         workers=args.workers,
         report_dir=args.report,
         progress=not args.quiet,
+        command=" ".join(["python -m explorer", *sys.argv[1:]]),
     )
     print(f"wrote {path}")
     return 0
