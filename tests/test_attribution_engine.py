@@ -295,3 +295,36 @@ def test_normalize_and_smooth_baseline():
     # the Halpha emission peak is removed by the running median
     i_ha = np.argmin(np.abs(WAVE_OBS_VAC_AA - 6564.61 * 1.1))
     assert gal.flux[i_ha] > 1.8 and sm[i_ha] < 1.2
+
+
+def _gl_error(c, u_x, u_b, n):
+    """Quadrature error of n-node Gauss-Legendre IG for F = sin(c u) on the segment u_b -> u_x."""
+    from captum.attr._utils.approximation_methods import approximation_parameters
+
+    step_fn, alpha_fn = approximation_parameters("gausslegendre")
+    w, a = np.array(step_fn(n)), np.array(alpha_fn(n))
+    est = np.sum(w * c * np.cos(c * (u_b + a * (u_x - u_b)))) * (u_x - u_b)
+    return est - (np.sin(c * u_x) - np.sin(c * u_b))
+
+
+def test_per_baseline_criterion_is_not_fooled_by_cancelling_paths():
+    """Two paths whose quadrature errors cancel in the mean: 'mean' accepts, 'per_baseline' refines."""
+    from scipy.optimize import brentq
+
+    gal = _galaxy(6)
+    c = 240.0
+    model = Sine(c)
+    u_x = float(np.mean(gal.flux))
+    d1 = 0.5  # 120 radians: 32 nodes are far off
+    e1 = _gl_error(c, u_x, u_x - d1, 32)
+    grid = np.linspace(0.3, 0.6, 601)
+    g = np.array([_gl_error(c, u_x, u_x - d, 32) + e1 for d in grid])
+    k = np.flatnonzero(np.sign(g[:-1]) != np.sign(g[1:]))[0]
+    d2 = brentq(lambda d: _gl_error(c, u_x, u_x - d, 32) + e1, grid[k], grid[k + 1], xtol=1e-12)
+    bases = np.stack([gal.flux - d1, gal.flux - d2])
+    lenient = attribute(model, gal, "S", baselines=bases, n_steps=32, max_steps=256)
+    strict = attribute(model, gal, "S", baselines=bases, n_steps=32, max_steps=256, criterion="per_baseline")
+    assert lenient.n_steps == 32 and lenient.converged and lenient.completeness_gap < 1e-3
+    assert lenient.completeness_gap_per_baseline > 0.05  # reported, even though the mean looks perfect
+    assert strict.n_steps > 32 and strict.converged and strict.completeness_gap_per_baseline <= 0.05
+    assert strict.settings["settings_hash"] != lenient.settings["settings_hash"]

@@ -77,7 +77,7 @@ def load_result(path: str | Path) -> AttributionResult:
         n_steps=int(meta["n_steps"]),
         converged=bool(meta["converged"]),
         settings=meta["settings"],
-        history=[{"n_steps": h["n_steps"], "gap": float(h["gap"])} for h in meta["history"]],
+        history=[{k: (v if k == "n_steps" else float(v)) for k, v in h.items()} for h in meta["history"]],
         elapsed_s=float(meta["elapsed_s"]),
     )
 

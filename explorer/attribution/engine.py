@@ -72,6 +72,7 @@ RESULT_SETTINGS = (
     "max_steps",
     "tol",
     "atol",
+    "criterion",
     "n_baselines",
     "baseline_kind",
     "baseline_sha1",
@@ -126,11 +127,12 @@ class AttributionResult:
     n_steps : int
         Quadrature steps of the returned attribution.
     converged : bool
+        The convergence criterion (``settings["criterion"]``) met: by default
         ``completeness_gap <= tol`` or ``completeness_abs_error <= atol``.
     settings : dict
         Everything needed to reproduce it (method, steps, tol, baselines kind and hash ...).
     history : list of dict
-        ``{"n_steps", "gap"}`` for every step count tried.
+        ``{"n_steps", "gap", "gap_per_baseline"}`` for every step count tried.
     elapsed_s : float
         Wall time of the engine call that produced it (shared by the targets of one call).
     """
@@ -203,7 +205,9 @@ class AttributionResult:
             "n_steps": self.n_steps,
             "n_baselines": self.n_baselines,
             "converged": self.converged,
-            "history": [{"n_steps": h["n_steps"], "gap": _json_float(h["gap"])} for h in self.history],
+            "history": [
+                {k: _json_float(v) if k != "n_steps" else v for k, v in h.items()} for h in self.history
+            ],
             "elapsed_s": self.elapsed_s,
             "settings": self.settings,
         }
@@ -362,6 +366,7 @@ def attribute_targets(
     max_steps: int = DEFAULT_MAX_STEPS,
     tol: float = DEFAULT_TOL,
     atol: float = 0.0,
+    criterion: str = "mean",
     method: str = "gausslegendre",
     internal_batch_size: int = DEFAULT_INTERNAL_BATCH,
     backend: str = "shared",
@@ -393,6 +398,11 @@ def attribute_targets(
         Largest accepted relative completeness gap.
     atol : float
         Also accept when ``|sum(attr) - delta| <= atol`` (target units); 0 disables.
+    criterion : {"mean", "per_baseline"}
+        "mean" (default): the gap of the averaged attribution, as defined above.
+        "per_baseline": ``sum_k |S_k - (F(x) - F(b_k))| / sum_k |F(x) - F(b_k)|``, stricter:
+        path errors of different baselines cannot cancel, and the denominator does not vanish
+        when F(x) is close to the mean baseline output. Both gaps are always reported.
     method : str
         Captum quadrature: "gausslegendre" (default) or "riemann_{left,right,middle,trapezoid}".
     internal_batch_size : int
@@ -419,6 +429,7 @@ def attribute_targets(
         max_steps=max_steps,
         tol=tol,
         atol=atol,
+        criterion=criterion,
         method=method,
         internal_batch_size=internal_batch_size,
         backend=backend,
@@ -453,6 +464,7 @@ def prepare(
     max_steps: int = DEFAULT_MAX_STEPS,
     tol: float = DEFAULT_TOL,
     atol: float = 0.0,
+    criterion: str = "mean",
     method: str = "gausslegendre",
     internal_batch_size: int = DEFAULT_INTERNAL_BATCH,
     backend: str = "shared",
@@ -462,6 +474,8 @@ def prepare(
         raise AttributionError(f"unknown quadrature method {method!r}; use one of {SUPPORTED_METHODS}")
     if backend not in ("shared", "captum"):
         raise AttributionError(f"unknown backend {backend!r}; use 'shared' or 'captum'")
+    if criterion not in ("mean", "per_baseline"):
+        raise AttributionError(f"unknown convergence criterion {criterion!r}; use 'mean' or 'per_baseline'")
     if n_steps < 2 or max_steps < n_steps:
         raise AttributionError(
             f"need 2 <= n_steps <= max_steps, got n_steps={n_steps}, max_steps={max_steps}"
@@ -497,6 +511,7 @@ def prepare(
         "max_steps": int(max_steps),
         "tol": float(tol),
         "atol": float(atol),
+        "criterion": criterion,
         "n_baselines": int(b.shape[0]),
         "baseline_kind": kind,
         "baseline_sha1": sha,
@@ -552,8 +567,14 @@ def run_prepared(
                 delta = float(f_x[c] - f_b[:, c].mean())
                 total = float(attr.sum())
                 gap = _relative_gap(total, delta)
-                history[j].append({"n_steps": n, "gap": gap})
-                ok = gap <= tol or (atol > 0 and abs(total - delta) <= atol)
+                sums_k = attr_pb[row].sum(dim=1).numpy()
+                d_k = f_x[c] - f_b[:, c]
+                gap_pb = _ratio(float(np.abs(sums_k - d_k).sum()), float(np.abs(d_k).sum()))
+                history[j].append({"n_steps": n, "gap": gap, "gap_per_baseline": gap_pb})
+                if st["criterion"] == "mean":
+                    ok = gap <= tol or (atol > 0 and abs(total - delta) <= atol)
+                else:  # every path integrated to tol (errors of different baselines cannot cancel)
+                    ok = gap_pb <= tol or (atol > 0 and float(np.abs(sums_k - d_k).mean()) <= atol)
                 if ok or n >= max_steps:
                     results[targets[j]] = AttributionResult(
                         galaxy_id=gid,
@@ -563,7 +584,7 @@ def run_prepared(
                         good=good.copy(),
                         f_x=float(f_x[c]),
                         f_baselines=f_b[:, c].copy(),
-                        sum_per_baseline=attr_pb[row].sum(dim=1).numpy(),
+                        sum_per_baseline=sums_k,
                         n_steps=n,
                         converged=bool(ok),
                         settings=dict(st),

@@ -60,6 +60,8 @@ class SampleRanking:
             "gap_p95": float(np.percentile(fin, 95)) if fin.size else math.inf,
             "gap_max": float(np.max(gaps)),
             "gap_per_baseline_median": float(np.nanmedian(gaps_pb)),
+            # robust to F(x) ~ mean F(b) (small denominators); see AttributionResult.completeness_gap
+            "n_within_tol_per_baseline": int(np.sum(gaps_pb <= self.tol)),
             "n_steps_counts": {
                 str(k): int(v)
                 for k, v in zip(*np.unique([r["n_steps"] for r in self.per_galaxy], return_counts=True))
