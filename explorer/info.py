@@ -54,10 +54,16 @@ def catalog_info(path: str | Path) -> dict:
             "class_fractions": fractions,
             "splits": splits,
             "spectrum_pixels": int(cat._h5["spectra/flux"].shape[1]),
-            "provenance": {
-                k: cat.provenance[k] for k in ("command", "seed", "n", "parent") if k in cat.provenance
-            },
+            "provenance": _provenance_summary(cat.provenance),
         }
+
+
+def _provenance_summary(prov: dict) -> dict:
+    keys = ("command", "seed", "n", "created", "selection")
+    out = {k: prov[k] for k in keys if k in prov}
+    if "parent_provenance" in prov:
+        out["parent"] = {k: prov["parent_provenance"][k] for k in keys if k in prov["parent_provenance"]}
+    return out
 
 
 def format_info(info: dict) -> str:
@@ -81,6 +87,10 @@ def format_info(info: dict) -> str:
     if any(v is not None for v in fr.values()):
         lines.append("  classes       " + ", ".join(f"{c} {100 * v:.1f}%" for c, v in fr.items()))
     lines.append("  splits        " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    prov = info["provenance"]
+    made_by = prov.get("parent", prov)
+    if "command" in made_by:
+        lines.append(f"  made by       {made_by['command']}" + (" (then make-demo)" if "parent" in prov else ""))
     for gid, reason in info["bad_rows_examples"].items():
         lines.append(f"  flagged       {gid}: {reason}")
     return "\n".join(lines)

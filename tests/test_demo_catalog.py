@@ -43,7 +43,8 @@ def test_size_and_format(demo):
     assert set(np.unique(t["split"])) == {"test"}
     assert not cat.bad_rows, list(cat.bad_rows.items())[:3]
     prov = cat.provenance
-    assert prov["parent"]["n"] >= 50_000, "demo must come from a >= 50,000-galaxy run"
+    assert prov["parent_provenance"]["n"] >= 50_000, "demo must come from a >= 50,000-galaxy run"
+    assert prov["parent_provenance"]["command"].startswith("python -m explorer simulate")
     spec = cat.spectrum(0)
     assert spec.flux.shape == (N_PIX,) and spec.n_good_pix > 3000
 
@@ -101,10 +102,10 @@ def test_w2_w3_passive_vs_star_forming(demo):
 
 
 def bpt(t):
-    ha = np.asarray(t["truth_flux_halpha"], float)
-    hb = np.asarray(t["truth_flux_hbeta"], float)
-    nii = np.asarray(t["truth_flux_nii6583"], float)
-    oiii = np.asarray(t["truth_flux_oiii5007"], float)
+    ha = np.asarray(t["truth_line_ha"], float)
+    hb = np.asarray(t["truth_line_hb"], float)
+    nii = np.asarray(t["truth_line_nii6583"], float)
+    oiii = np.asarray(t["truth_line_oiii5007"], float)
     ok = (ha > 0) & (hb > 0) & (nii > 0) & (oiii > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log10(nii / ha), np.log10(oiii / hb), ok
