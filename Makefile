@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run app test install lint bench clean-venv
+.PHONY: run app test install browser-deps lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ run: install
 app: install
 	$(BIN)/voila app.ipynb --port=8866 --no-browser --Voila.ip=127.0.0.1
 
-test: install
+# Browser tests drive Debian's Chromium (playwright cannot download browsers offline).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium chromium-driver"; fi; }
+
+test: install browser-deps
 	$(BIN)/python -m pytest -q
 
 lint: install

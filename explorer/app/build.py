@@ -32,23 +32,19 @@ def build_app(catalog_path: str | Path | None = None) -> tuple[widgets.Widget, E
     state = ExplorerState(cat)
     panels = {"picker": PickerPanel(state), "spectrum": SpectrumPanel(state), "sed": SedPanel(state)}
     header = widgets.HTML(
-        f"<h2>IR–Optical Explorer</h2><p>{cat.n} galaxies from <code>{cat.path.name}</code>"
-        + (" (simulated: see data/README.md)" if cat.simulated else "")
-        + "</p>"
+        "<h2>IR–Optical Explorer</h2><p>What does a galaxy's optical spectrum tell us about its "
+        f"infrared? {cat.n} galaxies from <code>{cat.path.name}</code>"
+        + (" (<b>simulated</b> SDSS × WISE sample: see data/README.md)" if cat.simulated else "")
+        + ". Optical spectrum with line markers at (1+z) λ<sub>vac</sub>; observed WISE SED in mJy.</p>"
     )
     ui = widgets.VBox(
         [
             header,
             panels["picker"].widget,
-            widgets.HBox(
-                [
-                    widgets.VBox([panels["spectrum"].widget], layout=widgets.Layout(flex="3")),
-                    widgets.VBox(
-                        [widgets.HTML("<b>WISE SED</b>"), panels["sed"].widget],
-                        layout=widgets.Layout(flex="1"),
-                    ),
-                ]
-            ),
+            widgets.HTML('<b>Optical spectrum</b> (SDSS 3" fiber)'),
+            panels["spectrum"].widget,
+            widgets.HTML("<b>WISE SED</b> (whole galaxy)"),
+            panels["sed"].widget,
         ]
     )
     return ui, state, panels

@@ -179,10 +179,11 @@ class SedPanel:
         self.truth = ColumnDataSource(dict(wave=[], flux=[]))
         fig = figure(
             height=320,
-            width=420,
+            width=560,
             x_axis_type="log",
             y_axis_type="log",
             x_axis_label="wavelength [µm]",
+            x_range=(2.5, 30.0),  # W1 3.4 ... W4 22 µm: fixed so an upper limit in W4 is never cut off
             y_axis_label="flux density [mJy]",
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
