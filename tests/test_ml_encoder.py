@@ -139,3 +139,23 @@ def test_training_reduces_fidelity_loss(tmp_path):
     assert len(losses) == 12
     assert losses[-1][1] < 0.5 * losses[0][1]  # validation loss falls
     assert m.config.z_max == pytest.approx(0.25)  # max toy z (< 0.25) rounded up to 0.05
+
+
+def test_one_cycle_schedule_and_wall_clock_budget(tmp_path):
+    from explorer.ml.encoder import one_cycle_lr
+
+    assert one_cycle_lr(0.0, 1e-3) == pytest.approx(1e-3 / 25)
+    assert one_cycle_lr(0.15, 1e-3) == pytest.approx(1e-3)
+    assert one_cycle_lr(1.0, 1e-3) == pytest.approx(1e-7)
+    lrs = [one_cycle_lr(f, 1.0) for f in np.linspace(0.15, 1, 50)]
+    assert np.all(np.diff(lrs) <= 0)
+    import time
+
+    cat = make_toy_catalog(tmp_path / "toy.h5", n=120, seed=3)
+    t0 = time.perf_counter()
+    m = train_encoder(
+        cat, widths=(8, 16, 32), decoder_hidden=(16, 32, 64), epochs=10_000, batch_size=8,
+        max_minutes=2 / 60, progress=False, n_threads=1,
+    )  # fmt: skip
+    assert time.perf_counter() - t0 < 12  # a 2 s budget (+ data loading, one validation pass)
+    assert 0 < m.meta["n_steps"] < 10_000 * 10 and m.meta["train_minutes"] < 0.1

@@ -346,6 +346,17 @@ def _fidelity_loss(model, flux, weight, z):
     return model.loss(flux, weight, z=z)
 
 
+def one_cycle_lr(
+    frac: float, lr_max: float, pct_start: float = 0.15, div: float = 25.0, final_div: float = 1e4
+) -> float:
+    """One-cycle learning rate at progress ``frac`` in [0, 1] (cosine warm-up, cosine anneal)."""
+    if frac < pct_start:
+        start, end, p = lr_max / div, lr_max, frac / pct_start
+    else:
+        start, end, p = lr_max, lr_max / final_div, (frac - pct_start) / (1 - pct_start)
+    return end + (start - end) * (1 + math.cos(math.pi * min(max(p, 0.0), 1.0))) / 2
+
+
 def time_training_step(
     widths=DEFAULT_WIDTHS,
     decoder_hidden=DEFAULT_DECODER_HIDDEN,
@@ -419,9 +430,10 @@ def train_encoder(
 ) -> SpectrumEncoderModel:
     """Train the autoencoder on the catalog's training split with spender's fidelity loss.
 
-    The learning rate follows a one-cycle schedule (as spender's training scripts). With
-    ``max_minutes`` the number of steps is planned from the measured time of the first steps
-    so that the whole run (schedule included) ends inside the budget.
+    The learning rate follows a one-cycle schedule (as spender's training scripts, torch's
+    ``OneCycleLR`` shape). With ``max_minutes`` the schedule runs on wall-clock time: the run
+    ends when the budget is spent (or after ``epochs``), with the rate fully annealed, however
+    fast the machine happens to be.
 
     Parameters
     ----------
@@ -531,8 +543,8 @@ def _train_loop(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_train = len(idx_train)
     steps_per_epoch = max(1, n_train // batch_size)
-    total_steps = epochs * steps_per_epoch
-    n_probe = min(10, total_steps)
+    max_steps = epochs * steps_per_epoch
+    budget_s = None if max_minutes is None else 60.0 * max_minutes
 
     def batches():
         while True:
@@ -541,26 +553,19 @@ def _train_loop(
                 yield perm[k * batch_size : (k + 1) * batch_size]
 
     stream = batches()
-    sched = None
     losses = []
     t0 = time.perf_counter()
-    bar = tqdm(total=total_steps, desc="train encoder", disable=not progress, unit="step")
+    bar = tqdm(total=max_steps, desc="train encoder", disable=not progress, unit="step")
     step = 0
     running = []
-    while step < total_steps:
-        if step == n_probe and sched is None:
-            per_step = (time.perf_counter() - t0) / max(n_probe, 1)
-            if max_minutes is not None:
-                # per epoch: one validation pass, forward only (~1/3 of a training step per batch)
-                valid_per_step = per_step * len(flux_va) / batch_size / 3 / steps_per_epoch
-                budget_steps = int(
-                    (60 * max_minutes - (time.perf_counter() - t0)) / ((per_step + valid_per_step) * 1.03)
-                )
-                total_steps = max(step + 1, min(total_steps, step + budget_steps))
-                bar.total = total_steps
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=lr, total_steps=total_steps - step + 1, pct_start=0.15
-            )
+    while step < max_steps:
+        # progress through the schedule: by wall clock under a budget (robust to CPU contention
+        # from other jobs: the run always ends on time with a fully annealed rate), else by step
+        frac = (time.perf_counter() - t0) / budget_s if budget_s else step / max_steps
+        if frac >= 1.0:
+            break
+        for gparam in opt.param_groups:
+            gparam["lr"] = one_cycle_lr(frac, lr)
         b = next(stream)
         model.train()
         opt.zero_grad()
@@ -568,19 +573,16 @@ def _train_loop(
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
-        if sched is not None:
-            sched.step()
-        elif step < n_probe:  # warm-up at a low rate while timing
-            for gparam in opt.param_groups:
-                gparam["lr"] = lr / 25
         running.append(loss.item())
         step += 1
         bar.update(1)
-        if step % steps_per_epoch == 0 or step == total_steps:
+        if step % steps_per_epoch == 0:
             val = _valid_loss(model, flux_va, w_va, z_va, dev)
             losses.append((float(np.mean(running)), val))
             bar.set_postfix(train=f"{losses[-1][0]:.3g}", valid=f"{val:.3g}")
             running = []
+    if running:
+        losses.append((float(np.mean(running)), _valid_loss(model, flux_va, w_va, z_va, dev)))
     bar.close()
     train_s = time.perf_counter() - t0
     meta = {
