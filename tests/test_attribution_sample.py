@@ -130,3 +130,24 @@ def test_sample_ranking_accepts_a_list_of_spectra():
     )
     assert sr.ranking.table()[0]["name"] == "[OII]"
     assert [r["id"] for r in sr.per_galaxy] == ["toy-0", "toy-1"]
+
+
+def test_entry_functions_write_json_and_figures(tmp_path, catalog):
+    from explorer.attribution.report import explain_galaxy, write_sample_report
+
+    spec = catalog.spectrum(0)
+    summary = explain_galaxy(
+        WindowModel("Halpha", spec.z), spec, ["W3"], out_dir=tmp_path, formats=("png", "svg"),
+        baselines=_quenched_baseline(spec),
+    )  # fmt: skip
+    entry = summary["targets"]["W3"]
+    assert entry["top_lines"][0]["name"] == "Halpha" and entry["converged"]
+    names = sorted(p.rsplit("/", 1)[-1] for p in summary["files"])
+    assert names == ["gal0_W3.png", "gal0_W3.svg", "gal0_attribution.json"]
+    assert json.loads((tmp_path / "gal0_attribution.json").read_text())["galaxy_id"] == "gal0"
+    sr = sample_rankings(
+        lambda s: WindowModel("Halpha", s.z), catalog, [0, 1], ["W3"], baselines_fn=_quenched_baseline
+    )
+    written = write_sample_report(sr, tmp_path / "rep", formats=("svg",))
+    assert sorted(p.name for p in written) == ["ranking_W3.json", "ranking_W3.svg"]
+    assert json.loads(written[0].read_text())["ranking"]["by_share"][0]["name"] == "Halpha"

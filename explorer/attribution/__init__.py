@@ -16,6 +16,8 @@ Main entry points::
     sample_ranking(target_fn_factory, catalog, indices, "W3")      -> SampleRanking
     plot_attribution(spectrum, result, LINES, z) / plot_line_ranking(ranking) -> Figure
     save_figure(fig, "out.svg")
+    explain_galaxy(target_fn, spectrum, targets, out_dir=...)      -> JSON-ready summary (+ files)
+    write_sample_report(sample_rankings(...), out_dir)             -> JSON + ranking figures
 """
 
 from .baselines import normalize_like_spender, reference_baselines, smooth_baseline
@@ -23,6 +25,7 @@ from .cache import AttributionCache, cached_attribute_targets, load_result, save
 from .engine import AttributionResult, TargetFunction, attribute, attribute_targets, target_names
 from .figures import plot_attribution, plot_line_ranking, save_figure
 from .lines import LineRanking, LineShares, compare_groups, line_label, line_shares, sample_line_ranking
+from .report import explain_galaxy, write_sample_report
 from .sample import SampleRanking, sample_ranking, sample_rankings
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "attribute_targets",
     "cached_attribute_targets",
     "compare_groups",
+    "explain_galaxy",
     "line_label",
     "line_shares",
     "load_result",
@@ -50,4 +54,5 @@ __all__ = [
     "save_result",
     "smooth_baseline",
     "target_names",
+    "write_sample_report",
 ]

@@ -1,0 +1,131 @@
+"""Entry functions for the command line and the app: one galaxy, or a sample, to JSON + figures.
+
+``python -m explorer attribute`` (wired by the CLI) calls :func:`explain_galaxy` for one galaxy
+and :func:`write_sample_report` after :func:`~explorer.attribution.sample.sample_rankings`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..catalog import GalaxySpectrum
+from ..constants import LINES, Line
+from .cache import AttributionCache, cached_attribute_targets
+from .figures import plot_attribution, plot_line_ranking, save_figure
+from .lines import line_shares
+from .sample import SampleRanking
+
+#: Units of the usual targets, for axis labels.
+TARGET_UNITS = {
+    "W1": "mag",
+    "W2": "mag",
+    "W3": "mag",
+    "W4": "mag",
+    "W1-W2": "mag",
+    "W2-W3": "mag",
+    "W3-W4": "mag",
+    "qpah": "%",
+    "lbol_agn": "log erg/s",
+}
+
+
+def target_label(target: str) -> str:
+    """``"W3" -> "W3 (mag)"``; unknown targets are returned as they are."""
+    unit = TARGET_UNITS.get(target)
+    return f"{target} ({unit})" if unit else target
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
+
+
+def explain_galaxy(
+    target_fn,
+    spectrum: GalaxySpectrum,
+    targets: Sequence[str],
+    *,
+    lines: Sequence[Line] = LINES,
+    out_dir: str | Path | None = None,
+    formats: Sequence[str] = ("png", "svg"),
+    frame: str = "observed",
+    top_n: int = 6,
+    cache: AttributionCache | None = None,
+    model_id: str | None = None,
+    **engine_kwargs,
+) -> dict:
+    """Attribute ``targets`` for one galaxy; optionally write figures and a JSON summary.
+
+    Parameters
+    ----------
+    target_fn, spectrum, targets
+        As :func:`~explorer.attribution.engine.attribute_targets`.
+    out_dir : path, optional
+        If given: ``<id>_<target>.<fmt>`` figures and ``<id>_attribution.json`` are written.
+    formats : sequence of {"png", "svg", "pdf"}
+    frame : {"observed", "rest"}
+    top_n : int
+        Lines highlighted per figure and listed per target in the summary.
+    cache, model_id
+        Optional :class:`AttributionCache` (needs a model id).
+    **engine_kwargs
+        baselines, n_baselines, rng, n_steps, max_steps, tol, atol, criterion, method, ...
+
+    Returns
+    -------
+    dict (JSON-ready): ``{"galaxy_id", "z", "targets": {target: {result summary...,
+    "top_lines": [...], "continuum_share"}}, "files": [...]}``. Per-pixel arrays are not
+    included (use the engine for those).
+    """
+    results = cached_attribute_targets(
+        cache, target_fn, spectrum, targets, model_id=model_id, **engine_kwargs
+    )
+    summary = {"galaxy_id": spectrum.id, "z": float(spectrum.z), "targets": {}, "files": []}
+    out = Path(out_dir) if out_dir is not None else None
+    for t, res in results.items():
+        shares = line_shares(res, lines=lines, weight=spectrum.weight)
+        entry = res.to_dict()
+        entry["top_lines"] = shares.ranking("share", include_continuum=False)[:top_n]
+        entry["continuum_share"] = float(shares.share[-1])
+        summary["targets"][t] = entry
+        if out is not None:
+            fig = plot_attribution(
+                spectrum, res, lines, frame=frame, top_n=top_n, target_label=target_label(t), shares=shares
+            )
+            for fmt in formats:
+                path = save_figure(fig, out / f"{_safe(spectrum.id)}_{_safe(t)}.{fmt}")
+                summary["files"].append(str(path))
+    if out is not None:
+        path = out / f"{_safe(spectrum.id)}_attribution.json"
+        path.write_text(json.dumps(summary, indent=1))
+        summary["files"].append(str(path))
+    return summary
+
+
+def write_sample_report(
+    rankings: dict[str, SampleRanking],
+    out_dir: str | Path,
+    *,
+    formats: Sequence[str] = ("png", "svg"),
+    top_n: int = 12,
+) -> list[Path]:
+    """Write ``ranking_<target>.json`` and the ranking figure of every target.
+
+    Returns
+    -------
+    list of Path written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for t, sr in rankings.items():
+        path = out / f"ranking_{_safe(t)}.json"
+        path.write_text(json.dumps(sr.to_dict(), indent=1, allow_nan=False))
+        written.append(path)
+        if sr.ranking.n_galaxies:
+            fig = plot_line_ranking(sr.ranking, target_label(t), top_n=top_n)
+            for fmt in formats:
+                written.append(save_figure(fig, out / f"ranking_{_safe(t)}.{fmt}"))
+    return written
