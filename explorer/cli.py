@@ -92,6 +92,81 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_train_encoder(args) -> int:
+    from .ml.train import train_encoder
+
+    out = train_encoder(
+        args.catalog,
+        args.name,
+        widths=args.widths,
+        decoder_hidden=args.decoder_hidden,
+        n_latent=args.n_latent,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_minutes=args.max_minutes,
+        max_train=args.max_train,
+        n_threads=args.threads,
+        seed=args.seed,
+        progress=not args.quiet,
+        device=args.device,
+    )
+    _print_json(out)
+    return 0
+
+
+def cmd_import_encoder(args) -> int:
+    from .ml.train import import_encoder
+
+    _print_json(import_encoder(args.checkpoint, args.name))
+    return 0
+
+
+def cmd_train_predictor(args) -> int:
+    from .ml.train import train_predictor
+
+    out = train_predictor(
+        args.catalog,
+        args.name,
+        n_members=args.members,
+        features=args.features,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        calibrate=not args.no_calibrate,
+        n_threads=args.threads,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    _print_json(out)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .ml.evaluate import evaluate
+
+    result = evaluate(
+        args.catalog,
+        args.models,
+        split=args.split,
+        figures_dir=args.figures,
+        write=args.write,
+        progress=not args.json,
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        for key in ("bands", "colors"):
+            for name, m in result.get(key, {}).items():
+                print(
+                    f"{name:>6}: chi2_n {m['chi2_n']:.3f}  coverage68 {m['coverage68']:.3f}  "
+                    f"coverage95 {m['coverage95']:.3f}  bias {m['bias']:+.3f} mag"
+                )
+        print("acceptance:", json.dumps(result.get("acceptance", {})))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m explorer",
@@ -129,6 +204,52 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=2000)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_make_demo)
+
+    s = sub.add_parser("train-encoder", help="train the spender autoencoder (S latents) on a catalog")
+    s.add_argument("catalog", help="catalog .h5 with train/valid splits (e.g. runs/sim50k.h5)")
+    s.add_argument("--name", default="default", help="models/<name> or a directory")
+    s.add_argument("--widths", default="16,32,64", help="encoder conv widths (spender: 128,256,512)")
+    s.add_argument("--decoder-hidden", default="64,256,1024")
+    s.add_argument("--n-latent", type=int, default=6)
+    s.add_argument("--epochs", type=int, default=100)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--lr", type=float, default=2e-3)
+    s.add_argument("--max-minutes", type=float, default=55.0, help="wall-clock training budget")
+    s.add_argument("--max-train", type=int, default=None, help="use at most this many spectra")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", help="cpu or cuda")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_train_encoder)
+
+    s = sub.add_parser("import-encoder", help="register an official spender checkpoint as models/<name>")
+    s.add_argument("checkpoint")
+    s.add_argument("--name", default="spender-official")
+    s.set_defaults(func=cmd_import_encoder)
+
+    s = sub.add_parser("train-predictor", help="train the IR ensemble, property heads and baselines")
+    s.add_argument("catalog")
+    s.add_argument("--name", default="default")
+    s.add_argument("--members", type=int, default=5, help="deep-ensemble size")
+    s.add_argument("--features", default="spectrum", choices=["spectrum", "spectrum_ap"])
+    s.add_argument("--hidden", default="128,128,128")
+    s.add_argument("--epochs", type=int, default=150)
+    s.add_argument("--batch-size", type=int, default=512)
+    s.add_argument("--lr", type=float, default=2e-3)
+    s.add_argument("--no-calibrate", action="store_true")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_train_predictor)
+
+    s = sub.add_parser("evaluate", help="metrics of a model directory on a catalog's test split")
+    s.add_argument("catalog", nargs="?", default="runs/sim50k.h5")
+    s.add_argument("--models", default="default")
+    s.add_argument("--split", default="test")
+    s.add_argument("--figures", type=Path, default=None, help="write evaluation figures here")
+    s.add_argument("--write", action="store_true", help="write evaluation.json and MODEL_CARD.md")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("report", help="diagnostic figures of a simulated catalog")
     s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG))
