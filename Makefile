@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run app test install browser-deps lint bench clean-venv
+.PHONY: run app test install install-dev browser-deps lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,19 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	touch $@
 
+# the app and the models (BSD-compatible dependencies only)
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# + tests and the optional GPL-3 'simulate' extra (bagpipes), whose tests run too
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[simulate,test]"
 	touch $@
 
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/python -m explorer info data/demo_catalog.h5
@@ -34,14 +42,14 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium chromium-driver"; fi; }
 
-test: install browser-deps
+test: install-dev browser-deps
 	$(BIN)/python -m pytest -q
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check explorer tests benchmarks
 	$(BIN)/ruff format --check explorer tests benchmarks
 
-bench: install
+bench: install-dev
 	$(BIN)/python benchmarks/run.py --json
 
 clean-venv:
