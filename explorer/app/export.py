@@ -1,0 +1,102 @@
+"""Export a figure for talks: write it to ``exports/`` and offer it as a browser download.
+
+The file is written by :func:`explorer.attribution.save_figure` (PNG 300 dpi, SVG with text as
+text, PDF with TrueType text); the download is an ``<a download>`` link whose ``href`` is a
+``data:`` URI of the same bytes, so it works offline and without a file server.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+from pathlib import Path
+
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+
+def export_dir() -> Path:
+    """``IROX_EXPORT_DIR`` or ``<repo>/exports``."""
+    from ..paths import REPO_ROOT
+
+    return Path(os.environ.get("IROX_EXPORT_DIR", REPO_ROOT / "exports"))
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(text)).strip("_") or "figure"
+
+
+def export_figure(fig, stem: str, fmt: str, out_dir: str | Path | None = None) -> tuple[Path, str]:
+    """Save ``fig`` as ``<out_dir>/<stem>.<fmt>`` and return (path, HTML download link).
+
+    Raises
+    ------
+    ValueError
+        Unknown format.
+    """
+    from ..attribution.figures import save_figure
+
+    fmt = fmt.lower()
+    if fmt not in MIME:
+        raise ValueError(f"unknown export format {fmt!r}; use png, svg or pdf")
+    path = save_figure(fig, Path(out_dir or export_dir()) / f"{safe_name(stem)}.{fmt}")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    link = (
+        f"<a class='irox-download' download='{html.escape(path.name)}' href='data:{MIME[fmt]};base64,{data}'>"
+        f"⬇ download {html.escape(path.name)}</a> <span style='color:#555'>(also written to "
+        f"<code>{html.escape(str(path))}</code>, {path.stat().st_size / 1024:.0f} kB)</span>"
+    )
+    return path, link
+
+
+def figure_png(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib figure for on-screen display."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+class ExportBar:
+    """PNG / SVG / PDF buttons that export the figure a callback returns, with a download link.
+
+    Parameters
+    ----------
+    make : callable () -> (Figure, stem) or None
+        The figure to export (None: nothing to export, the bar says so).
+    label : str
+        What is exported ("SED", "attribution").
+    """
+
+    def __init__(self, make, label: str):
+        import ipywidgets as widgets
+
+        self.make = make
+        self.buttons = {
+            fmt: widgets.Button(description=fmt.upper(), tooltip=f"export the {label} figure as {fmt.upper()}",
+                                layout=widgets.Layout(width="64px"))
+            for fmt in MIME
+        }  # fmt: skip
+        for fmt, b in self.buttons.items():
+            b.on_click(lambda _b, fmt=fmt: self.export(fmt))
+        self.link = widgets.HTML()
+        self.last_path: Path | None = None
+        self.widget = widgets.VBox(
+            [widgets.HBox([widgets.HTML(f"export {label}:"), *self.buttons.values()]), self.link]
+        )
+
+    def export(self, fmt: str) -> Path | None:
+        made = self.make()
+        if made is None:
+            self.link.value = "<i>nothing to export yet</i>"
+            return None
+        fig, stem = made
+        try:
+            path, link = export_figure(fig, stem, fmt)
+        except (OSError, ValueError) as exc:
+            self.link.value = f"<span style='color:#D55E00'>export failed: {html.escape(str(exc))}</span>"
+            return None
+        self.last_path = path
+        self.link.value = link
+        return path
