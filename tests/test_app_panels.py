@@ -9,6 +9,14 @@ from explorer.catalog import write_catalog
 from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_mjy
 
 
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """No models (observed data only), caches and exports under tmp_path."""
+    monkeypatch.setenv("IROX_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("IROX_EXPORT_DIR", str(tmp_path / "exports"))
+
+
 @pytest.fixture()
 def tiny_catalog(tmp_path):
     n = 3
@@ -89,3 +97,36 @@ def test_unknown_id_keeps_selection(tiny_catalog):
     panels["picker"].id_box.value = "NOPE-42"
     assert state.index == 1
     assert "NOPE-42" in panels["picker"].message.value
+
+
+def test_line_group_toggles(tiny_catalog):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    sp = panels["spectrum"]
+    state.index = 1
+    groups = set(sp.lines.data["group"])
+    assert groups == {"absorption", "emission", "balmer"}
+    sp.group_boxes["emission"].value = False
+    assert "emission" not in set(sp.lines.data["group"]) and "[OII]" not in sp.lines.data["name"]
+    sp.group_boxes["balmer"].value = False
+    assert set(sp.lines.data["group"]) == {"absorption"}
+    state.index = 2  # the toggles survive a galaxy switch
+    assert set(sp.lines.data["group"]) == {"absorption"}
+    sp.group_boxes["emission"].value = True
+    assert "Halpha" not in sp.lines.data["name"] and "[NII] 6583" in sp.lines.data["name"]
+
+
+def test_no_models_message_in_page(tiny_catalog):
+    from explorer.app.build import build_app
+
+    ui, state, panels = build_app(tiny_catalog)
+    assert state.models is None
+    assert (
+        "No models loaded" in panels["models"].status.value
+        and "does not exist" in panels["models"].status.value
+    )
+    assert "No autoencoder loaded" in panels["spectrum"].note.value
+    # the model curves are empty (NaN), the observed spectrum is there
+    assert np.isnan(panels["spectrum"].src.data["recon"]).all()
+    assert np.isfinite(panels["spectrum"].src.data["flux"]).any()

@@ -141,7 +141,9 @@ class UploadPanel:
             else str(getattr(f, "name", "upload.fits"))
         )
         content = f["content"] if isinstance(f, dict) else f.content
-        self.handle_bytes(name, bytes(content))
+        data = bytes(content)
+        self.upload.value = ()  # forget the bytes; the same file can be uploaded again
+        self.handle_bytes(name, data)
 
     def handle_bytes(self, name: str, data: bytes):
         """Read an uploaded file's bytes and show it; returns the GalaxySpectrum or None."""
