@@ -446,3 +446,27 @@ def test_upload_good_file_with_typed_wise(app, sdss_ngc3073):
     # back to the catalog
     state.select(state.index)
     assert state.galaxy.source == "catalog"
+
+
+def test_attribution_with_the_model_wrapper(app):
+    """The real flux -> IR wrapper (explorer.ml.target) on the random models: runs, converges."""
+    pytest.importorskip(
+        "explorer.ml.target", reason="the model wrapper explorer/ml/target.py is not in this checkout"
+    )
+    _, state, panels = app
+    ap = panels["attribution"]
+    ap.target.value = "qpah"
+    ap.start(wait=True)
+    assert ap.last_error is None, ap.status.value
+    assert ap.result.target == "qpah" and ap.result.converged
+    assert ap.result.settings["baseline_kind"] == "reference" and ap.result.n_baselines == min(
+        8, state.catalog.n
+    )
+    # the wrapper reproduces the bundle's prediction of ln q_PAH for the galaxy
+    pred = state.models.predict_properties(
+        flux=state.spectrum.flux[None], z=[state.row["z"]], spec_norm=[state.row["spec_norm"]],
+        mag_total=np.array([[state.row[f"mag_{b}_total"] for b in "ugriz"]]),
+        mag_fiber=np.array([[state.row[f"mag_{b}_fiber"] for b in "ugriz"]]),
+    )  # fmt: skip
+    assert ap.result.f_x == pytest.approx(np.log(pred.qpah[0]), abs=1e-4)
+    assert "ln q_PAH" in ap.fig.axes[1].get_ylabel()

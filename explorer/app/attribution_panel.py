@@ -14,6 +14,7 @@ same figure object.
 from __future__ import annotations
 
 import html
+import inspect
 import threading
 import time
 
@@ -37,7 +38,12 @@ TARGET_LABELS = {
     "W3-W4": "W3−W4 colour",
     "qpah": "q_PAH",
     "lbol_agn": "AGN L_bol",
+    "log_sfr": "SFR",
 }
+#: axis labels (with units) of the targets whose unit is not a magnitude
+TARGET_AXIS = {"qpah": "ln q_PAH", "lbol_agn": "log L_bol,AGN (erg/s)", "log_sfr": "log SFR (M☉/yr)"}
+#: reference spectra (decoded typical galaxies) drawn for the baselines
+N_REFERENCES = 32
 #: engine settings used by the app (the engine's defaults, with fewer refinements: the UI waits)
 ENGINE_SETTINGS = {"n_steps": 32, "max_steps": 128}
 
@@ -88,7 +94,7 @@ class AttributionPanel:
             value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="260px")
         )
         self.status = widgets.HTML()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="900px", display="none"))
         self.top_lines = widgets.HTML()
         self.export = ExportBar(self.export_figure, "attribution")
         self.fig = None
@@ -173,7 +179,11 @@ class AttributionPanel:
         t0 = time.perf_counter()
         try:
             build = load_target_builder()
-            inner = build(bundle, g.spectrum, g.row)
+            refs = self._references(bundle)
+            if refs is not None and "references" in inspect.signature(build).parameters:
+                inner = build(bundle, g.spectrum, g.row, references=refs)
+            else:
+                inner = build(bundle, g.spectrum, g.row)
             if target not in list(inner.targets):
                 raise ValueError(
                     f"the target function has no output {target!r} (it has {list(inner.targets)})"
@@ -205,13 +215,15 @@ class AttributionPanel:
             )[target]
             shares = line_shares(res, lines=LINES, weight=g.spectrum.weight)
             fig = plot_attribution(
-                g.spectrum, res, LINES, frame=frame, top_n=self.top_n, target_label=target_label(target),
+                g.spectrum, res, LINES, frame=frame, top_n=self.top_n,
+                target_label=TARGET_AXIS.get(target) or target_label(target),
                 shares=shares,
             )  # fmt: skip
             png = figure_png(fig)
             with self._lock:
                 self.fig, self._fig_key, self.result, self.shares = fig, (g.id, target), res, shares
             self.image.value = png
+            self.image.layout.display = None
             self.top_lines.value = top_lines_html(shares, self.top_n, target)
             elapsed = time.perf_counter() - t0
             self.progress.value = 1.0
@@ -232,6 +244,19 @@ class AttributionPanel:
             )
         finally:
             self.run.disabled = False
+
+    def _references(self, bundle):
+        """Decoded typical galaxies of the catalog as baselines (one set per model), or None."""
+        key = model_key(bundle)
+        if getattr(self, "_refs_key", None) != key:
+            try:
+                from ..ml.target import ReferenceSpectra
+
+                self._refs = ReferenceSpectra(bundle, self.state.catalog, n=N_REFERENCES)
+            except Exception:  # older wrapper without references: the engine's default baseline
+                self._refs = None
+            self._refs_key = key
+        return self._refs
 
     # -- export ---------------------------------------------------------------------------------
     def export_figure(self):

@@ -113,12 +113,12 @@ class ModelPanel:
         self.status.value = f"<div class='irox-model-status' style='{style}'>{self.state.model_status}</div>"
 
 
-def _section(title: str, body, note: str = "") -> widgets.Widget:
+def _section(title: str, body, note: str = "", width: str | None = None) -> widgets.Widget:
     head = widgets.HTML(
         f"<h3 style='margin:14px 0 4px 0'>{title}</h3>"
         + (f"<div style='color:#555'>{note}</div>" if note else "")
     )
-    return widgets.VBox([head, body])
+    return widgets.VBox([head, body], layout=widgets.Layout(width=width, margin="0 24px 0 0"))
 
 
 def build_app(
@@ -170,22 +170,23 @@ def build_app(
             panels["models"].widget,
             widgets.HBox(
                 [
-                    _section("Galaxy picker", panels["picker"].widget),
-                    _section("Latent space", panels["scatter"].widget),
+                    _section("Galaxy picker", panels["picker"].widget, width="700px"),
+                    _section("Latent space", panels["scatter"].widget, width="560px"),
                 ],
-                layout=widgets.Layout(flex_flow="row wrap", justify_content="space-between"),
+                layout=widgets.Layout(flex_flow="row wrap", justify_content="flex-start"),
             ),
             _section('Optical spectrum (SDSS 3" fiber)', panels["spectrum"].widget),
             widgets.HBox(
                 [
-                    _section("WISE SED (whole galaxy)", panels["sed"].widget),
                     _section(
                         "Latent sliders",
                         panels["latents"].widget,
-                        "Drag to see how the IR prediction and the decoded spectrum respond.",
+                        "Drag to see the IR prediction and the decoded spectrum respond.",
+                        width="390px",
                     ),
+                    _section("WISE SED (whole galaxy)", panels["sed"].widget),
                 ],
-                layout=widgets.Layout(flex_flow="row wrap", justify_content="space-between"),
+                layout=widgets.Layout(flex_flow="row wrap", justify_content="flex-start"),
             ),
             _section(
                 "Which optical features drive the IR prediction?",

@@ -65,7 +65,7 @@ class LatentPanel:
             s = widgets.FloatSlider(
                 value=float(0.5 * (lo[k] + hi[k])), min=float(lo[k]), max=float(hi[k]),
                 step=float((hi[k] - lo[k]) / 400), description=f"latent {k + 1}",
-                readout_format=".3f", continuous_update=True, layout=widgets.Layout(width="420px"),
+                readout_format=".3f", continuous_update=True, layout=widgets.Layout(width="380px"),
             )  # fmt: skip
             s.observe(self._on_slider(k), names="value")
             self.sliders.append(s)
@@ -76,8 +76,15 @@ class LatentPanel:
 
     def _on_slider(self, k: int):
         def handler(change):
-            if not self._syncing:
-                self.state.set_latent(k, change["new"])
+            if self._syncing:
+                return
+            cur = self.state.latents
+            step = self.sliders[k].step or 0.0
+            # the browser snaps a value set from Python to the slider's step and sends it back:
+            # that echo is not a user's move (else every galaxy would open with "moved" sliders)
+            if cur is not None and abs(change["new"] - cur[k]) <= 0.5 * step * (1 + 1e-6):
+                return
+            self.state.set_latent(k, change["new"])
 
         return handler
 

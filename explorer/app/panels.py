@@ -156,8 +156,11 @@ class PickerPanel:
         keep = np.ones(n, bool)
         z = np.asarray(t["z"], float)
         lo, hi = self.z_range.value
-        if lo > self.z_range.min or hi < self.z_range.max:
-            keep &= (z >= lo) & (z <= hi)
+        tol = 0.5 * (self.z_range.step or 0.0)  # the browser snaps the ends to the step
+        if lo > self.z_range.min + tol:
+            keep &= z >= lo
+        if hi < self.z_range.max - tol:
+            keep &= z <= hi
         if self.cls.value != "all":
             keep &= np.asarray(t["class_label"]).astype(str) == self.cls.value
         sample = self.state.sample
@@ -442,7 +445,7 @@ class SedPanel:
         self.draws = ColumnDataSource(dict(xs=[], ys=[]))
         fig = figure(
             height=340,
-            width=560,
+            width=470,
             x_axis_type="log",
             y_axis_type="log",
             x_axis_label="wavelength [µm]",
@@ -521,7 +524,7 @@ class SedPanel:
                 widgets.VBox([bokeh_widget(fig), self.show_truth]),
                 widgets.VBox(
                     [self.chi_table, self.props_table, self.export.widget],
-                    layout=widgets.Layout(margin="0 0 0 12px", max_width="560px"),
+                    layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
                 ),
             ]
         )

@@ -75,8 +75,23 @@ class VoilaServer:
 
 
 @pytest.fixture(scope="session")
-def voila_server():
-    server = VoilaServer(REPO / "app.ipynb")
+def app_env(tmp_path_factory):
+    """Environment of the app under test: a random-weight model directory, and caches and
+    exports in a temporary folder (nothing is written into the checkout)."""
+    from explorer.app.testing import write_random_models
+
+    root = tmp_path_factory.mktemp("app")
+    models = write_random_models(root / "models")
+    return {
+        "IROX_MODELS": str(models),
+        "IROX_CACHE_DIR": str(root / "cache"),
+        "IROX_EXPORT_DIR": str(root / "exports"),
+    }
+
+
+@pytest.fixture(scope="session")
+def voila_server(app_env):
+    server = VoilaServer(REPO / "app.ipynb", env=app_env)
     yield server
     server.stop()
 
