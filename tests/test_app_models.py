@@ -341,6 +341,10 @@ def test_attribution_runs_in_background_and_exports(app, env, monkeypatch):
         assert path.name == f"SIM-3_W3_attribution.{fmt}" and path.stat().st_size > 1000
     assert "Hα" in (env / "exports" / "SIM-3_W3_attribution.svg").read_text()
     assert "download='SIM-3_W3_attribution.pdf'" in ap.export.link.value
+    # another galaxy: the figure of SIM-3 is hidden and no longer exported
+    state.select(4)
+    assert ap.image.layout.display == "none" and ap.top_lines.value == "" and ap.fig is None
+    assert ap.export.export("png") is None and "nothing to export" in ap.export.link.value
 
 
 def test_attribution_unavailable_without_target_module(app, monkeypatch):

@@ -79,11 +79,9 @@ class AttributionPanel:
     """Target selector, run button with progress, the attribution figure, ranked top lines, export."""
 
     def __init__(self, state: ExplorerState, top_n: int = 6):
-        from ..attribution import AttributionCache
-
         self.state = state
         self.top_n = top_n
-        self.cache = AttributionCache(maxsize=64)
+        self._cache = None  # AttributionCache, made on first use (keeps captum out of the start-up)
         self.target = widgets.Dropdown(
             options=[(v, k) for k, v in TARGET_LABELS.items()], value="W3", description="target",
             layout=widgets.Layout(width="240px"),
@@ -123,7 +121,17 @@ class AttributionPanel:
             return str(exc)
         return None
 
-    def _on_change(self, *_):
+    @property
+    def cache(self):
+        if self._cache is None:
+            from ..attribution import AttributionCache
+
+            self._cache = AttributionCache(maxsize=64)
+        return self._cache
+
+    def _on_change(self, change=None):
+        if change is not None and not self.running:
+            self._clear_stale()
         reason = self.unavailable_reason()
         self.run.disabled = reason is not None or self.running
         if reason is not None:
@@ -141,6 +149,21 @@ class AttributionPanel:
                 )
                 + "</span>"
             )
+
+    def _clear_stale(self) -> None:
+        """Hide a figure of another galaxy (or other models): export only what is on show."""
+        g = self.state.galaxy
+        with self._lock:
+            stale = self._fig_key is not None and (
+                g is None or self._fig_key[0] != g.id or self._fig_key[2] != model_key(self.state.models)
+            )
+            if stale:
+                self.fig, self._fig_key = None, None
+        if stale:
+            self.image.layout.display = "none"
+            self.top_lines.value = ""
+            self.export.link.value = ""
+            self.progress.value = 0.0
 
     @property
     def running(self) -> bool:
@@ -221,7 +244,12 @@ class AttributionPanel:
             )  # fmt: skip
             png = figure_png(fig)
             with self._lock:
-                self.fig, self._fig_key, self.result, self.shares = fig, (g.id, target), res, shares
+                self.fig, self._fig_key, self.result, self.shares = (
+                    fig,
+                    (g.id, target, model_key(bundle)),
+                    res,
+                    shares,
+                )
             self.image.value = png
             self.image.layout.display = None
             self.top_lines.value = top_lines_html(shares, self.top_n, target)
@@ -263,7 +291,7 @@ class AttributionPanel:
         with self._lock:
             if self.fig is None:
                 return None
-            gid, target = self._fig_key
+            gid, target, _ = self._fig_key
             return self.fig, f"{safe_name(gid)}_{safe_name(target)}_attribution"
 
 

@@ -1,77 +1,18 @@
 """Real-browser fixtures: a Voila server on a free loopback port and Debian's Chromium via Playwright.
 
-Recipe from ../shared/reference/stack.md: Chromium from Debian (`/usr/bin/chromium`), launched with
-the background-networking flags off so it does not flood the closed network.
+The server and browser helpers live in :mod:`explorer.app.browser` (shared with the browser
+benchmark, :mod:`explorer.app.bench`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from explorer.app.browser import CHROMIUM, HARMLESS_CONSOLE, VoilaServer, chromium_context
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-#: Console errors the stack notes call harmless (CDN font CSS, a pyviz labextension).
-HARMLESS_CONSOLE = ("font-awesome", "fontawesome", "@pyviz/jupyterlab_pyviz", "jupyterlab_pyviz")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class VoilaServer:
-    def __init__(self, notebook: Path, env: dict | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        voila = Path(sys.executable).with_name("voila")
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".voila.log", delete=False)
-        self.proc = subprocess.Popen(
-            [str(voila), str(notebook), "--no-browser", f"--port={self.port}", "--Voila.ip=127.0.0.1"],
-            cwd=REPO,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"voila exited early:\n{self.logs()}")
-            try:  # the port accepts connections once Voila's server is up
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"voila did not start within 60 s:\n{self.logs()}")
-
-    def logs(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -100,20 +41,8 @@ def voila_server(app_env):
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (make test installs it: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        user_dir = tempfile.mkdtemp(prefix="chromium-")
-        ctx = pw.chromium.launch_persistent_context(
-            user_dir,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
+    with chromium_context() as ctx:
         yield ctx
-        ctx.close()
-        shutil.rmtree(user_dir, ignore_errors=True)
 
 
 @pytest.fixture()

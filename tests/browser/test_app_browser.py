@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from explorer.app.browser import move_slider, open_app, text_of, wait_text_change
+
 from .conftest import REPO, serious
 
 pytestmark = pytest.mark.browser
@@ -21,62 +23,16 @@ pytestmark = pytest.mark.browser
 TIMINGS: dict[str, float] = {}
 
 
-def _text(page, selector: str) -> str:
-    return page.locator(selector).first.inner_text()
-
-
-def _wait_text_change(page, selector: str, before: str, timeout: float = 15_000) -> float:
-    """Wait until the first element matching ``selector`` has a text other than ``before``; seconds."""
-    t0 = time.perf_counter()
-    page.wait_for_function(
-        "([sel, before]) => { const e = document.querySelector(sel); return e && e.innerText !== before; }",
-        arg=[selector, before],
-        timeout=timeout,
-    )
-    return time.perf_counter() - t0
-
-
-def _open_app(page, url: str) -> float:
-    t0 = time.perf_counter()
-    page.goto(url, timeout=90_000)
-    page.wait_for_selector("text=IR–Optical Explorer", timeout=90_000)
-    page.wait_for_selector(".irox-chi .irox-pred", timeout=90_000)
-    page.wait_for_selector(".bk-Canvas, canvas", timeout=60_000)
-    return time.perf_counter() - t0
-
-
-def _set_slider(page, label: str, value: str) -> None:
-    readout = page.locator(".widget-hslider", has_text=label).locator(".widget-readout")
-    readout.fill(value)
-    readout.press("Enter")
-
-
-def _move_slider(page, label: str, watch: str = ".irox-chi") -> float:
-    """Move a latent slider to an end of its range (typed into the readout, clamped by the widget)
-    and return the seconds until ``watch`` shows a new text. A galaxy can sit at the top of a
-    range (ranges are widened to hold it), so the other end is tried if nothing changes."""
-    before = _text(page, watch)
-    for value in ("1000", "-1000"):
-        t0 = time.perf_counter()
-        _set_slider(page, label, value)
-        try:
-            _wait_text_change(page, watch, before, timeout=5_000)
-            return time.perf_counter() - t0
-        except Exception:
-            continue
-    raise AssertionError(f"moving {label} did not change {watch}")
-
-
 def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     page = page_with_console
-    TIMINGS["time_to_interactive_s"] = _open_app(page, voila_server.url)
+    TIMINGS["time_to_interactive_s"] = open_app(page, voila_server.url)
     assert "No models loaded" not in page.inner_text("body")
     assert page.locator(".irox-model-status").inner_text().startswith("Models:")
 
     # 1. galaxy switch: next -> summary and SED table redraw
-    summary = _text(page, ".irox-summary")
+    summary = text_of(page, ".irox-summary")
     page.get_by_role("button", name="next ▶").click()
-    TIMINGS["galaxy_switch_s"] = _wait_text_change(page, ".irox-summary", summary)
+    TIMINGS["galaxy_switch_s"] = wait_text_change(page, ".irox-summary", summary)
 
     # 2. a click in the Bokeh table selects that galaxy (Bokeh selection -> Python -> state)
     cell = page.locator(".slick-row").nth(3).locator(".slick-cell").first
@@ -87,8 +43,8 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     )
 
     # 3. a latent slider moves the SED prediction (typed into the readout, clamped to the range)
-    chi_before = _text(page, ".irox-chi")
-    TIMINGS["slider_to_sed_s"] = _move_slider(page, "latent 1")
+    chi_before = text_of(page, ".irox-chi")
+    TIMINGS["slider_to_sed_s"] = move_slider(page, "latent 1")
     page.wait_for_selector("text=Prediction from the moved sliders.", timeout=10_000)
     page.wait_for_selector(".irox-latent-status:has-text('moved')", timeout=10_000)
     page.get_by_role("button", name="reset to galaxy").click()
@@ -97,14 +53,14 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     )
 
     # 4. attribution, when the model wrapper exists; otherwise the page says why not
-    status = _text(page, ".irox-attr-status")
+    status = text_of(page, ".irox-attr-status")
     if "attribution unavailable" in status:
         assert "explorer.ml.target" in status or "no models" in status
     else:
         t0 = time.perf_counter()
         page.get_by_role("button", name="explain").click()
         # the UI stays responsive meanwhile: a slider still redraws the SED
-        TIMINGS["slider_during_attribution_s"] = _move_slider(page, "latent 3")
+        TIMINGS["slider_during_attribution_s"] = move_slider(page, "latent 3")
         page.wait_for_selector(".irox-attr-done", timeout=90_000)
         TIMINGS["attribution_s"] = time.perf_counter() - t0
         page.get_by_role("button", name="reset to galaxy").click()
@@ -131,9 +87,9 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a FITS file at all"}
     )
     page.wait_for_selector(".irox-error:has-text('not a FITS file')", timeout=20_000)
-    summary = _text(page, ".irox-summary")
+    summary = text_of(page, ".irox-summary")
     page.get_by_role("button", name="next ▶").click()
-    _wait_text_change(page, ".irox-summary", summary)
+    wait_text_change(page, ".irox-summary", summary)
 
     # screenshot for the README (whole dashboard)
     page.set_viewport_size({"width": 1400, "height": 2700})
@@ -142,7 +98,7 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
     assert serious(page) == [], (page.console_errors, page.failed_requests)
     if os.environ.get("IROX_BROWSER_TIMINGS"):
-        Path(os.environ["IROX_BROWSER_TIMINGS"]).write_text(json.dumps(TIMINGS, indent=1))
+        Path(os.environ["IROX_BROWSER_TIMINGS"]).writetext_of(json.dumps(TIMINGS, indent=1))
     print("browser timings:", TIMINGS)
 
 
@@ -150,17 +106,19 @@ def test_two_sessions_are_independent(voila_server, browser):
     p1, p2 = browser.new_page(), browser.new_page()
     try:
         p1.goto(voila_server.url, timeout=90_000)  # both kernels start at the same time
-        _open_app(p2, voila_server.url)
+        open_app(p2, voila_server.url)
         p1.wait_for_selector(".irox-chi .irox-pred", timeout=90_000)
-        chi1, chi2 = _text(p1, ".irox-chi"), _text(p2, ".irox-chi")
+        chi1, chi2 = text_of(p1, ".irox-chi"), text_of(p2, ".irox-chi")
         assert chi1 == chi2  # same first galaxy, same models
-        _move_slider(p1, "latent 2")
-        s2 = _text(p2, ".irox-summary")
+        move_slider(p1, "latent 2")
+        s2 = text_of(p2, ".irox-summary")
         p2.get_by_role("button", name="next ▶").click()
-        _wait_text_change(p2, ".irox-summary", s2)
+        wait_text_change(p2, ".irox-summary", s2)
         # page 1 still shows its galaxy with moved sliders; page 2 moved on with its own
-        assert _text(p1, ".irox-summary") == s2
-        assert "moved" in _text(p1, ".irox-latent-status") and "moved" not in _text(p2, ".irox-latent-status")
+        assert text_of(p1, ".irox-summary") == s2
+        assert "moved" in text_of(p1, ".irox-latent-status") and "moved" not in text_of(
+            p2, ".irox-latent-status"
+        )
     finally:
         p1.close()
         p2.close()
