@@ -185,6 +185,23 @@ def test_slider_updates_state_sed_spectrum_and_scatter_marker(app):
     assert lp.sliders[0].value == pytest.approx(state.galaxy_latents[0], abs=1e-6)
 
 
+def test_browser_echoes_are_not_user_moves(app):
+    """The browser snaps values to the step and, after a range change, may send back the value
+    it showed before: neither may count as the user moving a slider."""
+    _, state, panels = app
+    lp = panels["latents"]
+    old = [s.value for s in lp.sliders]
+    state.select(3)
+    s0 = lp.sliders[0]
+    s0.value = state.galaxy_latents[0] + 0.4 * s0.step  # snapped echo
+    assert not state.latents_moved
+    s0.value = old[0]  # stale echo of the previous galaxy's value
+    assert not state.latents_moved
+    assert s0.value == pytest.approx(state.galaxy_latents[0])  # put back where the state is
+    s0.value = 0.5 * (s0.min + s0.max) + 3.3 * s0.step  # a real move
+    assert state.latents_moved
+
+
 def test_slider_range_from_sample_percentiles(app):
     from explorer.app.latent import latent_ranges
 

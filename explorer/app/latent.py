@@ -8,6 +8,7 @@ current-point marker follows ``state.latents``.
 
 from __future__ import annotations
 
+import collections
 import html
 
 import ipywidgets as widgets
@@ -16,7 +17,7 @@ from bokeh.models import BoxSelectTool, ColorBar, ColumnDataSource, HoverTool, L
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
-from .panels import CLASS_NAMES, OKABE_ITO, bokeh_widget
+from .panels import CLASS_NAMES, OKABE_ITO, batched, bokeh_widget
 from .state import ExplorerState
 
 CLASS_COLOURS = {"star-forming": OKABE_ITO[5], "quenched": OKABE_ITO[6], "agn": OKABE_ITO[1]}
@@ -70,6 +71,7 @@ class LatentPanel:
             s.observe(self._on_slider(k), names="value")
             self.sliders.append(s)
         self.box.children = self.sliders
+        self._sent = [collections.deque(maxlen=4) for _ in self.sliders]
         self._lo, self._hi = lo, hi
         self.reset.disabled = n == 0
         self._on_galaxy()
@@ -79,31 +81,56 @@ class LatentPanel:
             if self._syncing:
                 return
             cur = self.state.latents
-            step = self.sliders[k].step or 0.0
-            # the browser snaps a value set from Python to the slider's step and sends it back:
-            # that echo is not a user's move (else every galaxy would open with "moved" sliders)
-            if cur is not None and abs(change["new"] - cur[k]) <= 0.5 * step * (1 + 1e-6):
+            new = float(change["new"])
+            tol = 0.5 * (self.sliders[k].step or 0.0) * (1 + 1e-6)
+            # The browser sends back values that are not a user's move: the value we set, snapped to
+            # the slider's step; and, after a range change, the value it showed before (a stale
+            # echo that can arrive after we set the next galaxy's value).
+            if cur is not None and abs(new - cur[k]) <= tol:
                 return
-            self.state.set_latent(k, change["new"])
+            if any(abs(new - v) <= tol for v in self._sent[k]):
+                if cur is not None:
+                    self._push(k, float(cur[k]))  # put the slider back where the state is
+                return
+            self.state.set_latent(k, new)
 
         return handler
+
+    def _push(self, k: int, v: float) -> None:
+        """Set slider ``k`` from code (not a user move), remembering the value."""
+        s = self.sliders[k]
+        syncing, self._syncing = self._syncing, True
+        try:
+            if s.value != v:
+                s.value = v
+                self._sent[k].append(v)
+        finally:
+            self._syncing = syncing
 
     def _on_galaxy(self, *_):
         gl = self.state.galaxy_latents
         if gl is None or len(gl) != len(self.sliders):
             return
+        # A slider clamps (and snaps) its value in the browser whenever its range changes, and
+        # sends the result back as if the user had moved it. So: widen each range to hold both
+        # the old and the new value first, set the new value (_on_latents), and only then narrow
+        # the range to its final extent, which holds the new value.
+        self._pending = {}
         self._syncing = True
-        try:  # widen a range that does not hold this galaxy (a slider clamps its value)
+        try:
             for k, s in enumerate(self.sliders):
                 lo = min(self._lo[k], float(gl[k]))
                 hi = max(self._hi[k], float(gl[k]))
                 if s.min != lo or s.max != hi:
-                    s.max = max(s.max, hi)
-                    s.min = lo
-                    s.max = hi
+                    if hi > s.max:
+                        s.max = hi
+                    if lo < s.min:
+                        s.min = lo
+                    self._pending[k] = (lo, hi)
         finally:
             self._syncing = False
-        self._on_latents()
+        if self.state.latents is not None and np.array_equal(self.state.latents, gl):
+            self._on_latents()
 
     def _on_latents(self, *_):
         lat = self.state.latents
@@ -114,15 +141,25 @@ class LatentPanel:
             for s in self.sliders:
                 s.disabled = True
             return
+        pending, self._pending = getattr(self, "_pending", {}), {}
         self._syncing = True
         try:
             for k, s in enumerate(self.sliders):
                 s.disabled = False
                 v = float(lat[k])
-                if v < s.min or v > s.max:  # a value set from code outside the range: widen
-                    s.min, s.max = min(s.min, v), max(s.max, v)
+                if v > s.max:  # a value set from code outside the range: widen
+                    s.max = v
+                if v < s.min:
+                    s.min = v
                 if s.value != v:
                     s.value = v
+                    self._sent[k].append(v)
+                if k in pending:
+                    lo, hi = min(pending[k][0], v), max(pending[k][1], v)
+                    if s.min != lo:
+                        s.min = lo
+                    if s.max != hi:
+                        s.max = hi
         finally:
             self._syncing = False
         moved = self.state.latents_moved
@@ -226,14 +263,15 @@ class ScatterPanel:
         self.ysel = widgets.Dropdown(description="y", layout=widgets.Layout(width="160px"))
         self.csel = widgets.Dropdown(description="colour", layout=widgets.Layout(width="260px"))
         self.caption = widgets.HTML()
+        self.view = None
+        self._marker_key = None
         for w in (self.xsel, self.ysel, self.csel):
             w.observe(self._redraw, names="value")
         state.observe(self._rebuild, names="sample")
         state.observe(self._markers, names=["latents", "galaxy_latents"])
         self._rebuild()
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.xsel, self.ysel]), self.csel, bokeh_widget(fig), self.caption]
-        )
+        self.view = bokeh_widget(fig)
+        self.widget = widgets.VBox([widgets.HBox([self.xsel, self.ysel]), self.csel, self.view, self.caption])
 
     def _rebuild(self, *_):
         s = self.state.sample
@@ -255,6 +293,10 @@ class ScatterPanel:
     def _redraw(self, *_):
         if self._syncing:
             return
+        with batched(self.view):
+            self._draw()
+
+    def _draw(self):
         s = self.state.sample
         cat = self.state.catalog
         if s is None or s.latents is None or self.xsel.value is None:
@@ -301,12 +343,17 @@ class ScatterPanel:
         i, j = self.xsel.value, self.ysel.value
         g, cur = self.state.galaxy_latents, self.state.latents
         ok = i is not None and j is not None
-        self.galaxy_pt.data = (
-            dict(x=[float(g[i])], y=[float(g[j])]) if ok and g is not None else dict(x=[], y=[])
-        )
-        self.current_pt.data = (
-            dict(x=[float(cur[i])], y=[float(cur[j])]) if ok and cur is not None else dict(x=[], y=[])
-        )
+        key = (i, j, None if g is None else tuple(g), None if cur is None else tuple(cur))
+        if key == self._marker_key:
+            return
+        self._marker_key = key
+        with batched(self.view):
+            self.galaxy_pt.data = (
+                dict(x=[float(g[i])], y=[float(g[j])]) if ok and g is not None else dict(x=[], y=[])
+            )
+            self.current_pt.data = (
+                dict(x=[float(cur[i])], y=[float(cur[j])]) if ok and cur is not None else dict(x=[], y=[])
+            )
 
     def _on_select(self, attr, old, new) -> None:
         if self._syncing or not new:
@@ -315,7 +362,8 @@ class ScatterPanel:
         idx = self.src.data["index"]
         self._syncing = True
         try:  # clear the selection so that clicking the same point again works
-            self.src.selected.indices = []
+            with batched(self.view):
+                self.src.selected.indices = []
         finally:
             self._syncing = False
         if 0 <= pos < len(idx):

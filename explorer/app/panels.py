@@ -8,7 +8,9 @@ another panel: it reads the state, and writes the state.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import json
 
 import ipywidgets as widgets
 import numpy as np
@@ -35,11 +37,75 @@ LINE_GROUP_COLOURS = {"absorption": OKABE_ITO[5], "emission": OKABE_ITO[6], "bal
 CLASS_NAMES = ("star-forming", "quenched", "agn")
 
 
-def bokeh_widget(fig):
-    """Wrap a Bokeh model as an ipywidget (imported late: jupyter_bokeh pulls in ipywidgets comms)."""
+def _batched_bokeh_model_class():
+    from bokeh.protocol import Protocol
     from jupyter_bokeh.widgets import BokehModel
 
-    return BokehModel(fig)
+    class BatchedBokehModel(BokehModel):
+        """jupyter_bokeh's widget, able to send several document changes as ONE patch message.
+
+        Inside ``with widget.batch():`` the changes of a panel refresh (several sources, an axis
+        label...) are collected and sent together when the block ends, so the browser applies
+        them and redraws the plot once instead of once per change.
+        """
+
+        def __init__(self, model, **kwargs):
+            self._held: list | None = None
+            super().__init__(model, **kwargs)
+
+        @contextlib.contextmanager
+        def batch(self):
+            if self._held is not None:  # nested: the outer block sends
+                yield
+                return
+            self._held = []
+            try:
+                yield
+            finally:
+                events, self._held = self._held, None
+                if events:
+                    self._send_patch(events)
+
+        def _document_patched(self, event) -> None:
+            if event.setter is self:  # came from the browser
+                return
+            if self._held is not None:
+                self._held.append(event)
+            else:
+                self._send_patch([event])
+
+        def _send_patch(self, events) -> None:
+            # the same message layout as jupyter_bokeh's own _document_patched, with a list of events
+            msg = Protocol().create("PATCH-DOC", events)
+            self.send({"msg": "patch", "payload": msg.header_json})
+            self.send({"msg": "patch", "payload": msg.metadata_json})
+            self.send({"msg": "patch", "payload": msg.content_json})
+            for buffer in msg.buffers:
+                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+                self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+    return BatchedBokehModel
+
+
+_BATCHED = None
+
+
+def bokeh_widget(fig):
+    """Wrap a Bokeh model as an ipywidget (jupyter_bokeh, imported late) that can batch updates."""
+    global _BATCHED
+    if _BATCHED is None:
+        _BATCHED = _batched_bokeh_model_class()
+    return _BATCHED(fig)
+
+
+@contextlib.contextmanager
+def batched(view):
+    """Send the Bokeh changes made in the block as one message (no-op before the view exists)."""
+    if view is None:
+        yield
+    else:
+        with view.batch():
+            yield
 
 
 def _f(v, fmt="{:.2f}", empty="–") -> str:
@@ -120,6 +186,7 @@ class PickerPanel:
         )
         self.src.selected.on_change("indices", self._on_table_select)
         self.rows = np.arange(cat.n)
+        self.view = None
         # wiring
         self.prev.on_click(lambda _: self._step(-1))
         self.next.on_click(lambda _: self._step(+1))
@@ -131,6 +198,7 @@ class PickerPanel:
         state.observe(self._apply_filters, names="sample")
         self._apply_filters()
         self._refresh()
+        self.view = bokeh_widget(self.table)
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.id_box, self.prev, self.next, self.random]),
@@ -138,7 +206,7 @@ class PickerPanel:
                 self.summary,
                 widgets.HBox([self.z_range, self.cls, self.min_snr]),
                 widgets.HBox([self.search, self.count]),
-                bokeh_widget(self.table),
+                self.view,
             ]
         )
 
@@ -193,13 +261,14 @@ class PickerPanel:
         }
         self._syncing = True
         try:
-            self.src.selected.indices = []
-            self.src.data = data
+            with batched(self.view):
+                self.src.selected.indices = []
+                self.src.data = data
+                self._highlight()
         finally:
             self._syncing = False
         n = self.state.catalog.n
         self.count.value = f"<span class='irox-count'>{len(r)} of {n} galaxies pass the filters</span>"
-        self._highlight()
 
     # -- selection ------------------------------------------------------------------------------
     def _step(self, delta: int) -> None:
@@ -244,11 +313,12 @@ class PickerPanel:
             hit = np.flatnonzero(np.asarray(self.src.data["index"]) == g.index)
             want = [int(hit[0])] if hit.size else []
         if list(self.src.selected.indices) != want:
-            self._syncing = True
+            syncing, self._syncing = self._syncing, True
             try:
-                self.src.selected.indices = want
+                with batched(self.view):
+                    self.src.selected.indices = want
             finally:
-                self._syncing = False
+                self._syncing = syncing
 
     def _refresh(self, *_):
         g = self.state.galaxy
@@ -339,11 +409,14 @@ class SpectrumPanel:
         for cb in self.group_boxes.values():
             cb.observe(self._refresh_lines, names="value")
         self.note = widgets.HTML()
+        self.view = None
+        self._shown = None  # (galaxy, rest frame) on show
         state.observe(self._refresh, names=["galaxy", "rest_frame"])
         state.observe(self._refresh_model, names=["prediction", "reconstruction"])
         self._refresh()
+        self.view = bokeh_widget(fig)
         self.widget = widgets.VBox(
-            [widgets.HBox([self.frame, *self.group_boxes.values()]), self.note, bokeh_widget(fig)]
+            [widgets.HBox([self.frame, *self.group_boxes.values()]), self.note, self.view]
         )
 
     def data(self) -> dict:
@@ -359,6 +432,11 @@ class SpectrumPanel:
         )
 
     def _refresh(self, *_):
+        with batched(self.view):
+            self._refresh_all()
+        self._shown = self.state.galaxy
+
+    def _refresh_all(self):
         d = self.data()
         self._top_bottom = self._y_span(d["flux"])
         top, bottom = self._top_bottom
@@ -376,7 +454,7 @@ class SpectrumPanel:
             top=np.full((~d["good"]).sum(), top),
             bottom=np.full((~d["good"]).sum(), bottom),
         )
-        self._refresh_lines()
+        self._draw_lines()
         self.figure.xaxis.axis_label = (
             "rest-frame" if self.state.rest_frame else "observed"
         ) + " wavelength (vacuum) [Å]"
@@ -390,14 +468,15 @@ class SpectrumPanel:
         return top, bottom
 
     def _refresh_model(self, change=None):
-        if not len(self.src.data["wave"]):
-            return
+        if not len(self.src.data["wave"]) or self._shown is not self.state.galaxy:
+            return  # a new galaxy: its full refresh (galaxy observer) draws the model curves too
         name = change["name"] if change is not None else None
-        if name in (None, "reconstruction"):
-            self.src.data["recon"] = self._model_flux(self.state.reconstruction)
-        if name in (None, "prediction"):
-            p = self.state.prediction
-            self.src.data["decoded"] = self._model_flux(p.decoded_flux if p is not None else None)
+        with batched(self.view):
+            if name in (None, "reconstruction"):
+                self.src.data["recon"] = self._model_flux(self.state.reconstruction)
+            if name in (None, "prediction"):
+                p = self.state.prediction
+                self.src.data["decoded"] = self._model_flux(p.decoded_flux if p is not None else None)
         self._note()
 
     def _note(self):
@@ -411,6 +490,10 @@ class SpectrumPanel:
             self.note.value = ""
 
     def _refresh_lines(self, *_):
+        with batched(self.view):
+            self._draw_lines()
+
+    def _draw_lines(self):
         top, bottom = self._top_bottom
         z_shift = 1.0 if self.state.rest_frame else 1.0 + self.state.spectrum.z
         wave = self.src.data["wave"]
@@ -517,11 +600,14 @@ class SedPanel:
         self.chi_table = widgets.HTML()
         self.props_table = widgets.HTML()
         self.export = ExportBar(self.export_figure, "SED")
+        self.view = None
+        self._shown_key = None
         state.observe(self._refresh, names=["galaxy", "prediction"])
         self._refresh()
+        self.view = bokeh_widget(fig)
         self.widget = widgets.HBox(
             [
-                widgets.VBox([bokeh_widget(fig), self.show_truth]),
+                widgets.VBox([self.view, self.show_truth]),
                 widgets.VBox(
                     [self.chi_table, self.props_table, self.export.widget],
                     layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
@@ -542,6 +628,19 @@ class SedPanel:
         return sed_data(self.state.row, self.state.prediction, n_draws=self.n_draws)
 
     def _refresh(self, *_):
+        # a galaxy switch notifies both "prediction" and "galaxy": draw once per (galaxy, prediction)
+        g, p, truth = self.state.galaxy, self.state.prediction, self.show_truth.value
+        k = self._shown_key
+        if k is not None and k[0] is g and k[1] is p and k[2] == truth:
+            return
+        self._shown_key = (g, p, truth)
+        with batched(self.view):
+            d = self._draw()
+        # the tables after the plot's patch has been sent: when they change, the plot data is there
+        self.chi_table.value = chi_table_html(d, moved=self.state.latents_moved)
+        self.props_table.value = properties_html(self.state.prediction, self.state.row, self.state.models)
+
+    def _draw(self) -> dict:
         d = self.data()
         self.last = d
         det = ~d["is_ul"] & np.isfinite(d["flux_mjy"])
@@ -566,8 +665,7 @@ class SedPanel:
         else:
             self.band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
             self.draws.data = dict(xs=[], ys=[])
-        self.chi_table.value = chi_table_html(d, moved=self.state.latents_moved)
-        self.props_table.value = properties_html(self.state.prediction, self.state.row, self.state.models)
+        return d
 
 
 def chi_table_html(d: dict, moved: bool = False) -> str:
