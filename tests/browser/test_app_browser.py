@@ -42,6 +42,21 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
         "id => document.querySelector('.irox-summary').innerText.includes(id)", arg=picked, timeout=15_000
     )
 
+    # 2b. box-selecting the whole latent scatter picks the first selected galaxy (catalog row 0)
+    first_id = page.locator(".slick-row").nth(0).locator(".slick-cell").first.inner_text().strip()
+    assert first_id != picked
+    page.locator("[title='Box Select']").first.click()
+    box = page.locator(".bk-Canvas").first.bounding_box()  # the scatter: toolbar above, colour bar right
+    x0, y0, x1, y1 = box["x"] + 80, box["y"] + 36, box["x"] + box["width"] - 95, box["y"] + box["height"] - 48
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        "id => document.querySelector('.irox-summary').innerText.includes(id)", arg=first_id, timeout=15_000
+    )
+
     # 3. a latent slider moves the SED prediction (typed into the readout, clamped to the range)
     chi_before = text_of(page, ".irox-chi")
     TIMINGS["slider_to_sed_s"] = move_slider(page, "latent 1")
