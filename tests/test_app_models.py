@@ -301,6 +301,8 @@ def test_sed_export_writes_same_figure(app, env):
         path = bar.export(fmt)
         assert path.parent == env / "exports" and path.suffix == f".{fmt}" and path.stat().st_size > 1000
     assert "data:application/pdf;base64," in bar.link.value
+    state.select(1)  # the link of the other galaxy's export goes away
+    assert bar.link.value == ""
     assert b"WISE observed" in (env / "exports" / "SIM-0_SED.svg").read_bytes()
 
 

@@ -633,6 +633,8 @@ class SedPanel:
         k = self._shown_key
         if k is not None and k[0] is g and k[1] is p and k[2] == truth:
             return
+        if k is not None and k[0] is not g:
+            self.export.link.value = ""  # the last export was of another galaxy
         self._shown_key = (g, p, truth)
         with batched(self.view):
             d = self._draw()

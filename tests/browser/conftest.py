@@ -17,12 +17,26 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def app_env(tmp_path_factory):
-    """Environment of the app under test: a random-weight model directory, and caches and
-    exports in a temporary folder (nothing is written into the checkout)."""
+    """Environment of the app under test: models, and caches and exports in a temporary folder
+    (nothing is written into the checkout).
+
+    Models: ``IROX_TEST_MODELS`` if set, else the shipped ``models/default`` when it is there (so the
+    README screenshot shows trained models), else a random-weight directory. The assertions hold
+    for any models.
+    """
+    import os
+
     from explorer.app.testing import write_random_models
 
     root = tmp_path_factory.mktemp("app")
-    models = write_random_models(root / "models")
+    models = os.environ.get("IROX_TEST_MODELS")
+    if not models:
+        shipped = REPO / "models" / "default"
+        models = (
+            str(shipped)
+            if (shipped / "manifest.json").is_file()
+            else str(write_random_models(root / "models"))
+        )
     return {
         "IROX_MODELS": str(models),
         "IROX_CACHE_DIR": str(root / "cache"),
