@@ -50,3 +50,29 @@ def test_info_on_non_catalog_hdf5(tmp_path):
     out = run_cli("info", path)
     assert out.returncode == 2
     assert "other.h5" in out.stderr and "irox-catalog" in out.stderr
+
+
+def test_attribute_real_spectrum_writes_three_formats(sdss_ngc3522, tmp_path):
+    out = run_cli(
+        "attribute",
+        "--spectrum",
+        sdss_ngc3522,
+        "--target",
+        "W3",
+        "--models",
+        "default",
+        "--out",
+        tmp_path / "ngc3522_w3.pdf",
+        "--formats",
+        "png,svg,pdf",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["galaxy_id"] == "2488-54149-0001"
+    for ext in ("png", "svg", "pdf"):
+        assert (tmp_path / f"ngc3522_w3.{ext}").stat().st_size > 10_000
+    svg = (tmp_path / "ngc3522_w3.svg").read_text()
+    top = summary["top_lines"][0]["label"]
+    assert "<text" in svg and top.split()[0] in svg  # labels stay text, not paths
+    assert summary["completeness_gap"] <= 0.05 or summary["converged"] is False
