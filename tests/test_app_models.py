@@ -162,7 +162,7 @@ def test_slider_updates_state_sed_spectrum_and_scatter_marker(app):
     assert len(lp.sliders) == 6
     np.testing.assert_allclose([s.value for s in lp.sliders], state.galaxy_latents, atol=1e-6)
     q0 = np.array(sed.band.data["q50"])
-    dec0 = np.array(sp.src.data["decoded"], float)
+    dec0 = np.array(sp.model_src.data["decoded"], float)
     rec0 = np.array(sp.src.data["recon"], float)
     np.testing.assert_allclose(
         dec0, rec0, equal_nan=True
@@ -173,7 +173,7 @@ def test_slider_updates_state_sed_spectrum_and_scatter_marker(app):
     assert state.latents[0] == pytest.approx(new)
     assert state.latents_moved and "moved" in lp.status.value
     assert not np.allclose(q0, sed.band.data["q50"])
-    dec1 = np.array(sp.src.data["decoded"], float)
+    dec1 = np.array(sp.model_src.data["decoded"], float)
     assert np.nanmax(np.abs(dec1 - dec0)) > 0
     np.testing.assert_allclose(np.array(sp.src.data["recon"], float), rec0, equal_nan=True)  # unchanged
     assert sc.current_pt.data["x"][0] == pytest.approx(new) and star0["x"][0] != pytest.approx(new)

@@ -344,7 +344,10 @@ class SpectrumPanel:
 
     def __init__(self, state: ExplorerState):
         self.state = state
-        self.src = ColumnDataSource(dict(wave=[], flux=[], lo=[], hi=[], recon=[], decoded=[]))
+        self.src = ColumnDataSource(dict(wave=[], flux=[], lo=[], hi=[], recon=[]))
+        # the slider curve has its own source: a slider move then re-maps only that glyph in the
+        # browser, not the observed spectrum, its band and the reconstruction (halves the redraw)
+        self.model_src = ColumnDataSource(dict(wave=[], decoded=[]))
         self.masked = ColumnDataSource(dict(wave=[], top=[], bottom=[]))
         self.lines = ColumnDataSource(dict(x=[], y0=[], y1=[], name=[], colour=[], group=[]))
         fig = figure(
@@ -370,7 +373,7 @@ class SpectrumPanel:
             legend_label="autoencoder reconstruction",
         )  # fmt: skip
         self.decoded_renderer = fig.line(
-            "wave", "decoded", source=self.src, color=OKABE_ITO[5], line_width=1.5, line_dash="dashed",
+            "wave", "decoded", source=self.model_src, color=OKABE_ITO[5], line_width=1.5, line_dash="dashed",
             legend_label="decoded from sliders",
         )  # fmt: skip
         fig.segment(x0="x", x1="x", y0="y0", y1="y1", color="colour", source=self.lines, line_dash="dashed")
@@ -388,9 +391,11 @@ class SpectrumPanel:
                     ("λ [Å]", "@wave{0.0}"),
                     ("observed", "@flux{0.00}"),
                     ("reconstruction", "@recon{0.00}"),
-                    ("decoded", "@decoded{0.00}"),
                 ],
-            )
+            ),
+            HoverTool(
+                renderers=[self.decoded_renderer], mode="vline", tooltips=[("decoded", "@decoded{0.00}")]
+            ),
         )
         fig.legend.location = "top_right"
         fig.legend.click_policy = "hide"
@@ -447,7 +452,9 @@ class SpectrumPanel:
             lo=d["lo"].astype(np.float32),
             hi=d["hi"].astype(np.float32),
             recon=self._model_flux(self.state.reconstruction),
-            decoded=self._model_flux(p.decoded_flux if p is not None else None),
+        )
+        self.model_src.data = dict(
+            wave=d["wave"], decoded=self._model_flux(p.decoded_flux if p is not None else None)
         )
         self.masked.data = dict(
             wave=d["wave"][~d["good"]],
@@ -476,7 +483,7 @@ class SpectrumPanel:
                 self.src.data["recon"] = self._model_flux(self.state.reconstruction)
             if name in (None, "prediction"):
                 p = self.state.prediction
-                self.src.data["decoded"] = self._model_flux(p.decoded_flux if p is not None else None)
+                self.model_src.data["decoded"] = self._model_flux(p.decoded_flux if p is not None else None)
         self._note()
 
     def _note(self):
@@ -602,6 +609,7 @@ class SedPanel:
         self.export = ExportBar(self.export_figure, "SED")
         self.view = None
         self._shown_key = None
+        self._obs_key = None
         state.observe(self._refresh, names=["galaxy", "prediction"])
         self._refresh()
         self.view = bokeh_widget(fig)
@@ -642,9 +650,7 @@ class SedPanel:
         self.chi_table.value = chi_table_html(d, moved=self.state.latents_moved)
         self.props_table.value = properties_html(self.state.prediction, self.state.row, self.state.models)
 
-    def _draw(self) -> dict:
-        d = self.data()
-        self.last = d
+    def _draw_observed(self, d: dict) -> None:
         det = ~d["is_ul"] & np.isfinite(d["flux_mjy"])
         ul = d["is_ul"] & np.isfinite(d["flux_mjy"])
         bands = np.array(WISE_BANDS)
@@ -660,6 +666,16 @@ class SedPanel:
         self.show_truth.layout.display = None if simulated else "none"
         ok = np.isfinite(d["truth_mjy"]) & self.show_truth.value
         self.truth.data = dict(wave=WISE_WAVE_UM[ok], flux=d["truth_mjy"][ok])
+
+    def _draw(self) -> dict:
+        d = self.data()
+        self.last = d
+        # the observed points only when the galaxy (or the truth toggle) changed: a slider moves
+        # the model, and the browser then re-maps only the model's glyphs
+        g, truth, k = self.state.galaxy, self.show_truth.value, self._obs_key
+        if k is None or k[0] is not g or k[1] != truth:
+            self._draw_observed(d)
+            self._obs_key = (g, truth)
         if d["has_prediction"]:
             q = d["q_mjy"]
             self.band.data = dict(wave=WISE_WAVE_UM, q025=q[0], q16=q[1], q50=q[2], q84=q[3], q975=q[4])

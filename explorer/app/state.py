@@ -136,11 +136,15 @@ class ExplorerState(traitlets.HasTraits):
             gl = np.asarray(self.sample.latents[g.index], dtype=np.float64)
         if gl is None:
             gl = encode_spectrum(m, g.spectrum.flux)
-        from ..ml.decode import decode_latents
-
         self.galaxy_latents = gl
-        self.reconstruction = decode_latents(m.encoder, gl, float(g.row["z"]))
         self.set_latents(gl)
+        p = self.prediction
+        if p is not None and p.decoded_flux is not None:  # the decoder at the galaxy's own latents
+            self.reconstruction = p.decoded_flux
+        else:
+            from ..ml.decode import decode_latents
+
+            self.reconstruction = decode_latents(m.encoder, gl, float(g.row["z"]))
 
     def set_latents(self, latents) -> None:
         """Set the latent vector (always recomputes the prediction, even if equal)."""
