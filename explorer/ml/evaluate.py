@@ -398,7 +398,8 @@ def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
         for b, ax in enumerate(axes):
             sel = t.detected[:, b]
             x, y = t.mag[sel, b], post.mean_mag[sel, b]
-            ax.hexbin(x, y, gridsize=60, mincnt=1, bins="log", cmap="viridis")
+            hb = ax.hexbin(x, y, gridsize=60, mincnt=1, bins="log", cmap="viridis")
+            fig.colorbar(hb, ax=ax, label="galaxies per cell")
             lo, hi = np.percentile(np.concatenate([x, y]), [0.5, 99.5]) if sel.any() else (0, 1)
             ax.plot([lo, hi], [lo, hi], "r-", lw=1)
             ax.set_xlim(lo, hi)
