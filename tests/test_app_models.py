@@ -453,6 +453,7 @@ def test_upload_good_file_with_typed_wise(app, sdss_ngc3073):
         },
     )  # what a browser upload sets
     assert "irox-ok" in up.message.value, up.message.value
+    assert "σ = 0.05 mag assumed for W3" in up.message.value
     assert up.upload.value == ()  # cleared, so the same file can be uploaded again
     g = state.galaxy
     assert g.source == "upload" and g.id == "0945-52652-0470"

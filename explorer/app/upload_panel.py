@@ -19,6 +19,10 @@ from ..constants import WISE_BANDS, vega_mag_to_mjy
 from ..errors import SpectrumFileError
 from .state import ExplorerState
 
+#: magnitude error assumed for a typed WISE detection without sigma (an assumption of the app,
+#: not a survey value: it only sets the chi denominator and the error bar)
+DEFAULT_SIGMA_MAG = 0.05
+
 
 def parse_number(text: str, what: str) -> float:
     """A typed number, NaN when empty; ValueError naming ``what`` otherwise."""
@@ -60,7 +64,8 @@ def upload_row(spectrum, wise: dict | None = None) -> dict:
         key = b.lower()
         have = math.isfinite(mag)
         f = float(vega_mag_to_mjy(mag, k)) if have else math.nan
-        sig = math.nan if (ul or not have) else (sig if math.isfinite(sig) else 0.05)
+        # no sigma typed for a detection: DEFAULT_SIGMA_MAG (the page says so)
+        sig = math.nan if (ul or not have) else (sig if math.isfinite(sig) else DEFAULT_SIGMA_MAG)
         row[f"{key}_mag_vega"] = mag if have else math.nan
         row[f"{key}_sigma_mag"] = sig
         row[f"{key}_is_ul"] = bool(ul and have)
@@ -177,10 +182,15 @@ class UploadPanel:
             self._error(f"{name} was read but could not be shown: {type(exc).__name__}: {exc}")
             return None
         n_w = sum(math.isfinite(v[0]) for v in wise.values())
+        no_sig = [
+            b for b, (m, sg, ul) in wise.items() if math.isfinite(m) and not ul and not math.isfinite(sg)
+        ]
         self.message.value = (
             f"<div class='irox-upload-msg irox-ok' style='color:#009E73'>✔ showing {html.escape(name)}: "
             f"{html.escape(spec.id)}, z = {spec.z:.4f}, {spec.n_good_pix} good pixels, "
-            f"{n_w} WISE band{'s' if n_w != 1 else ''} typed in.</div>"
+            f"{n_w} WISE band{'s' if n_w != 1 else ''} typed in"
+            + (f" (σ = {DEFAULT_SIGMA_MAG} mag assumed for {', '.join(no_sig)})" if no_sig else "")
+            + ".</div>"
         )
         return spec
 
