@@ -534,7 +534,7 @@ class SedPanel:
         self.band = ColumnDataSource(dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[]))
         self.draws = ColumnDataSource(dict(xs=[], ys=[]))
         fig = figure(
-            height=340,
+            height=420,
             width=470,
             x_axis_type="log",
             y_axis_type="log",
@@ -596,9 +596,15 @@ class SedPanel:
                 tooltips=[("band", "@band"), ("λ [µm]", "@wave{0.00}"), ("F [mJy]", "@flux{0.000}")],
             )
         )
-        fig.legend.location = "bottom_left"
-        fig.legend.click_policy = "hide"
-        fig.legend.label_text_font_size = "8pt"
+        # the legend below the plot: inside it would hide the W1/W2 points of some galaxies
+        legend = fig.legend[0]
+        fig.add_layout(legend, "below")
+        legend.orientation = "horizontal"
+        legend.ncols = 3
+        legend.click_policy = "hide"
+        legend.label_text_font_size = "8pt"
+        legend.spacing = 2
+        legend.padding = 4
         self.figure = fig
         self.show_truth = widgets.Checkbox(
             value=False, description="true noiseless fluxes (simulation)", indent=False
