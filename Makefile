@@ -33,7 +33,7 @@ run: install
 	$(BIN)/python -m explorer info data/demo_catalog.h5
 
 app: install
-	$(BIN)/voila app.ipynb --port=8866 --no-browser --Voila.ip=127.0.0.1
+	$(BIN)/voila app.ipynb --port=8866 --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True --pool_size=1
 
 # Browser tests drive Debian's Chromium (playwright cannot download browsers offline).
 browser-deps:

@@ -81,6 +81,7 @@ class VoilaServer:
                     return
             except OSError:
                 time.sleep(0.3)
+        self.stop()  # never leave a server behind when start-up fails
         raise RuntimeError(f"voila did not start within 60 s:\n{self.logs()}")
 
     def logs(self) -> str:
