@@ -12,23 +12,12 @@ import sys
 from pathlib import Path
 
 from .errors import ExplorerError
+from .jsonutil import json_default
 from .paths import DEMO_CATALOG
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=False, default=_json_default))
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o)}")
+    print(json.dumps(obj, indent=2, sort_keys=False, default=json_default))
 
 
 # --- verbs -------------------------------------------------------------------------------------

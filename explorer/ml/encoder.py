@@ -33,6 +33,7 @@ from torch import nn
 
 from ..constants import N_PIX, WAVE_OBS_VAC_AA, Z_MAX
 from ..errors import ModelError
+from .threads import torch_threads
 
 #: spender's SDSS encoder widths (fixed in spender 0.3) and kernel sizes.
 SPENDER_WIDTHS = (128, 256, 512)
@@ -471,9 +472,7 @@ def train_encoder(
     from ..catalog import Catalog
 
     cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
+    with torch_threads(n_threads):
         return _train_loop(
             cat,
             n_latent,
@@ -490,8 +489,6 @@ def train_encoder(
             progress,
             device,
         )
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _train_loop(

@@ -355,10 +355,11 @@ def acceptance(r: dict) -> dict:
 
 def write_evaluation(model_dir, result: dict) -> None:
     """Write evaluation.json and MODEL_CARD.md into a model directory and register them."""
-    from .registry import _json_default, register_file
+    from ..jsonutil import json_default
+    from .registry import register_file
 
     d = Path(model_dir)
-    (d / "evaluation.json").write_text(json.dumps(result, indent=2, default=_json_default))
+    (d / "evaluation.json").write_text(json.dumps(result, indent=2, default=json_default))
     register_file(d, "evaluation.json")
     from .model_card import write_model_card
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
+from ..jsonutil import json_default
 from .data import build_features, feature_names
 from .predictor import IREnsemble, IRPosterior
 
@@ -157,19 +158,9 @@ def register_file(
     man["updated_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     man["total_bytes"] = int(sum(v["bytes"] for v in man["files"].values()))
     tmp = mpath.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(man, indent=2, default=_json_default))
+    tmp.write_text(json.dumps(man, indent=2, default=json_default))
     tmp.replace(mpath)
     return man
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o)}")
 
 
 def save_component(

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import ModelError
 from .data import build_features, feature_names, wise_targets
+from .threads import torch_threads
 
 
 def _open(catalog):
@@ -188,9 +188,7 @@ def train_predictor(
         Also train the property heads / the two baselines.
     n_threads, seed, progress
     """
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
+    with torch_threads(n_threads):
         return _train_predictor(
             catalog,
             name,
@@ -207,8 +205,6 @@ def train_predictor(
             seed,
             progress,
         )
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _train_predictor(

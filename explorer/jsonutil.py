@@ -1,0 +1,18 @@
+"""JSON encoding of the numpy and path values the CLI and the model files write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def json_default(o):
+    """``default=`` hook for :func:`json.dumps`: numpy scalars/arrays and paths."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o)}")
