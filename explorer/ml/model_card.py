@@ -80,6 +80,17 @@ def render_model_card(manifest: dict, result: dict) -> str:
     L += _table(result)
     for name, block in result.get("baselines", {}).items():
         L += ["", f"### Baseline: {name}", ""] + _table(block)
+    ref = (result.get("reference") or {}).get("truth_flux")
+    if ref:
+        L += [
+            "",
+            "### Reference: the noiseless truth as the prediction",
+            "",
+            "The simulator's noise-free magnitude of each galaxy scored with the same metric: the lowest",
+            "`chi2_n` any predictor can reach on this catalog. Above 1 where faint detections are",
+            "Eddington-biased (sources detected at signal-to-noise 2-4 are mostly upward fluctuations).",
+            "",
+        ] + _table(ref)
     props = result.get("properties")
     L += ["", "## Physical properties", ""]
     if isinstance(props, dict):
