@@ -130,3 +130,57 @@ def test_no_models_message_in_page(tiny_catalog):
     # the model curves are empty (NaN), the observed spectrum is there
     assert np.isnan(panels["spectrum"].src.data["recon"]).all()
     assert np.isfinite(panels["spectrum"].src.data["flux"]).any()
+
+
+# --- sorting drives previous / next -------------------------------------------------------------
+def test_sort_by_z_descending_drives_next_and_previous(tiny_catalog):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)  # z = 0.05, 0.1, 0.2 in catalog order
+    picker = panels["picker"]
+    assert not picker.table.sortable  # headers do not sort: the dropdown is the one order
+    picker.sort_by.value = "z"
+    picker.sort_dir.value = "descending"
+    assert list(picker.src.data["z"]) == [0.2, 0.1, 0.05]  # the table shows the sort
+    state.select(1)  # z = 0.1
+    picker.next.click()
+    assert state.index == 0 and state.row["z"] == 0.05  # the next-lower z, not catalog row 2
+    picker.next.click()
+    assert state.index == 2  # wraps to the top of the table (highest z)
+    picker.prev.click()
+    assert state.index == 0
+    # a click in the sorted table still picks the row shown there
+    picker.src.selected.indices = [1]
+    assert state.index == 1
+    # ascending r magnitude: 16.0, 17.0, 17.5 -> rows 0, 1, 2
+    picker.sort_by.value = "r"
+    picker.sort_dir.value = "ascending"
+    picker.next.click()
+    assert state.index == 2
+    # back to catalog order
+    picker.sort_by.value = ""
+    assert list(picker.src.data["index"]) == [0, 1, 2]
+
+
+def test_sort_next_from_a_filtered_out_galaxy_goes_to_its_sort_neighbour(tiny_catalog):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    picker = panels["picker"]
+    picker.sort_by.value = "z"
+    picker.sort_dir.value = "descending"
+    state.select(1)  # z = 0.1, then filtered out by class
+    picker.cls.value = "star-forming"  # only row 0 (z = 0.05) passes
+    assert list(picker.src.data["index"]) == [0]
+    picker.next.click()
+    assert state.index == 0
+
+
+def test_sort_rank_missing_values_last_and_stable():
+    from explorer.app.panels import PickerPanel
+
+    v = np.array([2.0, np.nan, 1.0, 2.0, 3.0])
+    assert list(np.argsort(PickerPanel.sort_rank(v))) == [2, 0, 3, 4, 1]
+    assert list(np.argsort(PickerPanel.sort_rank(v, descending=True))) == [4, 0, 3, 2, 1]
+    s = np.array(["b", "", "a", "b"])
+    assert list(np.argsort(PickerPanel.sort_rank(s, descending=True))) == [0, 3, 2, 1]

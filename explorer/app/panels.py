@@ -120,8 +120,25 @@ def _f(v, fmt="{:.2f}", empty="–") -> str:
 class PickerPanel:
     """Choose the galaxy: searchable/sortable table with filters, ID box, previous / next / random.
 
-    Previous / next / random move within the rows that pass the filters (in catalog order).
+    The table is sorted by the "sort by" dropdown and the ascending / descending toggle (which
+    reorder the table's data source); previous / next follow that order, within the rows that
+    pass the filters, and random draws from those rows. Clicking a column header does not sort:
+    Bokeh's DataTable sorts on screen only in the browser and does not tell Python the order, so
+    the explicit sort is the one order the table and previous / next share.
     """
+
+    #: (label, table column) choices of the "sort by" dropdown; "" is catalog order
+    SORT_CHOICES = (
+        ("catalog order", ""),
+        ("id", "id"),
+        ("z", "z"),
+        ("r (AB)", "r"),
+        ("class", "cls"),
+        ("W3 observed", "w3_obs"),
+        ("W3 predicted", "w3_pred"),
+        ("worst |χ|", "worst_chi"),
+        ("S/N", "snr"),
+    )
 
     def __init__(self, state: ExplorerState, seed: int = 0):
         self.state = state
@@ -161,6 +178,15 @@ class PickerPanel:
             placeholder="search id…", description="search", layout=widgets.Layout(width="240px")
         )
         self.count = widgets.HTML()
+        self.sort_by = widgets.Dropdown(
+            options=list(self.SORT_CHOICES),
+            value="",
+            description="sort by",
+            layout=widgets.Layout(width="230px"),
+        )
+        self.sort_dir = widgets.ToggleButtons(
+            options=["ascending", "descending"], value="ascending", style={"button_width": "85px"}
+        )
         # table
         self.src = ColumnDataSource(self._empty_table())
         fmt3 = NumberFormatter(format="0.000")
@@ -178,7 +204,7 @@ class PickerPanel:
                 TableColumn(field="worst_chi", title="worst |χ|", formatter=fmt2, width=62),
                 TableColumn(field="snr", title="S/N", formatter=NumberFormatter(format="0.0"), width=45),
             ],
-            sortable=True,
+            sortable=False,  # the on-screen sort would not reach Python: sort with self.sort_by
             selectable=True,
             index_position=None,
             width=660,
@@ -192,7 +218,7 @@ class PickerPanel:
         self.next.on_click(lambda _: self._step(+1))
         self.random.on_click(lambda _: self._random())
         self.id_box.observe(self._on_id, names="value")
-        for w in (self.z_range, self.cls, self.min_snr, self.search):
+        for w in (self.z_range, self.cls, self.min_snr, self.search, self.sort_by, self.sort_dir):
             w.observe(self._apply_filters, names="value")
         state.observe(self._refresh, names="galaxy")
         state.observe(self._apply_filters, names="sample")
@@ -206,6 +232,7 @@ class PickerPanel:
                 self.summary,
                 widgets.HBox([self.z_range, self.cls, self.min_snr]),
                 widgets.HBox([self.search, self.count]),
+                widgets.HBox([self.sort_by, self.sort_dir]),
                 self.view,
             ]
         )
@@ -239,26 +266,55 @@ class PickerPanel:
             keep &= np.char.find(np.char.lower(np.asarray(t["id"]).astype(str)), q) >= 0
         return np.flatnonzero(keep)
 
-    def _apply_filters(self, *_):
-        self.rows = self.filtered_rows()
+    def table_columns(self) -> dict:
+        """Every table column for every catalog row (catalog order)."""
         t = self.state.catalog.table
         s = self.state.sample
-        r = self.rows
-        nanv = np.full(len(r), np.nan)
-        w3 = np.asarray(t["w3_mag_vega"], float)[r]
-        ul = np.asarray(t["w3_is_ul"], bool)[r]
-        data = {
-            "index": r,
-            "id": np.asarray(t["id"]).astype(str)[r],
-            "z": np.asarray(t["z"], float)[r],
-            "r": np.asarray(t["mag_r_total"], float)[r] if "mag_r_total" in t else nanv,
-            "cls": np.asarray(t["class_label"]).astype(str)[r] if "class_label" in t else np.full(len(r), ""),
-            "w3_obs": w3,
-            "w3_ul": np.where(ul, "<", ""),
-            "w3_pred": s.pred_mag[r, 2] if s is not None and s.pred_mag is not None else nanv,
-            "worst_chi": s.worst_abs_chi[r] if s is not None and s.chi is not None else nanv,
-            "snr": s.snr[r] if s is not None else nanv,
+        n = self.state.catalog.n
+        nanv = np.full(n, np.nan)
+        return {
+            "index": np.arange(n),
+            "id": np.asarray(t["id"]).astype(str),
+            "z": np.asarray(t["z"], float),
+            "r": np.asarray(t["mag_r_total"], float) if "mag_r_total" in t else nanv,
+            "cls": np.asarray(t["class_label"]).astype(str) if "class_label" in t else np.full(n, ""),
+            "w3_obs": np.asarray(t["w3_mag_vega"], float),
+            "w3_ul": np.where(np.asarray(t["w3_is_ul"], bool), "<", ""),
+            "w3_pred": s.pred_mag[:, 2] if s is not None and s.pred_mag is not None else nanv,
+            "worst_chi": s.worst_abs_chi if s is not None and s.chi is not None else nanv,
+            "snr": s.snr if s is not None else nanv,
         }
+
+    @staticmethod
+    def sort_rank(values, descending: bool = False) -> np.ndarray:
+        """Position of each row in the sorted order (stable: ties keep catalog order; NaN and
+        empty values last in either direction)."""
+        values = np.asarray(values)
+        if values.dtype.kind in "fiub":
+            v = values.astype(float)
+            missing = ~np.isfinite(v)
+            key = np.where(missing, 0.0, -v if descending else v)
+        else:
+            v = values.astype(str)
+            missing = v == ""
+            _, inv = np.unique(v, return_inverse=True)
+            key = -inv if descending else inv
+        order = np.lexsort((np.arange(len(values)), key, missing))
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[order] = np.arange(len(values))
+        return rank
+
+    def _apply_filters(self, *_):
+        cols = self.table_columns()
+        key = self.sort_by.value
+        descending = self.sort_dir.value == "descending"
+        self._rank = (
+            self.sort_rank(cols[key], descending) if key else np.arange(self.state.catalog.n, dtype=np.int64)
+        )
+        r = self.filtered_rows()
+        r = r[np.argsort(self._rank[r], kind="stable")]  # the table's order: what previous / next follow
+        self.rows = r
+        data = {k: v[r] for k, v in cols.items()}
         self._syncing = True
         try:
             with batched(self.view):
@@ -272,15 +328,17 @@ class PickerPanel:
 
     # -- selection ------------------------------------------------------------------------------
     def _step(self, delta: int) -> None:
-        rows = self.rows if len(self.rows) else np.arange(self.state.catalog.n)
+        """Previous (-1) / next (+1) galaxy in the table's order (filters and sort)."""
+        rows = self.rows if len(self.rows) else np.argsort(self._rank, kind="stable")
         cur = self.state.index
         if self.state.galaxy is not None and self.state.galaxy.source != "catalog":
             self.state.select(cur)
             return
-        pos = np.searchsorted(rows, cur)
+        ranks = self._rank[rows]  # increasing along the table
+        pos = int(np.searchsorted(ranks, self._rank[cur]))
         if pos < len(rows) and rows[pos] == cur:
             pos = (pos + delta) % len(rows)
-        else:  # current galaxy is filtered out: go to the neighbour in catalog order
+        else:  # the current galaxy is filtered out: its neighbour in the sort order
             pos = (pos if delta > 0 else pos - 1) % len(rows)
         self.state.select(int(rows[pos]))
 
