@@ -1,4 +1,5 @@
-# Fresh machine: `make run` (install + main job on the embedded demo) and `make test`.
+# Fresh machine: `make run` (install, then serve the dashboard at http://localhost:8866) and
+# `make test` (which never runs `make run`: that one blocks until Ctrl-C).
 # torch==2.13.0 (CPU build) is installed FIRST: an unpinned torch pulled in by a dependency
 # (spender, captum) would otherwise download several GB of CUDA packages.
 PYTHON ?= python3
@@ -6,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run app test install install-dev browser-deps lint bench clean-venv
+.PHONY: run app info test install install-dev browser-deps lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +30,22 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-run: install
-	$(BIN)/python -m explorer info data/demo_catalog.h5
+# The dashboard (app.ipynb) with Voila on the embedded demo catalog and models/default, offline.
+# VOILA_OPTIONS = explorer.app.browser.VOILA_OPTIONS: no browser window, loopback only, one
+# preheated kernel (the notebook already run when the page opens). The browser tests start Voila
+# with the same options; tests/test_app_panels.py checks that the two agree.
+PORT         ?= 8866
+VOILA_OPTIONS := --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True --pool_size=1
 
-app: install
-	$(BIN)/voila app.ipynb --port=8866 --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True --pool_size=1
+run: install
+	@echo "IR-Optical Explorer: open http://localhost:$(PORT) in a browser (Ctrl-C stops the server)"
+	$(BIN)/voila app.ipynb --port=$(PORT) $(VOILA_OPTIONS)
+
+app: run
+
+# summary of the embedded demo catalog (what `make run` printed before it served the dashboard)
+info: install
+	$(BIN)/python -m explorer info data/demo_catalog.h5
 
 # Browser tests drive Debian's Chromium (playwright cannot download browsers offline).
 browser-deps:

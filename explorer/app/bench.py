@@ -28,7 +28,16 @@ import tempfile
 import time
 
 from ..paths import REPO_ROOT
-from .browser import VoilaServer, chromium_context, move_slider, open_app, text_of, wait_text_change
+from .browser import (
+    VOILA_OPTIONS,
+    VOILA_OPTIONS_COLD,
+    VoilaServer,
+    chromium_context,
+    move_slider,
+    open_app,
+    text_of,
+    wait_text_change,
+)
 
 TARGETS = {
     "time_to_interactive_s": 8.0,
@@ -61,10 +70,10 @@ def run_browser_benchmark(
     env = {"IROX_EXPORT_DIR": tempfile.mkdtemp(prefix="irox-bench-exports-")}
     if models is not None:
         env["IROX_MODELS"] = str(models)
-    extra = ("--preheat_kernel=True", "--pool_size=1") if preheat else ()
+    options = VOILA_OPTIONS if preheat else VOILA_OPTIONS_COLD  # preheat: what `make run` serves
     load_before = os.getloadavg()
-    server = VoilaServer(REPO_ROOT / "app.ipynb", env=env, extra_args=extra)
-    out: dict = {"voila_args": list(extra), "models": models or os.environ.get("IROX_MODELS", "default")}
+    server = VoilaServer(REPO_ROOT / "app.ipynb", env=env, options=options)
+    out: dict = {"voila_args": list(options), "models": models or os.environ.get("IROX_MODELS", "default")}
     try:
         with chromium_context(viewport=(1400, 1000)) as ctx:
             tti = []
@@ -131,7 +140,11 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=20, help="samples of the slider and galaxy-switch timings")
     ap.add_argument("--n-cold", type=int, default=3, help="page loads (each a new kernel)")
     ap.add_argument("--n-attribution", type=int, default=5)
-    ap.add_argument("--preheat", action="store_true", help="voila --preheat_kernel=True --pool_size=1")
+    ap.add_argument(
+        "--preheat",
+        action="store_true",
+        help="Voila as `make run` serves it: --preheat_kernel=True --pool_size=1",
+    )
     a = ap.parse_args(argv)
     res = run_browser_benchmark(a.models, a.n, a.n_cold, a.n_attribution, a.preheat)
     print(json.dumps(res, indent=1))

@@ -31,6 +31,13 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: Voila options of ``make run`` besides the port (the Makefile's ``VOILA_OPTIONS``): no browser
+#: window, loopback only, and one preheated kernel (the notebook already run when a page opens).
+#: The browser tests start Voila with exactly these, so they test what a user runs;
+#: ``tests/test_app_panels.py`` checks that the Makefile agrees.
+VOILA_OPTIONS = ("--no-browser", "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1")
+#: the same without the preheated kernel (every page starts and runs a new kernel: cold start)
+VOILA_OPTIONS_COLD = VOILA_OPTIONS[:2]
 #: Console errors the stack notes call harmless (CDN font CSS, a pyviz labextension).
 HARMLESS_CONSOLE = ("font-awesome", "fontawesome", "@pyviz/jupyterlab_pyviz", "jupyterlab_pyviz")
 
@@ -49,24 +56,27 @@ class VoilaServer:
     notebook : path
     env : dict, optional
         Extra environment variables (``IROX_MODELS``, ``IROX_CACHE_DIR``, ``IROX_EXPORT_DIR``...).
+    options : tuple of str
+        Voila options besides the port: by default those of ``make run`` (:data:`VOILA_OPTIONS`);
+        :data:`VOILA_OPTIONS_COLD` for a new kernel per page.
     extra_args : tuple of str
-        More Voila options (e.g. ``--preheat_kernel=True``).
+        More Voila options, appended.
     """
 
-    def __init__(self, notebook: Path, env: dict | None = None, extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        notebook: Path,
+        env: dict | None = None,
+        extra_args: tuple[str, ...] = (),
+        options: tuple[str, ...] = VOILA_OPTIONS,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.options = tuple(options) + tuple(extra_args)
         voila = Path(sys.executable).with_name("voila")
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".voila.log", delete=False)
         self.proc = subprocess.Popen(
-            [
-                str(voila),
-                str(notebook),
-                "--no-browser",
-                f"--port={self.port}",
-                "--Voila.ip=127.0.0.1",
-                *extra_args,
-            ],
+            [str(voila), str(notebook), f"--port={self.port}", *self.options],
             cwd=REPO_ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app.browser import CHROMIUM, HARMLESS_CONSOLE, VoilaServer, chromium_context
+from explorer.app.browser import CHROMIUM, HARMLESS_CONSOLE, VOILA_OPTIONS, VoilaServer, chromium_context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,8 @@ def app_env(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def voila_server(app_env):
-    server = VoilaServer(REPO / "app.ipynb", env=app_env)
+    """Voila with the options of `make run` (VOILA_OPTIONS: one preheated kernel), on a free port."""
+    server = VoilaServer(REPO / "app.ipynb", env=app_env, options=VOILA_OPTIONS)
     yield server
     server.stop()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app.browser import move_slider, open_app, text_of, wait_text_change
+from explorer.app.browser import VOILA_OPTIONS, move_slider, open_app, text_of, wait_text_change
 
 from .conftest import REPO, serious
 
@@ -25,6 +25,7 @@ TIMINGS: dict[str, float] = {}
 
 def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     page = page_with_console
+    assert voila_server.options == VOILA_OPTIONS  # what `make run` serves
     TIMINGS["time_to_interactive_s"] = open_app(page, voila_server.url)
     assert "No models loaded" not in page.inner_text("body")
     assert page.locator(".irox-model-status").inner_text().startswith("Models:")
@@ -116,7 +117,7 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
     assert serious(page) == [], (page.console_errors, page.failed_requests)
     if os.environ.get("IROX_BROWSER_TIMINGS"):
-        Path(os.environ["IROX_BROWSER_TIMINGS"]).writetext_of(json.dumps(TIMINGS, indent=1))
+        Path(os.environ["IROX_BROWSER_TIMINGS"]).write_text(json.dumps(TIMINGS, indent=1))
     print("browser timings:", TIMINGS)
 
 
