@@ -159,3 +159,31 @@ def test_one_cycle_schedule_and_wall_clock_budget(tmp_path):
     )  # fmt: skip
     assert time.perf_counter() - t0 < 12  # a 2 s budget (+ data loading, one validation pass)
     assert 0 < m.meta["n_steps"] < 10_000 * 10 and m.meta["train_minutes"] < 0.1
+
+
+def test_sdss_instrument_equals_spenders_sdss_class():
+    from explorer.ml.encoder import sdss_instrument
+
+    ours, theirs = sdss_instrument(), sdss_instrument(official=True)
+    assert type(theirs).__name__ == "SDSS"
+    assert ours.lsf is None and theirs.lsf is None and ours.calibration is None
+    sd_ours, sd_theirs = ours.state_dict(), theirs.state_dict()
+    assert sd_ours.keys() == sd_theirs.keys() == {"wave_obs"}
+    assert torch.equal(sd_ours["wave_obs"], sd_theirs["wave_obs"])
+
+
+def test_spender_package_still_complete_after_light_import():
+    import subprocess
+    import sys
+
+    code = (
+        "from explorer.ml.encoder import sdss_instrument, spender_submodule\n"
+        "import sys\n"
+        "m = spender_submodule('model'); sdss_instrument()\n"
+        "assert 'nflows' not in sys.modules\n"
+        "import spender\n"
+        "from spender import Instrument, SpectrumAutoencoder, load_model\n"
+        "assert spender.model is m and SpectrumAutoencoder is m.SpectrumAutoencoder\n"
+        "assert spender.NeuralDensityEstimator.__name__ == 'NeuralDensityEstimator'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

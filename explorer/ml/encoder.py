@@ -51,11 +51,67 @@ DEFAULT_WIDTHS = (16, 32, 64)
 DEFAULT_DECODER_HIDDEN = SPENDER_DECODER_HIDDEN
 
 
-def sdss_instrument():
-    """spender's SDSS instrument (observed grid 10**arange(3.578, 3.97, 1e-4), 3921 px)."""
-    from spender.data.sdss import SDSS
+def spender_submodule(name: str):
+    """Import ``spender.<name>`` without executing ``spender/__init__.py`` yet.
 
-    inst = SDSS()
+    spender 0.3's package ``__init__`` imports its normalizing-flow module, which imports
+    ``nflows``, which imports ``matplotlib.pyplot`` at module level: over a second of a cold model
+    load that needs none of them. The submodules we use (``model``, ``instrument``, ``util``,
+    ``data.sdss``) only import each other by module, so they load under a package object whose
+    ``__init__`` has not run. That object runs the real ``__init__`` the first time anyone asks
+    it for a name it does not have (PEP 562 module ``__getattr__``), so ``import spender;
+    spender.load_model`` and ``from spender import Instrument`` keep working, with the same
+    classes. Falls back to a normal import if anything about this fails.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    full = f"spender.{name}"
+    if full in sys.modules or "spender" in sys.modules:
+        return importlib.import_module(full)
+    try:
+        spec = importlib.util.find_spec("spender")
+        pkg = importlib.util.module_from_spec(spec)
+    except (ImportError, AttributeError, ValueError):
+        return importlib.import_module(full)
+
+    def complete_init(attr):
+        # first request for a missing name: run spender/__init__.py in this module, then retry
+        del pkg.__getattr__
+        spec.loader.exec_module(pkg)
+        try:
+            return pkg.__dict__[attr]
+        except KeyError:
+            raise AttributeError(f"module 'spender' has no attribute {attr!r}") from None
+
+    pkg.__getattr__ = complete_init
+    sys.modules["spender"] = pkg
+    try:
+        return importlib.import_module(full)
+    except ImportError:
+        sys.modules.pop("spender", None)
+        return importlib.import_module(full)
+
+
+def sdss_instrument(official: bool = False):
+    """spender's SDSS instrument (observed grid 10**arange(3.578, 3.97, 1e-4), 3921 px).
+
+    Parameters
+    ----------
+    official : bool
+        Return an instance of spender's own ``spender.data.sdss.SDSS`` class (used to load
+        official spender checkpoints with ``spender.load_model``). By default a plain
+        ``spender.instrument.Instrument`` on the same grid: ``SDSS`` adds nothing else to it (no
+        LSF, no calibration, the same buffers), and importing ``spender.data.sdss`` imports
+        astropy.table and astropy.io.fits, about 1 s of every cold model load.
+        tests/test_ml_encoder.py checks that both give the same module state.
+    """
+    if official:
+        inst = spender_submodule("data.sdss").SDSS()
+    else:
+        Instrument = spender_submodule("instrument").Instrument
+        inst = Instrument(10 ** torch.arange(3.578, 3.97, 0.0001))
     if inst.wave_obs.numel() != N_PIX or not np.allclose(inst.wave_obs.numpy(), WAVE_OBS_VAC_AA, rtol=1e-6):
         raise ModelError("spender's SDSS instrument grid differs from explorer.constants.WAVE_OBS_VAC_AA")
     return inst
@@ -73,9 +129,7 @@ def rest_frame_grid(z_max: float = Z_MAX, n_bins: int | None = None) -> torch.Te
 
 
 def _spender_encoder_class():
-    from spender.model import SpectrumEncoder
-
-    return SpectrumEncoder
+    return spender_submodule("model").SpectrumEncoder
 
 
 class WidthSpectrumEncoder(_spender_encoder_class()):
@@ -96,7 +150,7 @@ class WidthSpectrumEncoder(_spender_encoder_class()):
 
     def __init__(self, instrument, n_latent, widths=DEFAULT_WIDTHS, n_hidden=SPENDER_ENCODER_HIDDEN):
         nn.Module.__init__(self)  # skip spender's constructor (fixed widths); same attributes below
-        from spender.model import MLP
+        MLP = spender_submodule("model").MLP
 
         widths = tuple(int(w) for w in widths)
         if len(widths) != 3 or widths[-1] % 2:
@@ -133,7 +187,8 @@ class EncoderConfig:
 
 def build_autoencoder(config: EncoderConfig):
     """Build a spender ``BaseAutoencoder`` from :class:`EncoderConfig`."""
-    from spender.model import BaseAutoencoder, SpectrumDecoder
+    sm = spender_submodule("model")
+    BaseAutoencoder, SpectrumDecoder = sm.BaseAutoencoder, sm.SpectrumDecoder
 
     inst = sdss_instrument()
     enc = WidthSpectrumEncoder(inst, config.n_latent, config.widths, config.encoder_hidden)
@@ -325,7 +380,7 @@ def load_encoder(path: str | Path) -> SpectrumEncoderModel:
     if is_spender_default:
         import spender
 
-        model = spender.load_model(str(path), sdss_instrument())
+        model = spender.load_model(str(path), sdss_instrument(official=True))
         return SpectrumEncoderModel(model, config, meta)
     model = build_autoencoder(config)
     if "encoder.conv1.0.weight" in sd and sd["encoder.mlp.0.weight"].shape[1] != model.encoder.n_feature:
