@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 
@@ -217,3 +219,106 @@ def test_make_run_serves_the_dashboard_with_the_browser_tests_voila_options():
         [make, "-n", "-s", "-C", str(REPO_ROOT), "test"], capture_output=True, text=True, check=True
     ).stdout
     assert "voila" not in test and "pytest" in test
+
+
+# --- a pasted AllWISE row -----------------------------------------------------------------------
+#: an AllWISE row as IRSA writes it (IPAC table), at NGC 3073's position; W4 a 95% upper limit
+ALLWISE_IPAC = r"""\fixlen = T
+|          designation|         ra|        dec|  w1mpro| w1sigmpro|  w2mpro| w2sigmpro|  w3mpro| w3sigmpro|  w4mpro| w4sigmpro|ph_qual|
+|                 char|     double|     double|  double|    double|  double|    double|  double|    double|  double|    double|   char|
+|                     |        deg|        deg|     mag|       mag|     mag|       mag|     mag|       mag|     mag|       mag|       |
+|                 null|       null|       null|    null|      null|    null|      null|    null|      null|    null|      null|   null|
+  J100052.07+553707.8  150.2169800  55.6188340   11.540      0.023   11.432      0.021    8.812      0.028    6.921       null    AAAU
+"""
+
+
+def test_pasted_allwise_row_drives_the_sed_panel(tiny_catalog, sdss_ngc3073):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up, sed = panels["upload"], panels["sed"]
+    up.paste.value = ALLWISE_IPAC
+    up.read_row.click()  # fills the boxes; no spectrum yet
+    assert "irox-ok" in up.message.value and "upload its SDSS spectrum" in up.message.value
+    assert (up.mag["W1"].value, up.sig["W1"].value, up.ul["W1"].value) == ("11.54", "0.023", False)
+    assert (up.mag["W4"].value, up.sig["W4"].value, up.ul["W4"].value) == ("6.921", "", True)
+    assert up.handle_bytes("NGC3073.fits", sdss_ngc3073.read_bytes()) is not None
+    assert state.galaxy.source == "upload"
+    assert "from the pasted AllWISE row J100052.07+553707.8" in up.message.value
+    assert "irox-warn" not in up.message.value  # same position as the spectrum, all bands usable
+    assert list(sed.det.data["band"]) == ["W1", "W2", "W3"]
+    assert list(sed.ul.data["band"]) == ["W4"]  # the null sigma is an upper limit, drawn as one
+    assert sed.ul.data["flux"][0] == pytest.approx(vega_mag_to_mjy(6.921, 3))
+    assert sed.det.data["flux"][2] == pytest.approx(vega_mag_to_mjy(8.812, 2))
+    f1 = vega_mag_to_mjy(11.54, 0)
+    assert sed.det.data["hi"][0] - sed.det.data["flux"][0] == pytest.approx(f1 * 0.4 * np.log(10) * 0.023)
+    assert "&gt; 6.92 (UL)" in sed.chi_table.value
+
+
+def test_pasted_csv_row_applies_to_the_uploaded_spectrum(tiny_catalog, sdss_ngc3073):
+    """CSV with extra columns, upper-case names, an empty sigma (upper limit), an unusable W3
+    (ph_qual X) and a position 20" away: read, W3 left out and the page says why and warns."""
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up, sed = panels["upload"], panels["sed"]
+    up.handle_bytes("NGC3073.fits", sdss_ngc3073.read_bytes())
+    up.paste.value = (
+        "cntr,RA,DEC,W1MPRO,W1SIGMPRO,W2MPRO,W2SIGMPRO,W3MPRO,W3SIGMPRO,W4MPRO,W4SIGMPRO,PH_QUAL,cc_flags\n"
+        "1234,150.21698,55.624390,12.0,0.03,11.9,0.03,,,7.5,,AAXU,0000\n"
+    )
+    up.read_row.click()  # re-shows the uploaded spectrum with the row
+    assert state.galaxy.source == "upload"
+    assert list(sed.det.data["band"]) == ["W1", "W2"] and list(sed.ul.data["band"]) == ["W4"]
+    assert sed.det.data["flux"][0] == pytest.approx(vega_mag_to_mjy(12.0, 0))
+    msg = html.unescape(up.message.value)
+    assert "W3 not used" in msg and "W3 has no usable measurement (ph_qual letter 'X')" in msg
+    assert "20.0″ from the spectrum" in msg
+    assert up.mag["W3"].value == "" and up.ul["W4"].value
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (
+            "w1mpro w1sigmpro w2mpro w2sigmpro w3mpro w4mpro w4sigmpro\n11.5 0.02 11.4 0.02 8.8 6.9 null\n",
+            "AllWISE row: missing WISE band columns ['w3sigmpro']",
+        ),
+        (
+            "w1mpro w1sigmpro w2mpro w2sigmpro w3mpro w3sigmpro w4mpro w4sigmpro\n"
+            "11.5 0.02 11.4 0.02 8.8 0.03 6.9 null\n12.5 0.02 12.4 0.02 9.8 0.03 7.9 null\n",
+            "AllWISE row: 2 data rows",
+        ),
+        (
+            "w1mpro w1sigmpro w2mpro w2sigmpro w3mpro w3sigmpro w4mpro w4sigmpro\n11.5 0.02 11.4 0.02 8.8 0.03 6.9\n",
+            "AllWISE row: cannot read the text as whitespace-separated",
+        ),
+        ("11.5 0.02 11.4 0.02 8.8 0.03 6.9 null\n", "AllWISE row: only one line pasted"),
+        (
+            "w1mpro,w1sigmpro,w2mpro,w2sigmpro,w3mpro,w3sigmpro,w4mpro,w4sigmpro,ph_qual\n"
+            "11.5,0.02,11.4,0.02,8.8,0.03,6.9,,AAU\n",
+            "AllWISE row: ph_qual 'AAU' is not 4 letters",
+        ),
+        ("", "AllWISE row: nothing pasted"),
+    ],
+)
+def test_bad_pasted_rows_say_why_and_the_app_keeps_working(tiny_catalog, sdss_ngc3073, text, problem):
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    up.mag["W1"].value = "10.0"  # what was typed stays when the row is bad
+    up.paste.value = text
+    up.read_row.click()
+    msg = html.unescape(up.message.value)
+    assert "irox-error" in msg and problem in msg, msg
+    assert up.mag["W1"].value == "10.0"
+    if text:  # an upload with the bad row still in the box stops at the row's message
+        assert up.handle_bytes("NGC3073.fits", sdss_ngc3073.read_bytes()) is None
+        assert problem in html.unescape(up.message.value) and state.galaxy.source == "catalog"
+    else:  # an empty box is no row: the upload goes on with the typed magnitudes
+        assert up.handle_bytes("NGC3073.fits", sdss_ngc3073.read_bytes()) is not None
+        assert "1 WISE band typed in" in up.message.value and state.galaxy.source == "upload"
+        state.select(0)  # back to the catalog
+    panels["picker"].next.click()
+    assert state.index == 1 and state.galaxy.source == "catalog"
