@@ -47,8 +47,9 @@ def parse_number(text: str, what: str) -> float:
 
 #: the name a pasted row goes by in messages
 PASTED_ROW = "AllWISE row"
-#: a pasted row farther than this from the spectrum's position gets a warning (arcsec; the
-#: radius commonly used to match AllWISE to SDSS, e.g. Chen et al. 2018 use 3")
+#: a pasted row farther than this from the spectrum's position gets a warning (arcsec): the
+#: default radius of explorer.io.crossmatch.crossmatch_by_position, about half the W1 beam
+#: (6.1" FWHM, Wright et al. 2010) and the SDSS fiber diameter
 MATCH_RADIUS_ARCSEC = 3.0
 
 
