@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -95,6 +96,36 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     with page.expect_download() as dl:
         link.click()
     assert Path(dl.value.path()).read_bytes() == written.read_bytes()
+
+    # 5b. sorting the table by z, descending: the table shows it and "next" goes to a lower z
+    def summary_z() -> float:
+        return float(re.search(r"z = ([0-9.]+)", text_of(page, ".irox-summary")).group(1))
+
+    page.locator(".widget-dropdown", has_text="sort by").locator("select").select_option(label="z")
+    page.get_by_role("button", name="descending").click()
+    page.wait_for_function(  # rendered rows in screen order (SlickGrid places them by style.top)
+        "() => { const z = [...document.querySelectorAll('.slick-row')]"
+        ".sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))"
+        ".map(r => parseFloat(r.querySelectorAll('.slick-cell')[1].innerText));"
+        " return z.length > 2 && z.every((v, i) => i === 0 || v <= z[i - 1]) && z[0] > z[z.length - 1]; }",
+        timeout=15_000,
+    )
+    z0, summary = summary_z(), text_of(page, ".irox-summary")
+    page.get_by_role("button", name="next ▶").click()
+    wait_text_change(page, ".irox-summary", summary)
+    assert summary_z() <= z0
+
+    # 5c. a pasted AllWISE row fills the W1-W4 boxes; a bad one says what is wrong
+    paste = page.locator("textarea")
+    paste.fill(
+        "w1mpro w1sigmpro w2mpro w2sigmpro w3mpro w3sigmpro w4mpro w4sigmpro\n11.5 0.02 11.4 0.02 8.8 0.03 6.9 null"
+    )
+    page.get_by_role("button", name="read AllWISE row").click()
+    page.wait_for_selector(".irox-ok:has-text('read into the W1')", timeout=15_000)
+    paste.fill("w1mpro w1sigmpro\n11.5 0.02")
+    page.get_by_role("button", name="read AllWISE row").click()
+    page.wait_for_selector(".irox-error:has-text('AllWISE row: missing WISE band columns')", timeout=15_000)
+    paste.fill("")
 
     # 6. a bad upload shows a message, and the app keeps working
     with page.expect_file_chooser() as chooser:
