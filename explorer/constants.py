@@ -39,6 +39,12 @@ WISE_F0_JY = np.array([309.540, 171.787, 31.674, 8.363])
 WISE_AB_MINUS_VEGA = np.array([2.699, 3.339, 5.174, 6.620])
 #: Typical AllWISE 5-sigma point-source depth in mJy (AllWISE explanatory supplement).
 WISE_DEPTH_5SIGMA_MJY = np.array([0.054, 0.071, 0.73, 5.0])
+#: WISE absolute calibration uncertainty per band (Jarrett et al. 2011, sect. 3.2): 2.4, 2.8, 4.5,
+#: 5.7 %. An error floor added in quadrature to the photometric noise.
+WISE_CALIB_FRAC = np.array([0.024, 0.028, 0.045, 0.057])
+#: AllWISE reports a measured magnitude where the profile-fit S/N >= 2 and a 95 % upper limit
+#: below (AllWISE Explanatory Supplement, sect. IV.4.c).
+WISE_DETECTION_SNR = 2.0
 
 SDSS_BANDS = ("u", "g", "r", "i", "z")
 

@@ -1,48 +1,113 @@
-"""The truth-flux reference of the evaluation: the lowest chi2_n the paper's metric allows."""
+"""Evaluation details: the detection-conditioned prediction and the truth-flux reference."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from explorer.constants import WISE_BANDS, vega_mag_to_mjy
+from explorer.constants import (
+    WISE_BANDS,
+    WISE_CALIB_FRAC,
+    WISE_DEPTH_5SIGMA_MJY,
+    WISE_DETECTION_SNR,
+    mjy_to_vega_mag,
+    vega_mag_to_mjy,
+)
 from explorer.ml.data import wise_targets
-from explorer.ml.evaluate import truth_flux_reference
+from explorer.ml.evaluate import ir_metrics, truth_flux_reference
+from explorer.ml.predictor import IRPosterior
 
 
-def _table(n=20000, sigma=0.05, seed=0, bias_mag=0.0):
-    rng = np.random.default_rng(seed)
+def _point_posterior(mag):
+    mag = np.asarray(mag, float)
+    covs = np.broadcast_to(np.eye(4) * 1e-10, (len(mag), 1, 4, 4)).copy()
+    return IRPosterior(mag[:, None, :], covs, "true")
+
+
+def _observe(flux_mjy, rng):
+    """The AllWISE-like measurement model the simulator uses (explorer.simulate.observe)."""
+    sig_noise = WISE_DEPTH_5SIGMA_MJY / 5.0
+    f_obs = flux_mjy * (1 + WISE_CALIB_FRAC * rng.standard_normal(flux_mjy.shape))
+    f_obs = f_obs + sig_noise * rng.standard_normal(flux_mjy.shape)
+    sig = np.sqrt(sig_noise**2 + (WISE_CALIB_FRAC * f_obs) ** 2)
+    det = f_obs >= WISE_DETECTION_SNR * sig
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(det, mjy_to_vega_mag(np.where(det, f_obs, 1.0), np.arange(4)), np.nan)
+        sig_mag = np.where(det, 1.0857 * sig / f_obs, np.nan)
+    return mag, sig_mag, ~det
+
+
+def _table(true_mag, rng):
+    flux = vega_mag_to_mjy(true_mag, np.arange(4))
+    mag, sig, ul = _observe(flux, rng)
     t = {}
     for b, w in enumerate(WISE_BANDS):
-        true_mag = rng.uniform(8, 12, n)
-        t[f"truth_{w.lower()}_flux_mjy"] = vega_mag_to_mjy(true_mag, b)
-        t[f"{w.lower()}_mag_vega"] = true_mag + bias_mag + rng.normal(0, sigma, n)
-        t[f"{w.lower()}_sigma_mag"] = np.full(n, sigma)
-        t[f"{w.lower()}_is_ul"] = np.zeros(n, bool)
+        t[f"truth_{w.lower()}_flux_mjy"] = flux[:, b]
+        t[f"{w.lower()}_mag_vega"] = np.where(ul[:, b], 99.0, mag[:, b])
+        t[f"{w.lower()}_sigma_mag"] = sig[:, b]
+        t[f"{w.lower()}_is_ul"] = ul[:, b]
     return t
 
 
-def test_truth_reference_is_one_for_gaussian_noise():
-    t = _table()
-    idx = np.arange(20000)
-    ref = truth_flux_reference(t, idx, wise_targets(t, idx))
-    for w in WISE_BANDS:
-        assert abs(ref["bands"][w]["chi2_n"] - 1.0) < 0.05
-        assert "coverage68" not in ref["bands"][w]
-    # colours: sigma_c^2 = 2 sigma^2 and independent noise -> also 1
-    assert abs(ref["colors"]["W1-W2"]["chi2_n"] - 1.0) < 0.05
+def test_detected_mean_equals_mean_for_bright_sources():
+    # 100 x the 5-sigma depth in every band
+    mag = mjy_to_vega_mag(100 * WISE_DEPTH_5SIGMA_MJY, np.arange(4))[None, :].repeat(3, 0)
+    d = _point_posterior(mag).detected_mean_mag()
+    assert np.allclose(d, mag, atol=0.003)
 
 
-def test_truth_reference_sees_a_biased_catalog():
-    # observations 0.1 mag (2 sigma) fainter than the truth -> chi2_n ~ 1 + 2^2
-    t = _table(bias_mag=0.1)
-    idx = np.arange(20000)
+def test_detected_mean_is_brighter_near_the_limit():
+    # true W4 flux at S/N 1.5: only upward fluctuations are detected
+    flux = WISE_DEPTH_5SIGMA_MJY / 5.0 * 1.5
+    mag = mjy_to_vega_mag(flux, np.arange(4))[None, :]
+    d = _point_posterior(mag).detected_mean_mag()
+    assert np.all(d < mag - 0.3)
+
+
+def test_truth_reference_and_eddington_bias():
+    rng = np.random.default_rng(1)
+    n = 20000
+    # W4 spread around its detection limit, other bands bright
+    flux = np.column_stack(
+        [
+            rng.uniform(20, 200, n) * WISE_DEPTH_5SIGMA_MJY[b] / 5.0
+            if b < 3
+            else 10 ** rng.uniform(-0.5, 1.5, n) * WISE_DEPTH_5SIGMA_MJY[b] / 5.0
+            for b in range(4)
+        ]
+    )
+    t = _table(mjy_to_vega_mag(flux, np.arange(4)), rng)
+    idx = np.arange(n)
     ref = truth_flux_reference(t, idx, wise_targets(t, idx))
-    assert abs(ref["bands"]["W3"]["chi2_n"] - 5.0) < 0.3
-    assert ref["bands"]["W3"]["mean_chi"] < -1.9  # pred - obs is negative
+    for w in ("W1", "W2", "W3"):  # bright: truth scores ~1 either way
+        assert abs(ref["truth"]["bands"][w]["chi2_n"] - 1.0) < 0.08
+        assert abs(ref["detected"]["bands"][w]["chi2_n"] - 1.0) < 0.08
+    # faint W4 detections are biased bright: the truth scores well above 1, the
+    # detection-conditioned expectation of the same truth close to 1
+    assert ref["truth"]["bands"]["W4"]["chi2_n"] > 1.5
+    assert ref["truth"]["bands"]["W4"]["mean_chi"] > 0.3
+    assert abs(ref["detected"]["bands"]["W4"]["chi2_n"] - 1.0) < 0.2
+    assert "coverage68" not in ref["truth"]["bands"]["W1"]
+
+
+def test_ir_metrics_pred_choice_and_bad_value():
+    rng = np.random.default_rng(2)
+    mag = np.full((50, 4), 8.0)
+    t = _table(mag, rng)
+    tg = wise_targets(t, np.arange(50))
+    post = _point_posterior(mag)
+    a, b = ir_metrics(post, tg, pred="mean"), ir_metrics(post, tg, pred="detected")
+    assert abs(a["bands"]["W1"]["chi2_n"] - b["bands"]["W1"]["chi2_n"]) < 0.2
+    import pytest
+
+    from explorer.errors import ModelError
+
+    with pytest.raises(ModelError, match="pred must be"):
+        ir_metrics(post, tg, pred="median")
 
 
 def test_no_reference_without_truth_columns():
-    t = _table(n=10)
+    rng = np.random.default_rng(3)
+    t = _table(np.full((10, 4), 8.0), rng)
     for w in WISE_BANDS:
         del t[f"truth_{w.lower()}_flux_mjy"]
     assert truth_flux_reference(t, np.arange(10), wise_targets(t, np.arange(10))) is None

@@ -16,7 +16,9 @@ from ..constants import (
     N_PIX,
     WAVE_OBS_VAC_AA,
     WISE_AB_MINUS_VEGA,
+    WISE_CALIB_FRAC,
     WISE_DEPTH_5SIGMA_MJY,
+    WISE_DETECTION_SNR,
     WISE_F0_JY,
 )
 
@@ -26,9 +28,6 @@ C_KMS = 299792.458
 SDSS_FILTERS = tuple(f"sdss2010-{b}" for b in "ugriz")
 WISE_FILTERS = tuple(f"wise2010-W{i}" for i in range(1, 5))
 
-#: WISE absolute calibration uncertainty per band (Jarrett et al. 2011, sect. 3.2): 2.4, 2.8, 4.5,
-#: 5.7 %. Used as a per-band error floor added in quadrature to the photometric noise.
-WISE_CALIB_FRAC = np.array([0.024, 0.028, 0.045, 0.057])
 
 #: SDSS imaging depth (r=22.2 etc., 95 % point-source completeness, York et al. 2000), used as the
 #: 5-sigma flux limit of the model magnitudes, and a zero-point floor (Padmanabhan et al. 2008:
@@ -359,7 +358,7 @@ def observe_wise(flux_true_mjy: np.ndarray, rng: np.random.Generator) -> dict:
     f_obs = ftrue * (1.0 + WISE_CALIB_FRAC * g[0]) + sig_noise * g[1]
     sig = np.sqrt(sig_noise**2 + (WISE_CALIB_FRAC * np.abs(f_obs)) ** 2)
     snr = f_obs / sig
-    ul = snr < 2.0
+    ul = snr < WISE_DETECTION_SNR
     qual = np.where(snr >= 10, "A", np.where(snr >= 3, "B", np.where(snr >= 2, "C", "U")))
     f_rep = np.where(ul, np.maximum(f_obs, 0.0) + 2.0 * sig, f_obs)
     mag = -2.5 * np.log10(f_rep / (WISE_F0_JY * 1e3))
