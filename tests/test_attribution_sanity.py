@@ -1,0 +1,138 @@
+"""Sanity of the attributions on the simulated demo catalog with the shipped models/default (issue 4).
+
+Property 1: in torus-dominated galaxies the [OIII], Hbeta, [NII] and Halpha windows take a larger
+share of the W3/W4 attribution than in non-AGN galaxies. Property 2: Halpha and [OII] take a
+larger share in star-forming than in quenched galaxies. Groups, features and statistics are
+defined in :mod:`explorer.attribution.sanity`; 20 galaxies per group, seeded, engine defaults.
+
+The slow tests attribute 60 galaxies (about 40 s on one thread). They use whatever model is in
+models/default and no numbers from it: each compares group medians.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.attribution.lines import LineRanking
+from explorer.attribution.sanity import (
+    AGN_FEATURES,
+    FEATURES,
+    TRUTH_COLUMNS,
+    feature_shares,
+    sanity_check,
+    select_groups,
+)
+from explorer.catalog import Catalog
+from explorer.errors import AttributionError
+from explorer.jsonutil import json_default
+from explorer.paths import DEMO_CATALOG
+
+torch.set_num_threads(1)
+
+N_PER_GROUP = 20
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with Catalog(DEMO_CATALOG) as cat:
+        yield cat
+
+
+@pytest.fixture(scope="module")
+def sanity(demo):
+    from explorer.ml.registry import load_models
+    from explorer.ml.target import ReferenceSpectra, build_target_function
+
+    bundle = load_models("default")  # shipped with the repo: missing is a failure, not a skip
+    refs = ReferenceSpectra(bundle, demo, n=32, seed=0)
+    out = sanity_check(
+        lambda s: build_target_function(bundle, s, demo.row(s.meta["index"]), refs),
+        demo,
+        targets=("W3", "W4"),
+        n_per_group=N_PER_GROUP,
+        seed=SEED,
+    )
+    print(json.dumps({t: {k: v for k, v in r.items() if k != "completeness"} for t, r in out["targets"].items()},
+                     default=json_default, indent=1))  # fmt: skip
+    return out
+
+
+# --- fast: group selection and feature shares ------------------------------------------------------
+def test_groups_follow_the_truth_columns_and_are_seeded(demo):
+    t = demo.table
+    g = select_groups(t, 15, seed=3, good=demo.good)
+    assert {k: len(v) for k, v in g.items()} == {"torus": 15, "star-forming": 15, "quenched": 15}
+    assert np.all(t["truth_w3_torus_frac"][g["torus"]] > 0.5)
+    assert np.all(t["truth_w4_torus_frac"][g["torus"]] > 0.5)
+    assert set(t["class_label"][g["star-forming"]]) == {"star-forming"}
+    assert set(t["class_label"][g["quenched"]]) == {"quenched"}
+    assert np.all(t["truth_agn_type"][np.concatenate([g["star-forming"], g["quenched"]])] == 0)
+    again = select_groups(t, 15, seed=3, good=demo.good)
+    other = select_groups(t, 15, seed=4, good=demo.good)
+    assert all(np.array_equal(g[k], again[k]) for k in g)
+    assert not np.array_equal(g["torus"], other["torus"])
+    with pytest.raises(AttributionError, match="truth columns"):
+        select_groups({k: v for k, v in t.items() if k != "truth_w4_torus_frac"}, 5)
+
+
+def test_feature_share_sums_its_windows_and_needs_all_covered():
+    names = ["[OIII] 4959", "[OIII] 5007", "Halpha", "continuum"]
+    share = np.array([[0.1, 0.3, 0.2, 0.4], [np.nan, 0.3, 0.5, 0.2]])
+    r = LineRanking("W3", names, ["emission"] * 3 + ["continuum"], ["a", "b"], share, share, share, share)
+    np.testing.assert_allclose(feature_shares(r, ("[OIII] 4959", "[OIII] 5007")), [0.4, np.nan])
+    np.testing.assert_allclose(feature_shares(r, ("Halpha",)), [0.2, 0.5])
+    with pytest.raises(AttributionError, match="unknown line windows"):
+        feature_shares(r, ("[NII] 6583",))
+    assert set(AGN_FEATURES) <= set(FEATURES) and "class_label" in TRUTH_COLUMNS
+
+
+# --- slow: the two properties on the shipped model ----------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("feature", ["Halpha", "[OII]"])
+@pytest.mark.parametrize("target", ["W3", "W4"])
+def test_star_formation_lines_take_a_larger_share_in_star_forming_galaxies(sanity, target, feature):
+    c = sanity["targets"][target]["star_forming_vs_quenched"][feature]
+    assert c["n_a"] >= N_PER_GROUP - 2 and c["n_b"] >= N_PER_GROUP - 2  # [OII] needs z > 0.02
+    assert c["median_a"] > c["median_b"], c
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "does not hold on the first shipped models/default (encoder.pt sha256 bbba6f12..., measured "
+        "with 20 galaxies per group: "
+        "combined share torus 0.103 vs non-AGN 0.120 for W3, 0.105 vs 0.113 for W4): [NII] and mostly "
+        "[OIII] take a larger share in torus-dominated galaxies, but Halpha a smaller one (0.05 vs "
+        "0.09), mainly in type-1 AGN whose broad Halpha lies outside the +-8 A window; see the "
+        "'torus_by_agn_type' entry of python -m explorer attribute --check sanity. strict: a model "
+        "for which it holds turns this into a failure, so that this marker is removed."
+    ),
+)
+@pytest.mark.parametrize("target", ["W3", "W4"])
+def test_agn_windows_take_a_larger_share_in_torus_dominated_galaxies(sanity, target):
+    c = sanity["targets"][target]["torus_vs_non_agn"]["AGN windows combined"]
+    assert c["n_a"] == N_PER_GROUP and c["n_b"] == 2 * N_PER_GROUP
+    assert c["median_a"] > c["median_b"], c
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["W3", "W4"])
+def test_nii_takes_a_larger_share_in_torus_dominated_galaxies(sanity, target):
+    # the part of property 1 that holds on the shipped model: the [NII] doublet (high [NII]/Halpha
+    # is the optical AGN signature in the BPT diagram, Kauffmann et al. 2003)
+    c = sanity["targets"][target]["torus_vs_non_agn"]["[NII]"]
+    assert c["median_a"] > c["median_b"], c
+
+
+@pytest.mark.slow
+def test_sanity_attributions_are_complete(sanity):
+    for target, r in sanity["targets"].items():
+        comp = r["completeness"]
+        assert comp["n"] == 3 * N_PER_GROUP and comp["n_failed"] == 0
+        assert comp["n_within_tol"] >= 0.95 * comp["n"], (target, comp)
