@@ -159,9 +159,10 @@ def cmd_evaluate(args) -> int:
 def cmd_attribute(args) -> int:
     import numpy as np
 
+    from .attribution.checks import completeness_report, resolve_targets
     from .attribution.figures import plot_attribution, save_figure
     from .attribution.lines import line_shares
-    from .attribution.report import target_label, write_sample_report
+    from .attribution.report import ranking_markdown, target_label, write_sample_report
     from .attribution.sample import sample_rankings
     from .catalog import Catalog
     from .ml.registry import load_models
@@ -171,52 +172,113 @@ def cmd_attribute(args) -> int:
     engine_kw = dict(n_baselines=args.baselines, n_steps=args.steps, max_steps=args.max_steps, tol=args.tol)
     with Catalog(args.catalog) as cat:
         refs = ReferenceSpectra(bundle, cat, n=max(32, args.baselines), seed=0)
+
+        def factory(spec):
+            return build_target_function(bundle, spec, cat.row(spec.meta["index"]), refs)
+
         if args.spectrum is not None:  # one real spectrum file -> figure(s)
             from .attribution.engine import attribute_targets
             from .io.sdss import read_sdss_spectrum
 
             spec = read_sdss_spectrum(args.spectrum)
             tf = build_target_function(bundle, spec, None, refs)
-            res = attribute_targets(tf, spec, [args.target], **engine_kw)[args.target]
+            (target,) = resolve_targets(args.target, tf.targets, ["W3"])[:1]
+            res = attribute_targets(tf, spec, [target], **engine_kw)[target]
             shares = line_shares(res, weight=spec.weight)
             fig = plot_attribution(
-                spec, res, frame=args.frame, target_label=target_label(args.target), shares=shares
+                spec, res, frame=args.frame, target_label=target_label(target), shares=shares
             )
-            out = Path(args.out or f"exports/{spec.id}_{args.target}.pdf")
+            out = Path(args.out or f"exports/{spec.id}_{target}.pdf")
             formats = args.formats.split(",") if args.formats else [out.suffix.lstrip(".") or "pdf"]
             written = [str(save_figure(fig, out.with_suffix("." + f))) for f in formats]
             summary = {
                 "galaxy_id": spec.id,
                 "z": spec.z,
-                "target": args.target,
+                "target": target,
                 "completeness_gap": res.completeness_gap,
                 "converged": res.converged,
                 "n_steps": res.n_steps,
                 "top_lines": shares.ranking("share", include_continuum=False)[:6],
                 "files": written,
             }
-        else:  # a sample of the catalog -> sample-wide line ranking
-            rng = np.random.default_rng(args.seed)
-            good = np.flatnonzero(cat.good)
-            idx = np.sort(rng.choice(good, size=min(args.sample, len(good)), replace=False))
-            targets = [t.strip() for t in args.target.split(",")]
-            rankings = sample_rankings(
-                lambda spec: build_target_function(bundle, spec, cat.row(spec.meta["index"]), refs),
-                cat,
-                idx,
-                targets,
-                progress=not args.json,
+            return _attribute_output(args, summary)
+
+        available = build_target_function(
+            bundle, cat.spectrum(int(np.flatnonzero(cat.good)[0])), None
+        ).targets
+        if args.check == "sanity":  # simulated catalogs only: truth columns
+            from .attribution.sanity import sanity_check
+
+            targets = resolve_targets(args.target, available, ["W3", "W4"])
+            summary = sanity_check(
+                factory, cat, targets=targets, n_per_group=args.sample, seed=args.seed, progress=not args.json,
                 **engine_kw,
+            )  # fmt: skip
+            return _attribute_output(args, summary)
+
+        rng = np.random.default_rng(args.seed)
+        if args.check == "completeness":  # acceptance: >= 95 of 100 test galaxies within 5 % per target
+            pool = cat.split_indices("test")
+            idx = np.sort(rng.choice(pool, size=min(args.sample, len(pool)), replace=False))
+            targets = resolve_targets(args.target, available, available)
+            rankings = sample_rankings(factory, cat, idx, targets, progress=not args.json, **engine_kw)
+            summary = completeness_report(rankings, tol=args.tol)
+            summary.update(
+                n_galaxies=int(len(idx)), models=str(bundle.path), catalog=str(args.catalog),
+                settings=next(iter(rankings.values())).settings if rankings else {},
+            )  # fmt: skip
+            return _attribute_output(args, summary)
+
+        # a sample of the catalog -> sample-wide line ranking (log L_bol,AGN on AGN galaxies only)
+        good = np.flatnonzero(cat.good)
+        idx = np.sort(rng.choice(good, size=min(args.sample, len(good)), replace=False))
+        targets = resolve_targets(args.target, available, ["W3"])
+        agn_targets = [t for t in targets if t == "lbol_agn"]
+        labels = np.asarray(cat.table.get("class_label", np.array([""] * cat.n))).astype(str)
+        agn_pool = np.flatnonzero(cat.good & (labels == "agn"))
+        if not agn_pool.size:
+            agn_targets = []
+        other = [t for t in targets if t not in agn_targets]
+        rankings = {}
+        if other:
+            rankings.update(sample_rankings(factory, cat, idx, other, progress=not args.json, **engine_kw))
+        samples = {}
+        if agn_targets:
+            idx_agn = np.sort(rng.choice(agn_pool, size=min(args.sample, agn_pool.size), replace=False))
+            rankings.update(
+                sample_rankings(factory, cat, idx_agn, agn_targets, progress=not args.json, **engine_kw)
             )
-            out_dir = Path(args.out or "exports/attribution")
-            files = write_sample_report(rankings, out_dir, formats=("png", "svg", "pdf"))
-            summary = {t: r.to_dict() for t, r in rankings.items()}
-            summary["files"] = [str(f) for f in files]
+            samples = {t: "class_label agn" for t in agn_targets}
+        rankings = {t: rankings[t] for t in targets}
+        out_dir = Path(args.out or "exports/attribution")
+        files = write_sample_report(rankings, out_dir, formats=("png", "svg", "pdf"))
+        summary = {t: r.to_dict() for t, r in rankings.items()}
+        if args.markdown:
+            md = Path(args.markdown)
+            md.parent.mkdir(parents=True, exist_ok=True)
+            provenance = (
+                f"`python -m explorer attribute --sample {args.sample} --target {','.join(targets)} "
+                f"--seed {args.seed} --markdown {args.markdown}` with models `{args.models}` "
+                f"(predictor sha256 "
+                f"{bundle.manifest.get('files', {}).get('predictor.pt', {}).get('sha256', '?')[:12]}) on "
+                f"`{Path(args.catalog).name}`; engine defaults (K = {args.baselines} reference spectra, "
+                f"{args.steps} Gauss-Legendre steps raised to <= {args.max_steps} until completeness <= "
+                f"{args.tol:g})."
+            )
+            md.write_text(ranking_markdown(rankings, provenance=provenance, samples=samples))
+            files.append(md)
+        summary["files"] = [str(f) for f in files]
+    return _attribute_output(args, summary)
+
+
+def _attribute_output(args, summary: dict) -> int:
     if args.json:
         _print_json(summary)
-    else:
+    elif "files" in summary:
         for f in summary["files"]:
             print(f"wrote {f}")
+    else:
+        _print_json(summary)
     return 0
 
 
@@ -305,9 +367,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("attribute", help="integrated-gradient attributions of IR predictions to the spectrum")
-    s.add_argument("--target", default="W3", help="W1..W4, W1-W2, W2-W3, W3-W4, qpah, lbol_agn, log_sfr")
-    s.add_argument("--sample", type=int, default=100, help="rank lines over this many catalog galaxies")
+    s.add_argument(
+        "--target",
+        default=None,
+        help="comma-separated: W1..W4, W1-W2, W2-W3, W3-W4, qpah, lbol_agn, log_sfr, or 'all' "
+        "(default W3; W3,W4 for --check sanity; all for --check completeness)",
+    )
+    s.add_argument(
+        "--sample", type=int, default=100, help="catalog galaxies to rank (per group for --check sanity)"
+    )
     s.add_argument("--spectrum", type=Path, default=None, help="instead: one SDSS spec FITS file")
+    s.add_argument(
+        "--check",
+        choices=["completeness", "sanity"],
+        default=None,
+        help="completeness: per-target gap counts on --sample test galaxies; sanity: line shares in "
+        "torus-dominated/non-AGN and star-forming/quenched groups (simulated catalogs)",
+    )
+    s.add_argument("--markdown", type=Path, default=None, help="also write the ranking as a Markdown table")
     s.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog (also the reference galaxies)")
     s.add_argument("--models", default="default")
     s.add_argument("--out", default=None, help="figure path (--spectrum) or output folder (--sample)")

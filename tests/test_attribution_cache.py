@@ -54,6 +54,8 @@ def test_roundtrip_npz(tmp_path, gal):
     np.testing.assert_array_equal(back.good, res.good)
     assert back.completeness_gap == pytest.approx(res.completeness_gap)
     assert back.settings == res.settings and back.n_steps == res.n_steps and back.converged == res.converged
+    np.testing.assert_array_equal(back.n_steps_per_baseline, res.n_steps_per_baseline)
+    assert back.history == res.history
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(AttributionError, match="bad.npz"):
         load_result(tmp_path / "bad.npz")

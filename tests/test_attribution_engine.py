@@ -328,3 +328,36 @@ def test_per_baseline_criterion_is_not_fooled_by_cancelling_paths():
     assert lenient.completeness_gap_per_baseline > 0.05  # reported, even though the mean looks perfect
     assert strict.n_steps > 32 and strict.converged and strict.completeness_gap_per_baseline <= 0.05
     assert strict.settings["settings_hash"] != lenient.settings["settings_hash"]
+
+
+class _Counting(nn.Module):
+    """Wraps a model and counts the spectra it evaluates."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.targets = inner.targets
+        self.rows = 0
+
+    def forward(self, x):
+        self.rows += x.shape[0]
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("criterion", ["mean", "per_baseline"])
+def test_only_badly_integrated_paths_are_refined(criterion):
+    gal = _galaxy(7)
+    model = _Counting(Sine(c=240.0))
+    d_easy, d_hard = 0.004, 0.5  # ~1 radian (32 nodes exact) and 120 radians (32 fail, 64 suffice)
+    bases = np.stack([gal.flux - d_easy, gal.flux - d_hard])
+    res = attribute(model, gal, "S", baselines=bases, n_steps=32, max_steps=256, criterion=criterion)
+    assert [(h["n_steps"], h["n_paths"]) for h in res.history] == [(32, 2), (64, 1)]
+    assert list(res.n_steps_per_baseline) == [32, 64] and res.n_steps == 64 and res.converged
+    assert res.completeness_gap <= 0.05 and res.completeness_gap_per_baseline <= 0.05
+    # 3 plain evaluations (galaxy + 2 baselines) + 2 paths x 32 + 1 path x 64 (not 2 x 64)
+    assert model.rows == 3 + 2 * 32 + 64
+    # the same numbers as integrating each path on its own
+    easy = attribute(Sine(240.0), gal, "S", baselines=bases[:1], n_steps=32, max_steps=32)
+    hard = attribute(Sine(240.0), gal, "S", baselines=bases[1:], n_steps=64, max_steps=64)
+    np.testing.assert_allclose(res.attribution, (easy.attribution + hard.attribution) / 2, rtol=0, atol=1e-12)
+    assert res.to_dict()["n_steps_per_baseline"] == [32, 64]

@@ -77,8 +77,14 @@ def load_result(path: str | Path) -> AttributionResult:
         n_steps=int(meta["n_steps"]),
         converged=bool(meta["converged"]),
         settings=meta["settings"],
-        history=[{k: (v if k == "n_steps" else float(v)) for k, v in h.items()} for h in meta["history"]],
+        history=[
+            {k: (v if k in ("n_steps", "n_paths") else float(v)) for k, v in h.items()}
+            for h in meta["history"]
+        ],
         elapsed_s=float(meta["elapsed_s"]),
+        n_steps_per_baseline=None
+        if meta.get("n_steps_per_baseline") is None
+        else np.asarray(meta["n_steps_per_baseline"], dtype=np.int64),
     )
 
 
