@@ -68,7 +68,8 @@ def test_ranking_markdown_table():
     row = lines[header + 2].split("|")
     assert row[1].strip() == "W3" and row[2].strip() == "4 (toy)"
     assert row[3].strip().startswith("Hα 1.000")  # the window model sees only Halpha
-    assert row[5].strip() == "Hα" and "CaII H&K, SrII, FeI, [OII], Hα" in row[6]
+    assert row[5].strip().startswith("Hα ") and row[5].strip().endswith("e-3")  # share per Angstrom
+    assert row[6].strip() == "Hα" and "CaII H&K, SrII, FeI, [OII], Hα" in row[7]
     # every window the paper's features name exists in the line list
     assert all(w in LINES_BY_NAME for ws in PAPER_FEATURES.values() for w in ws)
 

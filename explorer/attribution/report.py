@@ -181,24 +181,28 @@ def ranking_markdown(
     Returns
     -------
     str (Markdown). Columns: target, galaxies, top features with their median share, the
-    continuum's median share, which of the top features the paper also named, and what
-    Jespersen et al. (2025) found.
+    continuum's median share, top features by median share per rest-frame Angstrom, which of
+    the top features the paper also named, and what Jespersen et al. (2025) found.
     """
     lines = [f"### {title}", ""]
     if provenance:
         lines += [provenance, ""]
     lines += [
-        "| Target | Galaxies | Top features (median share of \\|attr\\|) | Continuum | Also named by the paper "
+        "| Target | Galaxies | Top features (median share of \\|attr\\|) | Continuum "
+        "| Top features per rest-frame Å (median share / Å) | Also named by the paper "
         "| What Jespersen et al. 2025 found |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for t, sr in rankings.items():
         rows = sr.ranking.table("share") if sr.ranking.n_galaxies else []
         top = [r for r in rows if r["name"] != "continuum" and r["share_median"] > 0][:top_n]
+        rows_aa = sr.ranking.table("share_per_aa") if sr.ranking.n_galaxies else []
+        top_aa = [r for r in rows_aa if r["name"] != "continuum" and r["share_per_aa_median"] > 0][:top_n]
         cont = next((r for r in rows if r["name"] == "continuum"), None)
         feats = ", ".join(f"{r['label']} {r['share_median']:.3f}" for r in top) or "–"
+        feats_aa = ", ".join(f"{r['label']} {1e3 * r['share_per_aa_median']:.2f}e-3" for r in top_aa) or "–"
         named = []
-        for r in top:
+        for r in top + top_aa:
             f = _paper_feature(r["name"])
             if f and f not in named:
                 named.append(f)
@@ -207,7 +211,7 @@ def ranking_markdown(
             n_gal += f" ({samples[t]})"
         cont_s = f"{cont['share_median']:.2f}" if cont and math.isfinite(cont["share_median"]) else "–"
         lines.append(
-            f"| {TARGET_TITLES.get(t, t)} | {n_gal} | {feats} | {cont_s} | {', '.join(named) or 'none'} "
+            f"| {TARGET_TITLES.get(t, t)} | {n_gal} | {feats} | {cont_s} | {feats_aa} | {', '.join(named) or 'none'} "
             f"| {PAPER_FINDING} |"
         )
     lines += [
@@ -215,8 +219,10 @@ def ranking_markdown(
         "Share = sum of |attribution| in a line's rest-frame window / sum over all good pixels "
         "(lines + continuum = 1), median over galaxies where the line is covered; attributions are "
         "integrated gradients against decoded reference spectra of typical galaxies at the same "
-        "redshift (explorer.attribution). The paper's features are CaII H&K, SrII 4078/4216, FeI "
-        "(4046, 4384, 5270, 5328 windows), [OII] 3727 and Hα.",
+        "redshift (explorer.attribution). Share per Å divides by the rest-frame width of the window's "
+        "good pixels, so wide windows (Ca II triplet, Mg I b) are not favoured for their width. "
+        "'Also named by the paper' lists the paper's features among either top list: CaII H&K, "
+        "SrII 4078/4216, FeI (4046, 4384, 5270, 5328 windows), [OII] 3727 and Hα.",
         "",
     ]
     return "\n".join(lines)
