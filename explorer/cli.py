@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--formats", default=None, help="e.g. png,svg,pdf (default: the --out suffix)")
     s.add_argument("--frame", default="observed", choices=["observed", "rest"])
     s.add_argument("--baselines", type=int, default=8, help="reference spectra per galaxy (K)")
-    s.add_argument("--steps", type=int, default=32, help="initial integration steps")
+    s.add_argument("--steps", type=int, default=16, help="initial integration steps (engine default)")
     s.add_argument("--max-steps", type=int, default=512, help="raise steps up to this for completeness")
     s.add_argument("--tol", type=float, default=0.05, help="completeness tolerance (relative)")
     s.add_argument("--seed", type=int, default=0)

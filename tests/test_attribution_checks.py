@@ -47,7 +47,7 @@ def test_completeness_report_counts_and_pass_flag():
     rep = completeness_report(rankings)
     w3 = rep["targets"]["W3"]
     assert w3["n"] == 4 and w3["n_within_tol"] == 4 and w3["passes"] and rep["all_pass"]
-    assert sum(w3["gap_histogram"].values()) == 4 and w3["n_steps_counts"] == {"32": 4}
+    assert sum(w3["gap_histogram"].values()) == 4 and w3["n_steps_counts"] == {"16": 4}
     assert len(w3["worst"]) == 4 and {"id", "gap", "gap_per_baseline", "delta"} <= set(w3["worst"][0])
     # one galaxy whose gap is out of tolerance: 3 of 4 is below 95 %
     rankings["W3"].per_galaxy[0]["completeness_gap"] = 0.2

@@ -9,6 +9,8 @@ from torch import nn
 
 from explorer.attribution.baselines import normalize_like_spender, reference_baselines, smooth_baseline
 from explorer.attribution.engine import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_N_STEPS,
     TargetFunction,
     attribute,
     attribute_targets,
@@ -67,7 +69,7 @@ def test_linear_single_baseline_exact(backend):
     expected = model.w[:, 0].detach().numpy() * (gal.flux - base)
     np.testing.assert_allclose(res.attribution, expected, atol=1e-5, rtol=0)
     assert res.completeness_gap < 1e-6
-    assert res.converged and res.n_steps == 32 and res.n_baselines == 1
+    assert res.converged and res.n_steps == DEFAULT_N_STEPS and res.n_baselines == 1
     f = lambda v: float(v @ model.w[:, 0].detach().numpy() + 0.7)  # noqa: E731
     assert res.f_x == pytest.approx(f(gal.flux))
     assert res.f_baseline_mean == pytest.approx(f(base))
@@ -361,3 +363,15 @@ def test_only_badly_integrated_paths_are_refined(criterion):
     hard = attribute(Sine(240.0), gal, "S", baselines=bases[1:], n_steps=64, max_steps=64)
     np.testing.assert_allclose(res.attribution, (easy.attribution + hard.attribution) / 2, rtol=0, atol=1e-12)
     assert res.to_dict()["n_steps_per_baseline"] == [32, 64]
+
+
+def test_cli_defaults_are_the_engine_defaults():
+    from explorer.cli import build_parser
+
+    args = build_parser().parse_args(["attribute"])
+    assert (args.steps, args.max_steps, args.tol, args.baselines) == (
+        DEFAULT_N_STEPS,
+        DEFAULT_MAX_STEPS,
+        0.05,
+        8,
+    )
