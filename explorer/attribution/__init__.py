@@ -18,15 +18,23 @@ Main entry points::
     save_figure(fig, "out.svg")
     explain_galaxy(target_fn, spectrum, targets, out_dir=...)      -> JSON-ready summary (+ files)
     write_sample_report(sample_rankings(...), out_dir)             -> JSON + ranking figures
+    ranking_markdown(sample_rankings(...))                         -> README table beside the paper
+    completeness_report(sample_rankings(...))                      -> acceptance counts per target
+    sanity_check(target_fn_factory, simulated_catalog)             -> torus/non-AGN, SF/quenched shares
+
+Command line: ``python -m explorer attribute --sample N --target W3 [--markdown FILE]``,
+``--check completeness`` and ``--check sanity`` (see :mod:`explorer.cli`).
 """
 
 from .baselines import normalize_like_spender, reference_baselines, smooth_baseline
 from .cache import AttributionCache, cached_attribute_targets, load_result, save_result
+from .checks import completeness_report
 from .engine import AttributionResult, TargetFunction, attribute, attribute_targets, target_names
 from .figures import plot_attribution, plot_line_ranking, save_figure
 from .lines import LineRanking, LineShares, compare_groups, line_label, line_shares, sample_line_ranking
-from .report import explain_galaxy, write_sample_report
+from .report import explain_galaxy, ranking_markdown, write_sample_report
 from .sample import SampleRanking, sample_ranking, sample_rankings
+from .sanity import sanity_check
 
 __all__ = [
     "AttributionCache",
@@ -39,6 +47,7 @@ __all__ = [
     "attribute_targets",
     "cached_attribute_targets",
     "compare_groups",
+    "completeness_report",
     "explain_galaxy",
     "line_label",
     "line_shares",
@@ -46,10 +55,12 @@ __all__ = [
     "normalize_like_spender",
     "plot_attribution",
     "plot_line_ranking",
+    "ranking_markdown",
     "reference_baselines",
     "sample_line_ranking",
     "sample_ranking",
     "sample_rankings",
+    "sanity_check",
     "save_figure",
     "save_result",
     "smooth_baseline",
