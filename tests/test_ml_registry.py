@@ -171,3 +171,14 @@ def test_throughput_hook_reports_the_three_speeds():
     assert 0 < r["single_posterior_1000_samples_ms"] < 5000
     assert 0 < r["model_load_s"] < 30
     assert r["n_members"] == 5
+
+
+def test_command_line_is_written_as_typed(monkeypatch):
+    import sys
+
+    from explorer.ml.registry import command_line
+
+    monkeypatch.setattr(sys, "argv", ["/somewhere/explorer/__main__.py", "train-encoder", "cat.h5"])
+    assert command_line() == "python -m explorer train-encoder cat.h5"
+    monkeypatch.setattr(sys, "argv", ["script.py", "x"])
+    assert command_line() == "python script.py x"

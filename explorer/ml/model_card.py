@@ -49,6 +49,15 @@ def render_model_card(manifest: dict, result: dict) -> str:
     pred = comps.get("predictor", {})
     cat = manifest.get("catalog", {})
     L = [f"# Model card: `{manifest.get('name', '?')}`", ""]
+    acc = {k: v for k, v in result.get("acceptance", {}).items() if v is not None}
+    if acc:
+        failing = [k for k, v in acc.items() if not v]
+        L += [
+            f"> **Status: {len(acc) - len(failing)} of {len(acc)} acceptance checks pass"
+            + (f"; failing: {', '.join(failing)}.**" if failing else ".**")
+            + (" Trained on a SIMULATED catalog (see data/README.md)." if cat.get("simulated") else ""),
+            "",
+        ]
     L += [
         "Predicts the WISE W1-W4 magnitudes (joint Gaussian-mixture posterior with full covariance) and",
         "q_PAH, P(AGN), L_bol,AGN and SFR from an SDSS optical spectrum, following Jespersen et al. 2025",
@@ -71,6 +80,14 @@ def render_model_card(manifest: dict, result: dict) -> str:
         f"- catalog `{cat.get('path', '?')}` (sha256 `{str(cat.get('sha256', '?'))[:16]}...`, "
         f"{cat.get('n_galaxies', '?')} galaxies, simulated={cat.get('simulated', '?')})",
         f"- command: `{manifest.get('training_command', '?')}`, seed {manifest.get('seed', '?')}",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        f"{enc.get('training_command', '# encoder: see manifest.json')}",
+        f"{pred.get('training_command', manifest.get('training_command', '# predictor: see manifest.json'))}",
+        f"python -m explorer evaluate {cat.get('path', 'CATALOG')} --models {manifest.get('name', 'NAME')} --write --json",
+        "```",
         "",
         "## WISE magnitudes and colours (ours)",
         "chi uses the catalog error only (paper definition). `pred` = the expected catalog magnitude",

@@ -88,7 +88,11 @@ def catalog_provenance(catalog, with_sha256: bool = True) -> dict:
 
 
 def command_line() -> str:
-    return " ".join([Path(sys.executable).name] + [str(a) for a in sys.argv])
+    """The command that is running, as a user would type it (``python -m explorer ...``)."""
+    argv = [str(a) for a in sys.argv]
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "explorer":
+        argv = ["-m", "explorer"] + argv[1:]  # `python -m explorer` sets argv[0] to the file path
+    return " ".join(["python"] + argv)
 
 
 def read_manifest(model_dir: str | os.PathLike) -> dict:
