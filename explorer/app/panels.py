@@ -185,7 +185,7 @@ class PickerPanel:
             layout=widgets.Layout(width="230px"),
         )
         self.sort_dir = widgets.ToggleButtons(
-            options=["ascending", "descending"], value="ascending", style={"button_width": "85px"}
+            options=["ascending", "descending"], value="ascending", style={"button_width": "95px"}
         )
         # table
         self.src = ColumnDataSource(self._empty_table())

@@ -101,15 +101,18 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     def summary_z() -> float:
         return float(re.search(r"z = ([0-9.]+)", text_of(page, ".irox-summary")).group(1))
 
+    def table_z() -> list[float]:  # rendered rows in screen order (SlickGrid places them by style.top)
+        rows = page.locator(".slick-row").evaluate_all(
+            "rows => rows.map(r => [parseFloat(r.style.top), r.querySelectorAll('.slick-cell')[1].innerText])"
+        )
+        return [float(z) for _, z in sorted(rows)]
+
     page.locator(".widget-dropdown", has_text="sort by").locator("select").select_option(label="z")
     page.get_by_role("button", name="descending").click()
-    page.wait_for_function(  # rendered rows in screen order (SlickGrid places them by style.top)
-        "() => { const z = [...document.querySelectorAll('.slick-row')]"
-        ".sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))"
-        ".map(r => parseFloat(r.querySelectorAll('.slick-cell')[1].innerText));"
-        " return z.length > 2 && z.every((v, i) => i === 0 || v <= z[i - 1]) && z[0] > z[z.length - 1]; }",
-        timeout=15_000,
-    )
+    deadline = time.time() + 15
+    while not (len(z := table_z()) > 2 and z == sorted(z, reverse=True) and z[0] > z[-1]):
+        assert time.time() < deadline, f"table not sorted by z descending: {z}"
+        page.wait_for_timeout(200)
     z0, summary = summary_z(), text_of(page, ".irox-summary")
     page.get_by_role("button", name="next ▶").click()
     wait_text_change(page, ".irox-summary", summary)
@@ -142,7 +145,8 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     if "attribution unavailable" not in text_of(page, ".irox-attr-status"):
         page.get_by_role("button", name="explain").click()
         page.wait_for_selector(".irox-attr-done", timeout=90_000)
-    page.set_viewport_size({"width": 1400, "height": 2700})
+    page.set_viewport_size({"width": 1400, "height": 2900})
+    page.evaluate("window.scrollTo(0, 0)")  # from the top, title included
     page.wait_for_timeout(500)
     (REPO / "docs").mkdir(exist_ok=True)
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
