@@ -105,12 +105,13 @@ def test_star_formation_lines_take_a_larger_share_in_star_forming_galaxies(sanit
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "does not hold on the first shipped models/default (encoder.pt sha256 bbba6f12..., measured "
-        "with 20 galaxies per group: "
-        "combined share torus 0.104 vs non-AGN 0.120 for W3, 0.105 vs 0.115 for W4): [NII] and mostly "
-        "[OIII] take a larger share in torus-dominated galaxies, but Halpha a smaller one (0.05 vs "
-        "0.09), mainly in type-1 AGN whose broad Halpha lies outside the +-8 A window; see the "
-        "'torus_by_agn_type' entry of python -m explorer attribute --check sanity. strict: a model "
+        "holds for neither models/default shipped so far (measured with 20 galaxies per group, "
+        "combined share torus vs non-AGN: first model (encoder sha256 bbba6f12) W3 0.104 vs 0.120, "
+        "W4 0.105 vs 0.115; retrained model of commit 8277f1a (encoder 352bfedb) W3 0.142 vs 0.173, "
+        "W4 0.126 vs 0.137): [OIII], Hbeta and [NII] take a larger share in torus-dominated galaxies "
+        "(retrained model: p < 0.01 each), but Halpha a smaller one (W3: 0.056 vs 0.130), mostly in "
+        "type-1 AGN whose broad Halpha lies outside the +-8 A window; see 'torus_by_agn_type' in "
+        "python -m explorer attribute --check sanity --sample 20 --json. strict: a model "
         "for which it holds turns this into a failure, so that this marker is removed."
     ),
 )
@@ -121,12 +122,24 @@ def test_agn_windows_take_a_larger_share_in_torus_dominated_galaxies(sanity, tar
     assert c["median_a"] > c["median_b"], c
 
 
+HALPHA_INVERTED = pytest.mark.xfail(
+    strict=True,
+    reason="Halpha takes a SMALLER share in torus-dominated than in non-AGN galaxies with both shipped "
+    "models (W3, 20 per group: 0.051 vs 0.091 first model, 0.056 vs 0.130 retrained): type-1 AGN have "
+    "their broad Halpha outside the +-8 A window (type 2: 0.07-0.09), and in star-forming galaxies "
+    "Halpha is the main W3/W4 signal",
+)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "feature", ["[OIII]", "Hbeta", "[NII]", pytest.param("Halpha", marks=HALPHA_INVERTED)]
+)
 @pytest.mark.parametrize("target", ["W3", "W4"])
-def test_nii_takes_a_larger_share_in_torus_dominated_galaxies(sanity, target):
-    # the part of property 1 that holds on the shipped model: the [NII] doublet (high [NII]/Halpha
-    # is the optical AGN signature in the BPT diagram, Kauffmann et al. 2003)
-    c = sanity["targets"][target]["torus_vs_non_agn"]["[NII]"]
+def test_each_agn_line_takes_a_larger_share_in_torus_dominated_galaxies(sanity, target, feature):
+    # property 1 line by line: the narrow-line AGN diagnostics (BPT: [OIII]/Hbeta, [NII]/Halpha,
+    # Kauffmann et al. 2003; L[OIII] ~ L_bol/3500, Heckman et al. 2004)
+    c = sanity["targets"][target]["torus_vs_non_agn"][feature]
     assert c["median_a"] > c["median_b"], c
 
 
