@@ -31,15 +31,17 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # The dashboard (app.ipynb) with Voila on the embedded demo catalog and models/default, offline.
-# VOILA_OPTIONS = explorer.app.browser.VOILA_OPTIONS: no browser window, loopback only, one
+# VOILA_OPTIONS = explorer.app.browser.VOILA_OPTIONS: no browser window, loopback only, the
+# 'irox' template (Voila's 'lab' without its CDN links; Voila finds it on JUPYTER_PATH), one
 # preheated kernel (the notebook already run when the page opens). The browser tests start Voila
 # with the same options; tests/test_app_panels.py checks that the two agree.
 PORT         ?= 8866
-VOILA_OPTIONS := --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True --pool_size=1
+VOILA_OPTIONS := --no-browser --Voila.ip=127.0.0.1 --template=irox --preheat_kernel=True --pool_size=1
 
 run: install
 	@echo "IR-Optical Explorer: open http://localhost:$(PORT) in a browser (Ctrl-C stops the server)"
-	$(BIN)/voila app.ipynb --port=$(PORT) $(VOILA_OPTIONS)
+	JUPYTER_PATH=$(CURDIR)/explorer/app/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
+	  $(BIN)/voila app.ipynb --port=$(PORT) $(VOILA_OPTIONS)
 
 app: run
 

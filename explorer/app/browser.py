@@ -31,13 +31,34 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: Jupyter data directory holding the dashboard's Voila template ``irox`` (Voila's ``lab`` template
+#: without its two Font Awesome links to a CDN; Voila's bundle already has Font Awesome). Voila
+#: looks for templates on ``JUPYTER_PATH``: see :func:`voila_env`.
+JUPYTER_DATA_DIR = Path(__file__).resolve().parent / "jupyter"
 #: Voila options of ``make run`` besides the port (the Makefile's ``VOILA_OPTIONS``): no browser
-#: window, loopback only, and one preheated kernel (the notebook already run when a page opens).
-#: The browser tests start Voila with exactly these, so they test what a user runs;
-#: ``tests/test_app_panels.py`` checks that the Makefile agrees.
-VOILA_OPTIONS = ("--no-browser", "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1")
+#: window, loopback only, the ``irox`` template, and one preheated kernel (the notebook already
+#: run when a page opens). The browser tests start Voila with exactly these, so they test what a
+#: user runs; ``tests/test_app_panels.py`` checks that the Makefile agrees.
+VOILA_OPTIONS = (
+    "--no-browser",
+    "--Voila.ip=127.0.0.1",
+    "--template=irox",
+    "--preheat_kernel=True",
+    "--pool_size=1",
+)
 #: the same without the preheated kernel (every page starts and runs a new kernel: cold start)
-VOILA_OPTIONS_COLD = VOILA_OPTIONS[:2]
+VOILA_OPTIONS_COLD = VOILA_OPTIONS[:3]
+
+
+def voila_env(env: dict | None = None) -> dict:
+    """``os.environ`` updated with ``env``, and :data:`JUPYTER_DATA_DIR` first on ``JUPYTER_PATH``
+    (what ``make run`` sets too), so that ``--template=irox`` is found."""
+    out = {**os.environ, **(env or {})}
+    rest = out.get("JUPYTER_PATH", "")
+    out["JUPYTER_PATH"] = str(JUPYTER_DATA_DIR) + (os.pathsep + rest if rest else "")
+    return out
+
+
 #: Console errors the stack notes call harmless (CDN font CSS, a pyviz labextension).
 HARMLESS_CONSOLE = ("font-awesome", "fontawesome", "@pyviz/jupyterlab_pyviz", "jupyterlab_pyviz")
 
@@ -80,7 +101,7 @@ class VoilaServer:
             cwd=REPO_ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env=voila_env(env),
         )
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -68,10 +68,25 @@ def page_with_console(browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url))
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     page.console_errors = errors
     page.failed_requests = failed
+    page.requested = requested
     yield page
     page.close()
+
+
+def external_requests(page) -> list[str]:
+    """URLs the page asked for that are not on this machine (a CDN, say): offline there must be none."""
+    from urllib.parse import urlparse
+
+    return [
+        u
+        for u in page.requested
+        if urlparse(u).scheme in ("http", "https", "ws", "wss")
+        and urlparse(u).hostname not in ("127.0.0.1", "localhost", "::1")
+    ]
 
 
 def serious(page) -> list[str]:

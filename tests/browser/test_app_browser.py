@@ -17,7 +17,7 @@ import pytest
 
 from explorer.app.browser import VOILA_OPTIONS, move_slider, open_app, text_of, wait_text_change
 
-from .conftest import REPO, serious
+from .conftest import REPO, external_requests, serious
 
 pytestmark = pytest.mark.browser
 
@@ -151,6 +151,7 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     (REPO / "docs").mkdir(exist_ok=True)
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
     assert serious(page) == [], (page.console_errors, page.failed_requests)
+    assert external_requests(page) == []  # fully offline: not even Voila's Font Awesome CDN links
     if os.environ.get("IROX_BROWSER_TIMINGS"):
         Path(os.environ["IROX_BROWSER_TIMINGS"]).write_text(json.dumps(TIMINGS, indent=1))
     print("browser timings:", TIMINGS)
