@@ -168,6 +168,22 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON (the only output format)")
     ap.add_argument("--only", default=None, help="run benchmarks whose name contains this text")
     args = ap.parse_args(argv)
+    # Libraries print to stdout (bagpipes, also in the simulator's worker processes): send file
+    # descriptor 1 to stderr while the benchmarks run, so that stdout carries the JSON only.
+    sys.stdout.flush()
+    json_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        results = _run(args)
+    finally:
+        sys.stdout.flush()
+        os.dup2(json_fd, 1)
+        os.close(json_fd)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def _run(args) -> dict:
     results = {
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -185,8 +201,7 @@ def main(argv=None) -> int:
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
         results[name]["bench_wall_s"] = round(time.perf_counter() - t0, 2)
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    print(json.dumps(results, indent=2))
-    return 0
+    return results
 
 
 if __name__ == "__main__":
