@@ -44,8 +44,15 @@ TARGET_LABELS = {
 TARGET_AXIS = {"qpah": "ln q_PAH", "lbol_agn": "log L_bol,AGN (erg/s)", "log_sfr": "log SFR (M☉/yr)"}
 #: reference spectra (decoded typical galaxies) drawn for the baselines
 N_REFERENCES = 32
-#: engine settings used by the app (the engine's defaults, with fewer refinements: the UI waits)
-ENGINE_SETTINGS = {"n_steps": 32, "max_steps": 128}
+
+
+def engine_settings() -> dict:
+    """Engine settings of the app: the engine's defaults, so that the app and ``python -m explorer
+    attribute`` give the same attributions (refining only the badly integrated reference paths
+    keeps the rare 512-step case cheap). Imported when needed: captum stays out of app start-up."""
+    from ..attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_BASELINES, DEFAULT_N_STEPS
+
+    return {"n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS, "n_baselines": DEFAULT_N_BASELINES}
 
 
 def load_target_builder():
@@ -211,14 +218,15 @@ class AttributionPanel:
                 raise ValueError(
                     f"the target function has no output {target!r} (it has {list(inner.targets)})"
                 )
-            n_base = 8
-            expected = [n_base + 1 + n_base * ENGINE_SETTINGS["n_steps"]]
+            settings = engine_settings()
+            n_base = settings["n_baselines"]
+            expected = [n_base + 1 + n_base * settings["n_steps"]]
             done = [0]
             last = [0.0]
 
             def on_rows(n):
                 if done[0] == 0:  # the engine's first pass is the galaxy + its K baselines
-                    expected[0] = n + (n - 1) * ENGINE_SETTINGS["n_steps"]
+                    expected[0] = n + (n - 1) * settings["n_steps"]
                 done[0] += n
                 if done[0] > expected[0]:  # the completeness loop doubled the steps
                     expected[0] = done[0] * 2
@@ -233,9 +241,9 @@ class AttributionPanel:
 
             tf = CountingTarget(inner, on_rows)
             mid = f"{model_key(bundle)}:{getattr(inner, 'model_id', '') or 'target'}"
-            res = cached_attribute_targets(
-                self.cache, tf, g.spectrum, [target], model_id=mid, n_baselines=n_base, **ENGINE_SETTINGS
-            )[target]
+            res = cached_attribute_targets(self.cache, tf, g.spectrum, [target], model_id=mid, **settings)[
+                target
+            ]
             shares = line_shares(res, lines=LINES, weight=g.spectrum.weight)
             fig = plot_attribution(
                 g.spectrum, res, LINES, frame=frame, top_n=self.top_n,
