@@ -329,3 +329,13 @@ def test_bad_pasted_rows_say_why_and_the_app_keeps_working(tiny_catalog, sdss_ng
         state.select(0)  # back to the catalog
     panels["picker"].next.click()
     assert state.index == 1 and state.galaxy.source == "catalog"
+
+
+def test_separation_is_nan_when_a_position_is_unknown():
+    import math
+
+    from explorer.app.upload_panel import separation_arcsec
+
+    assert math.isnan(separation_arcsec(math.nan, math.nan, 10.0, 20.0))
+    assert math.isnan(separation_arcsec(10.0, 20.0, math.nan, 1.0))
+    assert abs(separation_arcsec(10.0, 20.0, 10.0, 20.0 + 1 / 3600) - 1.0) < 1e-6

@@ -174,7 +174,10 @@ def parse_allwise_row(text: str) -> PastedWise:
 
 def separation_arcsec(ra1_deg, dec1_deg, ra2_deg, dec2_deg) -> float:
     """Angle between two sky positions in arcsec (haversine formula; NaN if one is unknown)."""
-    ra1, dec1, ra2, dec2 = (math.radians(float(v)) for v in (ra1_deg, dec1_deg, ra2_deg, dec2_deg))
+    vals = [float(v) for v in (ra1_deg, dec1_deg, ra2_deg, dec2_deg)]
+    if not all(math.isfinite(v) for v in vals):
+        return math.nan  # (min(1.0, nan) below would be 1.0: a false 180 degrees)
+    ra1, dec1, ra2, dec2 = (math.radians(v) for v in vals)
     h = math.sin((dec2 - dec1) / 2) ** 2 + math.cos(dec1) * math.cos(dec2) * math.sin((ra2 - ra1) / 2) ** 2
     return math.degrees(2 * math.asin(min(1.0, math.sqrt(h)))) * 3600.0
 

@@ -125,6 +125,18 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     )
     page.get_by_role("button", name="read AllWISE row").click()
     page.wait_for_selector(".irox-ok:has-text('read into the W1')", timeout=15_000)
+
+    # screenshot for the README (whole dashboard, with an attribution when available)
+    if "attribution unavailable" not in text_of(page, ".irox-attr-status"):
+        page.get_by_role("button", name="explain").click()
+        page.wait_for_selector(".irox-attr-done", timeout=90_000)
+    page.set_viewport_size({"width": 1400, "height": 2900})
+    page.evaluate("window.scrollTo(0, 0)")  # from the top, title included
+    page.wait_for_timeout(500)
+    (REPO / "docs").mkdir(exist_ok=True)
+    page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
+
+    # after the screenshot, which should not show error messages: a bad AllWISE row says what is wrong
     paste.fill("w1mpro w1sigmpro\n11.5 0.02")
     page.get_by_role("button", name="read AllWISE row").click()
     page.wait_for_selector(".irox-error:has-text('AllWISE row: missing WISE band columns')", timeout=15_000)
@@ -141,15 +153,6 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     page.get_by_role("button", name="next ▶").click()
     wait_text_change(page, ".irox-summary", summary)
 
-    # screenshot for the README (whole dashboard, with an attribution when available)
-    if "attribution unavailable" not in text_of(page, ".irox-attr-status"):
-        page.get_by_role("button", name="explain").click()
-        page.wait_for_selector(".irox-attr-done", timeout=90_000)
-    page.set_viewport_size({"width": 1400, "height": 2900})
-    page.evaluate("window.scrollTo(0, 0)")  # from the top, title included
-    page.wait_for_timeout(500)
-    (REPO / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
     assert serious(page) == [], (page.console_errors, page.failed_requests)
     assert external_requests(page) == []  # fully offline: not even Voila's Font Awesome CDN links
     if os.environ.get("IROX_BROWSER_TIMINGS"):
