@@ -63,6 +63,30 @@ def vega_mag_to_mjy(mag_vega, band_index):
     return f0_mjy * 10.0 ** (-0.4 * np.asarray(mag_vega, dtype=float))
 
 
+def wise_measurement(flux_true_mjy, g_calib, g_noise):
+    """AllWISE-like measurement of W1-W4 flux densities (the simulator's and the predictor's model).
+
+    Noise: the 5-sigma point-source depth ``WISE_DEPTH_5SIGMA_MJY`` and the calibration floor
+    ``WISE_CALIB_FRAC`` (Jarrett et al. 2011) in quadrature; detected where S/N >=
+    ``WISE_DETECTION_SNR`` (AllWISE Explanatory Supplement, sect. IV.4.c).
+
+    Parameters
+    ----------
+    flux_true_mjy : array (..., 4)
+        Noiseless flux densities in mJy.
+    g_calib, g_noise : arrays broadcastable to ``flux_true_mjy``
+        Standard-normal deviates of the calibration and the background noise.
+
+    Returns
+    -------
+    f_obs_mjy, sigma_mjy, detected : arrays (..., 4)
+    """
+    sig_noise = WISE_DEPTH_5SIGMA_MJY / 5.0
+    f_obs = np.asarray(flux_true_mjy, float) * (1.0 + WISE_CALIB_FRAC * g_calib) + sig_noise * g_noise
+    sig = np.sqrt(sig_noise**2 + (WISE_CALIB_FRAC * f_obs) ** 2)
+    return f_obs, sig, f_obs >= WISE_DETECTION_SNR * sig
+
+
 def mjy_to_vega_mag(flux_mjy, band_index):
     """Inverse of :func:`vega_mag_to_mjy` (NaN for non-positive flux)."""
     f0_mjy = WISE_F0_JY[np.asarray(band_index)] * 1e3

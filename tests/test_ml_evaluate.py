@@ -6,11 +6,10 @@ import numpy as np
 
 from explorer.constants import (
     WISE_BANDS,
-    WISE_CALIB_FRAC,
     WISE_DEPTH_5SIGMA_MJY,
-    WISE_DETECTION_SNR,
     mjy_to_vega_mag,
     vega_mag_to_mjy,
+    wise_measurement,
 )
 from explorer.ml.data import wise_targets
 from explorer.ml.evaluate import ir_metrics, truth_flux_reference
@@ -24,12 +23,9 @@ def _point_posterior(mag):
 
 
 def _observe(flux_mjy, rng):
-    """The AllWISE-like measurement model the simulator uses (explorer.simulate.observe)."""
-    sig_noise = WISE_DEPTH_5SIGMA_MJY / 5.0
-    f_obs = flux_mjy * (1 + WISE_CALIB_FRAC * rng.standard_normal(flux_mjy.shape))
-    f_obs = f_obs + sig_noise * rng.standard_normal(flux_mjy.shape)
-    sig = np.sqrt(sig_noise**2 + (WISE_CALIB_FRAC * f_obs) ** 2)
-    det = f_obs >= WISE_DETECTION_SNR * sig
+    """The AllWISE-like measurement model the simulator uses (explorer.constants.wise_measurement)."""
+    g = rng.standard_normal((2,) + flux_mjy.shape)
+    f_obs, sig, det = wise_measurement(flux_mjy, g[0], g[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = np.where(det, mjy_to_vega_mag(np.where(det, f_obs, 1.0), np.arange(4)), np.nan)
         sig_mag = np.where(det, 1.0857 * sig / f_obs, np.nan)

@@ -37,13 +37,7 @@ import torch
 from scipy.special import ndtr, ndtri
 from torch import nn
 
-from ..constants import (
-    WISE_BANDS,
-    WISE_CALIB_FRAC,
-    WISE_DEPTH_5SIGMA_MJY,
-    WISE_DETECTION_SNR,
-    WISE_F0_JY,
-)
+from ..constants import WISE_BANDS, WISE_F0_JY, wise_measurement
 from ..errors import ModelError
 from .data import UL_SIGMA_MAG, Scaler, WiseTargets
 
@@ -281,14 +275,11 @@ class IRPosterior:
         rng = np.random.default_rng(rng)
         out = np.empty((len(self), N_BANDS))
         f0 = WISE_F0_JY * 1e3
-        sig_noise = WISE_DEPTH_5SIGMA_MJY / 5.0
         for s in range(0, len(self), 2048):
             part = self[s : s + 2048]
             flux = f0 * 10.0 ** (-0.4 * part.sample(n_samples, rng))  # (n, S, 4) mJy
             g = rng.standard_normal((2,) + flux.shape)
-            f_obs = flux * (1.0 + WISE_CALIB_FRAC * g[0]) + sig_noise * g[1]
-            sig = np.sqrt(sig_noise**2 + (WISE_CALIB_FRAC * f_obs) ** 2)
-            det = f_obs >= WISE_DETECTION_SNR * sig
+            f_obs, _, det = wise_measurement(flux, g[0], g[1])
             with np.errstate(divide="ignore", invalid="ignore"):
                 m_obs = np.where(det, -2.5 * np.log10(np.where(det, f_obs, 1.0) / f0), 0.0)
                 mean = m_obs.sum(axis=1) / det.sum(axis=1)

@@ -16,10 +16,8 @@ from ..constants import (
     N_PIX,
     WAVE_OBS_VAC_AA,
     WISE_AB_MINUS_VEGA,
-    WISE_CALIB_FRAC,
-    WISE_DEPTH_5SIGMA_MJY,
-    WISE_DETECTION_SNR,
     WISE_F0_JY,
+    wise_measurement,
 )
 
 C_AA_S = 2.99792458e18  # speed of light in Angstrom/s
@@ -352,13 +350,10 @@ def observe_wise(flux_true_mjy: np.ndarray, rng: np.random.Generator) -> dict:
     C 2-3, U < 2; for U the magnitude is the 95 % upper limit from (measured flux + 2 sigma) and the
     error is NaN (AllWISE Explanatory Supplement, sect. IV.4.c).
     """
-    ftrue = np.asarray(flux_true_mjy, float)
-    sig_noise = WISE_DEPTH_5SIGMA_MJY / 5.0
     g = rng.standard_normal((2, 4))
-    f_obs = ftrue * (1.0 + WISE_CALIB_FRAC * g[0]) + sig_noise * g[1]
-    sig = np.sqrt(sig_noise**2 + (WISE_CALIB_FRAC * np.abs(f_obs)) ** 2)
+    f_obs, sig, detected = wise_measurement(flux_true_mjy, g[0], g[1])
     snr = f_obs / sig
-    ul = snr < WISE_DETECTION_SNR
+    ul = ~detected
     qual = np.where(snr >= 10, "A", np.where(snr >= 3, "B", np.where(snr >= 2, "C", "U")))
     f_rep = np.where(ul, np.maximum(f_obs, 0.0) + 2.0 * sig, f_obs)
     mag = -2.5 * np.log10(f_rep / (WISE_F0_JY * 1e3))
