@@ -601,24 +601,11 @@ class SedPanel:
             y_axis_label="flux density [mJy]",
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
-        fig.varea(
-            x="wave",
-            y1="q025",
-            y2="q975",
-            source=self.band,
-            color=OKABE_ITO[2],
-            alpha=0.25,
-            legend_label="95% predicted",
-        )
-        fig.varea(
-            x="wave",
-            y1="q16",
-            y2="q84",
-            source=self.band,
-            color=OKABE_ITO[2],
-            alpha=0.45,
-            legend_label="68% predicted",
-        )
+        for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
+            fig.varea(
+                x="wave", y1=lo, y2=hi, source=self.band, color=OKABE_ITO[2], alpha=alpha,
+                legend_label=f"{label} predicted",
+            )  # fmt: skip
         fig.multi_line(
             xs="xs",
             ys="ys",
