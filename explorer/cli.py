@@ -156,6 +156,30 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_ceiling(args) -> int:
+    from .ml.ceiling import information_ceiling
+
+    out = information_ceiling(
+        args.catalog,
+        minutes=args.minutes,
+        n_latent=args.n_latent,
+        widths=tuple(int(w) for w in args.widths.split(",")),
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_train=args.max_train,
+        n_threads=args.threads,
+        seed=args.seed,
+        progress=not args.json,
+    )
+    if args.json:
+        _print_json(out)
+    else:
+        for key in ("bands", "colors"):
+            for name, m in out[key].items():
+                print(f"{name:>6}: chi2_n {m['chi2_n']:.3f}  coverage68 {m['coverage68']:.3f}")
+    return 0
+
+
 def cmd_attribute(args) -> int:
     import numpy as np
 
@@ -365,6 +389,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--write", action="store_true", help="write evaluation.json and MODEL_CARD.md")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser(
+        "ceiling", help="supervised spectrum -> WISE network: how much IR information the spectra hold"
+    )
+    s.add_argument("catalog", nargs="?", default="runs/sim50k.h5")
+    s.add_argument("--minutes", type=float, default=35.0, help="wall-clock training budget")
+    s.add_argument("--n-latent", type=int, default=32, help="learned bottleneck width")
+    s.add_argument("--widths", default="16,32,64", help="encoder conv widths")
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--lr", type=float, default=2e-3)
+    s.add_argument("--max-train", type=int, default=None)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ceiling)
 
     s = sub.add_parser("attribute", help="integrated-gradient attributions of IR predictions to the spectrum")
     s.add_argument(

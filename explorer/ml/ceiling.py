@@ -1,0 +1,217 @@
+"""How much WISE information do the (noisy) spectra hold? A supervised spectrum -> WISE network.
+
+The shipped model squeezes each spectrum into S = 6 latents learned WITHOUT looking at WISE
+(spender's reconstruction loss) and then predicts W1-W4 from them. Whether chi^2_N ~ 1 is reachable
+that way depends on two things: how much the noisy spectra know about the infrared at all, and how
+much of that survives the unsupervised bottleneck. This module measures the first.
+
+The *ceiling network* is the same convolutional spender encoder (:class:`.encoder.WidthSpectrumEncoder`)
+trained END TO END on the WISE likelihood: spectrum -> ``n_latent`` (default 32) learned features,
+concatenated with the shipped predictor's other inputs (z, spec_norm, aperture corrections, total
+ugriz: :func:`.data.build_features` ``"spectrum"``), -> :class:`.predictor.IRNet` (mean and full
+covariance of W1-W4) with the censored Gaussian likelihood of :func:`.predictor.censored_gaussian_nll`
+(catalog errors included, upper limits censored). It sees everything the shipped model sees and more
+(a wider, supervised bottleneck), so its chi^2_N is an empirical lower bound for any 6-latent model
+of the same encoder family on the same data; it is not a product model (no S = 6, no spender latents)
+and is not shipped.
+
+Run: ``python -m explorer ceiling runs/sim50k.h5 --json`` (about 40 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+from .data import Scaler, build_features, wise_targets
+from .predictor import (
+    IRConfig,
+    IREnsemble,
+    IRNet,
+    _target_tensors,
+    censored_gaussian_nll,
+    fit_cov_scale,
+)
+
+
+def information_ceiling(
+    catalog,
+    *,
+    minutes: float = 35.0,
+    max_epochs: int | None = None,
+    n_latent: int = 32,
+    widths=(16, 32, 64),
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    max_train: int | None = None,
+    n_threads: int = 2,
+    seed: int = 0,
+    split: str = "test",
+    progress: bool = True,
+) -> dict:
+    """Train the ceiling network on the training split and score it on ``split``.
+
+    Parameters
+    ----------
+    catalog : path or :class:`explorer.catalog.Catalog`
+        Needs ``train``, ``valid`` and ``split`` rows (e.g. ``runs/sim50k.h5``).
+    minutes : float
+        Wall-clock training budget (one-cycle learning rate over it; validation every epoch,
+        the best epoch is kept).
+    max_epochs : int, optional
+        Also stop after this many epochs (the schedule then runs by epoch, not by clock).
+    n_latent : int
+        Width of the learned bottleneck (the shipped model has 6 unsupervised latents).
+    widths : tuple of 3 int
+        Encoder convolution widths (the shipped encoder: 16, 32, 64).
+    batch_size, lr, max_train, n_threads, seed : training settings.
+    split : str
+        Split to score.
+    progress : bool
+        tqdm bar over the training steps.
+
+    Returns
+    -------
+    dict (JSON-ready): ``bands``/``colors`` metrics as :func:`.evaluate.ir_metrics` with the
+    expected catalog magnitude of a detection as the point prediction (``pred="detected"``, as the
+    shipped model's headline), ``true_mean`` (chi^2_N with the posterior mean), and ``training``
+    (steps, epochs, best validation NLL, minutes, settings).
+    """
+    from tqdm.auto import tqdm
+
+    from .encoder import WidthSpectrumEncoder, _load_spectra, one_cycle_lr, sdss_instrument
+    from .evaluate import ir_metrics
+    from .train import _open
+
+    torch.set_num_threads(int(n_threads))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    cat = _open(catalog)
+    t = cat.table
+    idx = {s: np.sort(cat.split_indices(s)) for s in ("train", "valid", split)}
+    for s, rows in idx.items():
+        if rows.size == 0:
+            raise ModelError(
+                f"{cat.path}: the {s!r} split is empty; the ceiling network needs train, valid and {split}"
+            )
+    if max_train is not None:
+        idx["train"] = np.sort(
+            rng.choice(idx["train"], size=min(max_train, idx["train"].size), replace=False)
+        )
+    t_load = time.perf_counter()
+    spec = {s: _load_spectra(cat, idx[s], progress and s == "train")[0] for s in idx}
+    aux_raw = {s: build_features("spectrum", t, idx[s], np.zeros((idx[s].size, 0))) for s in idx}
+    scaler = Scaler.fit(aux_raw["train"])
+    aux = {s: torch.from_numpy(scaler.transform(a).astype(np.float32)) for s, a in aux_raw.items()}
+    targets = {s: wise_targets(t, idx[s]) for s in idx}
+    det = targets["train"].detected
+    mags = np.where(det, targets["train"].mag, np.nan)
+    y_mean, y_std = np.nanmean(mags, axis=0), np.nanstd(mags, axis=0)
+    cfg = IRConfig(n_members=1, seed=seed, feature_kind="ceiling")
+    tens = {s: _target_tensors(targets[s], y_mean, y_std, cfg.ul_sigma_mag) for s in idx}
+    load_s = time.perf_counter() - t_load
+
+    encoder = WidthSpectrumEncoder(sdss_instrument(), int(n_latent), widths=tuple(int(w) for w in widths))
+    head = IRNet(int(n_latent) + aux["train"].shape[1], cfg.hidden, full_cov=True)
+    params = list(encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+
+    def predict(s, sl):
+        return head(torch.cat([encoder(spec[s][sl]), aux[s][sl]], dim=1))
+
+    def nll(s, sl):
+        y, ns, d, c = (x[sl] for x in tens[s])
+        mu, chol = predict(s, sl)
+        return censored_gaussian_nll(mu, chol, y, ns, d, c)
+
+    def valid_nll() -> float:
+        encoder.eval(), head.eval()
+        with torch.no_grad():
+            tot = sum(
+                float(nll("valid", slice(a, a + 1024)).sum()) for a in range(0, idx["valid"].size, 1024)
+            )
+        encoder.train(), head.train()
+        return tot / idx["valid"].size
+
+    n = idx["train"].size
+    steps_per_epoch = max(1, n // batch_size)
+    budget_s = 60.0 * minutes
+    best, best_state, history = np.inf, None, []
+    step, t0 = 0, time.perf_counter()
+    bar = tqdm(desc="ceiling network", unit="step", disable=not progress)
+    done = False
+    while not done:
+        perm = torch.from_numpy(rng.permutation(n))
+        for k in range(steps_per_epoch):
+            frac = (time.perf_counter() - t0) / budget_s
+            if max_epochs is not None:
+                frac = max(frac, step / (max_epochs * steps_per_epoch))
+            if frac >= 1.0:
+                done = True
+                break
+            for g in opt.param_groups:
+                g["lr"] = one_cycle_lr(frac, lr)
+            loss = nll("train", perm[k * batch_size : (k + 1) * batch_size]).mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            step += 1
+            bar.update(1)
+        v = valid_nll()
+        history.append(v)
+        bar.set_postfix(valid_nll=f"{v:.3f}")
+        if v < best:
+            best = v
+            best_state = (
+                [p.detach().clone() for p in encoder.parameters()],
+                [p.detach().clone() for p in head.parameters()],
+            )
+    bar.close()
+    with torch.no_grad():
+        for p, q in zip(list(encoder.parameters()) + list(head.parameters()), best_state[0] + best_state[1]):
+            p.copy_(q)
+    encoder.eval(), head.eval()
+
+    # score through the shipped machinery: learned features + scaled aux inputs -> IREnsemble
+    with torch.no_grad():
+        feats = {
+            s: np.concatenate(
+                [
+                    torch.cat([encoder(spec[s][a : a + 1024]) for a in range(0, idx[s].size, 1024)]).numpy(),
+                    aux[s].numpy(),
+                ],
+                axis=1,
+            )
+            for s in ("valid", split)
+        }
+    d = feats["valid"].shape[1]
+    ens = IREnsemble([head], Scaler(np.zeros(d), np.ones(d)), y_mean, y_std, cfg)
+    ens.cov_scale = fit_cov_scale(ens, feats["valid"], targets["valid"])
+    post = ens.predict(feats[split])
+    out = ir_metrics(post, targets[split], pred="detected")
+    mean = ir_metrics(post, targets[split], pred="mean")
+    out["true_mean"] = {k: {b: m["chi2_n"] for b, m in mean[k].items()} for k in ("bands", "colors")}
+    out["training"] = {
+        "n_train": int(n),
+        "n_valid": int(idx["valid"].size),
+        "split": split,
+        "n_scored": int(idx[split].size),
+        "n_latent": int(n_latent),
+        "widths": [int(w) for w in widths],
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "n_steps": step,
+        "epochs": step / steps_per_epoch,
+        "best_valid_nll": float(best),
+        "valid_nll_per_epoch": [float(v) for v in history],
+        "train_minutes": (time.perf_counter() - t0) / 60,
+        "load_minutes": load_s / 60,
+        "n_parameters": int(sum(p.numel() for p in params)),
+        "catalog": str(cat.path),
+    }
+    return out
