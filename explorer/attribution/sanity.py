@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..constants import LINES, Line
 from ..errors import AttributionError
 from .lines import LineRanking
 from .sample import sample_rankings
@@ -43,6 +44,20 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "[NII]": ("[NII] 6548", "[NII] 6583"),
     "Halpha": ("Halpha",),
     "[OII]": ("[OII]",),
+}
+#: Broad-line wings, reported beside property 1 (not part of it). The simulator's type-1 AGN have
+#: broad Balmer lines of FWHM 2000-6000 km/s (sigma up to 56 A at Halpha), almost all outside the
+#: narrow +-8/10 A windows. These windows (+-100 A ~ +-4600 km/s at Halpha, +-75 A at Hbeta) are
+#: appended AFTER the line list: overlapping pixels go to the nearest centre and ties to the earlier
+#: line, so the narrow windows keep their pixels and the wings take theirs from the continuum.
+BROAD_WINGS: tuple[Line, ...] = (
+    Line("Halpha broad wings", "balmer", (6564.61,), 100.0),
+    Line("Hbeta broad wings", "balmer", (4862.69,), 75.0),
+)
+#: Features with the wings (name -> windows), reported in ``torus_vs_non_agn_with_broad_wings``.
+BROAD_FEATURES: dict[str, tuple[str, ...]] = {
+    "Halpha incl. broad wings": ("Halpha", "Halpha broad wings"),
+    "Hbeta incl. broad wings": ("Hbeta", "Hbeta broad wings"),
 }
 #: Property 1: larger share in torus-dominated than in non-AGN galaxies.
 AGN_FEATURES = ("[OIII]", "Hbeta", "[NII]", "Halpha")
@@ -180,6 +195,9 @@ def sanity_check(
              "torus_vs_non_agn": {feature: {"median_a" (torus), "median_b" (non-AGN), "holds", "p_one_sided", ...},
                                   "AGN windows combined": {...}},
              "torus_by_agn_type": {feature: {"type1": median, "type2": median}},
+             "torus_vs_non_agn_with_broad_wings": {"Halpha incl. broad wings": {...}, ...,
+                                                   "AGN windows combined": {...}},
+             "torus_by_agn_type_with_broad_wings": {...},
              "star_forming_vs_quenched": {feature: {"median_a" (SF), "median_b" (quenched), ...},
                                           "Halpha+[OII]": {...}},
              "completeness": {...}}},
@@ -196,6 +214,7 @@ def sanity_check(
         catalog,
         order,
         list(targets),
+        lines=LINES + BROAD_WINGS,
         extra_columns=TRUTH_COLUMNS,
         cache=cache,
         progress=progress,
@@ -212,6 +231,8 @@ def sanity_check(
             "share": "sum over the feature's windows of sum|attr| in window / sum|attr| over good pixels",
             "holds": "median(group a) > median(group b); p_one_sided: Mann-Whitney U, a > b",
             "features": {k: list(v) for k, v in FEATURES.items()},
+            "broad_wing_features": {k: list(v) for k, v in BROAD_FEATURES.items()},
+            "broad_wing_windows_rest_aa": {ln.name: list(ln.window_rest_aa()) for ln in BROAD_WINGS},
         },
         "targets": {},
         "settings": {"n_per_group": n_per_group, "seed": seed, "torus_frac": torus_frac, **engine_kwargs},
@@ -238,6 +259,17 @@ def sanity_check(
             "completeness": sr.completeness_summary(),
         }
         res_t["torus_vs_non_agn"]["AGN windows combined"] = _compare(agn_all[torus], agn_all[non_agn])
+        # the same comparison with the broad Balmer wings counted as Halpha/Hbeta (reported only)
+        wings = {name: feature_shares(sr.ranking, wins) for name, wins in BROAD_FEATURES.items()}
+        agn_wings = agn_all + sum(feature_shares(sr.ranking, (ln.name,)) for ln in BROAD_WINGS)
+        res_t["torus_vs_non_agn_with_broad_wings"] = {
+            **{f: _compare(v[torus], v[non_agn]) for f, v in wings.items()},
+            "AGN windows combined": _compare(agn_wings[torus], agn_wings[non_agn]),
+        }
+        res_t["torus_by_agn_type_with_broad_wings"] = {
+            f: {f"type{k}": _compare(v[torus & (agn_type == k)], v[non_agn])["median_a"] for k in (1, 2)}
+            for f, v in wings.items()
+        }
         res_t["star_forming_vs_quenched"]["Halpha+[OII]"] = _compare(sf_all[sf], sf_all[q])
         res_t["n_torus_by_agn_type"] = {f"type{k}": int(np.sum(torus & (agn_type == k))) for k in (1, 2)}
         out["targets"][t] = res_t
