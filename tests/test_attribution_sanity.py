@@ -172,7 +172,10 @@ def test_broad_wing_features_add_to_the_narrow_windows(sanity, target):
         narrow = r["torus_vs_non_agn"][line]
         assert wide["n_a"] == narrow["n_a"] and wide["n_b"] == narrow["n_b"]
         assert wide["median_a"] >= narrow["median_a"] and wide["median_b"] >= narrow["median_b"]
-    assert set(r["torus_by_agn_type_with_broad_wings"]) == {"Halpha incl. broad wings", "Hbeta incl. broad wings"}
+    assert set(r["torus_by_agn_type_with_broad_wings"]) == {
+        "Halpha incl. broad wings",
+        "Hbeta incl. broad wings",
+    }
 
 
 @pytest.mark.slow
