@@ -90,7 +90,9 @@ def format_info(info: dict) -> str:
     prov = info["provenance"]
     made_by = prov.get("parent", prov)
     if "command" in made_by:
-        lines.append(f"  made by       {made_by['command']}" + (" (then make-demo)" if "parent" in prov else ""))
+        lines.append(
+            f"  made by       {made_by['command']}" + (" (then make-demo)" if "parent" in prov else "")
+        )
     for gid, reason in info["bad_rows_examples"].items():
         lines.append(f"  flagged       {gid}: {reason}")
     return "\n".join(lines)
