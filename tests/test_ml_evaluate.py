@@ -107,3 +107,41 @@ def test_no_reference_without_truth_columns():
     for w in WISE_BANDS:
         del t[f"truth_{w.lower()}_flux_mjy"]
     assert truth_flux_reference(t, np.arange(10), wise_targets(t, np.arange(10))) is None
+
+
+def test_chi2_by_class_splits_the_chi2_sum_exactly():
+    from explorer.ml.evaluate import CLASS_GROUPS, chi2_by_class
+
+    rng = np.random.default_rng(3)
+    n = 400
+    mag = np.full((n, 4), 8.0)  # bright in every band: all detected
+    t = _table(mag, rng)
+    t["class_label"] = np.array(["star-forming", "quenched", "agn", "agn"] * (n // 4))
+    t["truth_agn_type"] = np.array([0, 0, 1, 2] * (n // 4), float)
+    tg = wise_targets(t, np.arange(n))
+    # predict the catalog value exactly, except W3 of the type-2 AGN: 3 sigma too faint
+    pred = np.where(tg.detected, tg.mag, 8.0)
+    a2 = t["truth_agn_type"] == 2
+    pred[a2, 2] += 3 * tg.sigma[a2, 2]
+    r = chi2_by_class(_point_posterior(pred), tg, t, np.arange(n), pred="mean")
+    assert set(r) == {"W1", "W2", "W3", "W4", "W1-W2", "W2-W3", "W3-W4"}
+    assert set(r["W3"]) == set(CLASS_GROUPS)
+    w3 = r["W3"]
+    assert w3["AGN type 2"]["n"] == n // 4 and np.isclose(w3["AGN type 2"]["chi2_n"], 9.0)
+    assert np.isclose(w3["AGN type 2"]["share_of_chi2_sum"], 1.0)
+    assert np.isclose(w3["AGN type 2"]["median_chi"], 3.0)
+    assert all(
+        np.isclose(w3[g]["chi2_n"], 0.0, atol=1e-12) for g in ("star-forming", "quenched", "AGN type 1")
+    )
+    assert np.isclose(r["W1"]["star-forming"]["chi2_n"], 0.0, atol=1e-12)
+    assert r["W1"]["star-forming"]["share_of_chi2_sum"] is None  # nothing to share: the sum is 0
+    # the colours that use W3 carry the same offset (sigma_colour > sigma_W3, so chi < 3)
+    assert -3.0 < r["W2-W3"]["AGN type 2"]["median_chi"] < 0 < r["W3-W4"]["AGN type 2"]["median_chi"] < 3.0
+    assert np.isclose(r["W1-W2"]["AGN type 2"]["chi2_n"], 0.0, atol=1e-12)
+    # real catalogs have no truth columns
+    assert (
+        chi2_by_class(
+            _point_posterior(pred), tg, {k: v for k, v in t.items() if k != "class_label"}, np.arange(n)
+        )
+        is None
+    )

@@ -77,13 +77,14 @@ def information_ceiling(
     -------
     dict (JSON-ready): ``bands``/``colors`` metrics as :func:`.evaluate.ir_metrics` with the
     expected catalog magnitude of a detection as the point prediction (``pred="detected"``, as the
-    shipped model's headline), ``true_mean`` (chi^2_N with the posterior mean), and ``training``
+    shipped model's headline), ``true_mean`` (chi^2_N with the posterior mean), ``by_class``
+    (:func:`.evaluate.chi2_by_class`, simulated catalogs), and ``training``
     (steps, epochs, best validation NLL, minutes, settings).
     """
     from tqdm.auto import tqdm
 
     from .encoder import WidthSpectrumEncoder, _load_spectra, one_cycle_lr, sdss_instrument
-    from .evaluate import ir_metrics
+    from .evaluate import chi2_by_class, ir_metrics
     from .train import _open
 
     torch.set_num_threads(int(n_threads))
@@ -195,6 +196,9 @@ def information_ceiling(
     out = ir_metrics(post, targets[split], pred="detected")
     mean = ir_metrics(post, targets[split], pred="mean")
     out["true_mean"] = {k: {b: m["chi2_n"] for b, m in mean[k].items()} for k in ("bands", "colors")}
+    by_class = chi2_by_class(post, targets[split], t, idx[split])
+    if by_class is not None:
+        out["by_class"] = by_class
     out["training"] = {
         "n_train": int(n),
         "n_valid": int(idx["valid"].size),

@@ -83,26 +83,86 @@ def ir_metrics(post: IRPosterior, targets: WiseTargets, pred: str = "mean") -> d
     if pred not in ("mean", "detected"):
         raise ModelError(f"ir_metrics: pred must be 'mean' or 'detected', got {pred!r}")
     obs_post = post.observed(np.where(targets.detected, targets.sigma, 0.0))
-    pred = post.mean_mag if pred == "mean" else post.detected_mean_mag()
-    det = targets.detected
-    sig = targets.sigma
     out = {"bands": {}, "colors": {}}
     pit_all = obs_post.cdf(np.nan_to_num(targets.mag))
-    for b, w in enumerate(WISE_BANDS):
-        with np.errstate(invalid="ignore"):
-            chi = (pred[:, b] - targets.mag[:, b]) / sig[:, b]
+    for name, (chi, sel, delta) in _chi_values(post, targets, pred).items():
+        if name in WISE_BANDS:
+            out["bands"][name] = _robust(delta[sel], chi[sel], pit_all[sel, WISE_BANDS.index(name)])
+        else:
+            i, j = (WISE_BANDS.index(b) for b in name.split("-"))
+            obs_c = targets.mag[sel, i] - targets.mag[sel, j]
+            pit = obs_post[sel].color_cdf(i, j, obs_c) if sel.any() else np.zeros(0)
+            out["colors"][name] = _robust(delta[sel], chi[sel], pit)
+    return out
+
+
+def _chi_values(post: IRPosterior, targets: WiseTargets, pred: str) -> dict:
+    """chi, selection and obs - pred of every band and adjacent colour (the metric's definition).
+
+    Returns ``{name: (chi (N,), sel (N,) bool, delta (N,) mag)}`` for W1..W4 and the colours; ``sel``
+    is the metric's selection (detected, sigma < SIGMA_MAX_MAG, |chi| < CHI_MAX).
+    """
+    pred = post.mean_mag if pred == "mean" else post.detected_mean_mag()
+    det, sig, mag = targets.detected, targets.sigma, targets.mag
+    out = {}
+    with np.errstate(invalid="ignore"):
+        for b, w in enumerate(WISE_BANDS):
+            chi = (pred[:, b] - mag[:, b]) / sig[:, b]
             sel = det[:, b] & (sig[:, b] < SIGMA_MAX_MAG) & (np.abs(chi) < CHI_MAX)
-        delta = targets.mag[sel, b] - pred[sel, b]
-        out["bands"][w] = _robust(delta, chi[sel], pit_all[sel, b])
-    for i, j in COLOR_PAIRS:
-        with np.errstate(invalid="ignore"):
+            out[w] = (chi, sel, mag[:, b] - pred[:, b])
+        for i, j in COLOR_PAIRS:
             s = np.sqrt(sig[:, i] ** 2 + sig[:, j] ** 2)
-            obs_c = targets.mag[:, i] - targets.mag[:, j]
-            pred_c = pred[:, i] - pred[:, j]
+            obs_c, pred_c = mag[:, i] - mag[:, j], pred[:, i] - pred[:, j]
             chi = (pred_c - obs_c) / s
             sel = det[:, i] & det[:, j] & (s < SIGMA_MAX_MAG) & (np.abs(chi) < CHI_MAX)
-        pit = obs_post[sel].color_cdf(i, j, obs_c[sel]) if sel.any() else np.zeros(0)
-        out["colors"][color_name(i, j)] = _robust(obs_c[sel] - pred_c[sel], chi[sel], pit)
+            out[color_name(i, j)] = (chi, sel, obs_c - pred_c)
+    return out
+
+
+#: Groups of a simulated catalog for :func:`chi2_by_class`: name -> (class_label or None, truth_agn_type).
+CLASS_GROUPS = {
+    "star-forming": ("star-forming", 0),
+    "quenched": ("quenched", 0),
+    "AGN type 1": (None, 1),
+    "AGN type 2": (None, 2),
+}
+
+
+def chi2_by_class(
+    post: IRPosterior, targets: WiseTargets, table: dict, idx, pred: str = "detected"
+) -> dict | None:
+    """Where the chi^2 comes from: ``chi2_n`` within each simulated class and its share of the sum.
+
+    Parameters
+    ----------
+    post, targets, pred : as :func:`ir_metrics` (same selection per band and colour).
+    table : catalog table with ``class_label`` and ``truth_agn_type`` (simulated catalogs).
+    idx : rows of ``table`` that ``post`` and ``targets`` describe.
+
+    Returns
+    -------
+    ``{band or colour: {group: {"n", "chi2_n", "share_of_chi2_sum", "median_chi"}}}`` for the groups
+    of :data:`CLASS_GROUPS`, or None without the truth columns (real catalogs).
+    """
+    if "class_label" not in table or "truth_agn_type" not in table:
+        return None
+    idx = np.asarray(idx, dtype=int)
+    label = np.asarray(table["class_label"]).astype(str)[idx]
+    agn = np.nan_to_num(np.asarray(table["truth_agn_type"], float)[idx], nan=0.0).astype(int)
+    out = {}
+    for name, (chi, sel, _) in _chi_values(post, targets, pred).items():
+        total = float(np.sum(chi[sel] ** 2))
+        block = {}
+        for group, (cls, agn_type) in CLASS_GROUPS.items():
+            m = sel & (agn == agn_type) & ((label == cls) if cls is not None else True)
+            c = chi[m]
+            block[group] = {
+                "n": int(m.sum()),
+                "chi2_n": float(np.mean(c**2)) if c.size else None,
+                "share_of_chi2_sum": float(np.sum(c**2) / total) if c.size and total > 0 else None,
+                "median_chi": float(np.median(c)) if c.size else None,
+            }
+        out[name] = block
     return out
 
 
@@ -335,6 +395,9 @@ def evaluate(
         )
         result.update(ir_metrics(post, targets, pred="detected"))
         result["true_mean"] = ir_metrics(post, targets, pred="mean")
+        by_class = chi2_by_class(post, targets, cat.table, idx)
+        if by_class is not None:
+            result["by_class"] = by_class
         arrays["posteriors"]["ours"] = post
     result["baselines"] = {}
     if bundle.paper_mlp is not None:

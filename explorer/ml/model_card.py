@@ -100,6 +100,26 @@ def render_model_card(manifest: dict, result: dict) -> str:
     if result.get("true_mean"):
         L += ["", "### Same, with `pred` = posterior mean of the true magnitude", ""]
         L += _table(result["true_mean"])
+    by_class = result.get("by_class")
+    if by_class:
+        groups = list(next(iter(by_class.values())))
+        L += [
+            "",
+            "### Where the chi^2 comes from (simulation classes)",
+            "",
+            "`chi2_n` within each class of the simulated test split (same `pred` and selection as above),",
+            "with the class's share of the chi^2 sum and its number of galaxies in brackets.",
+            "",
+            "| | " + " | ".join(groups) + " |",
+            "|---|" + "---|" * len(groups),
+        ]
+        for name, block in by_class.items():
+            cells = [
+                "-" if block[g]["chi2_n"] is None else
+                f"{block[g]['chi2_n']:.2f} ({block[g]['share_of_chi2_sum']:.2f}; {block[g]['n']})"
+                for g in groups
+            ]  # fmt: skip
+            L.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, block in result.get("baselines", {}).items():
         L += ["", f"### Baseline: {name}", ""] + _table(block)
     ref = (result.get("reference") or {}).get("truth_flux")
