@@ -123,6 +123,7 @@ def cmd_train_predictor(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        patience=args.patience,
         calibrate=not args.no_calibrate,
         n_threads=args.threads,
         seed=args.seed,
@@ -371,8 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="default")
     s.add_argument("--members", type=int, default=5, help="deep-ensemble size")
     s.add_argument("--features", default="spectrum", choices=["spectrum", "spectrum_ap"])
-    s.add_argument("--hidden", default="128,128,128")
-    s.add_argument("--epochs", type=int, default=150)
+    s.add_argument("--hidden", default="256,256,256,256", help="IR ensemble MLP hidden sizes")
+    s.add_argument("--epochs", type=int, default=300)
+    s.add_argument("--patience", type=int, default=40, help="early stopping (epochs without improvement)")
     s.add_argument("--batch-size", type=int, default=512)
     s.add_argument("--lr", type=float, default=2e-3)
     s.add_argument("--no-calibrate", action="store_true")
