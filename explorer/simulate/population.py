@@ -26,8 +26,9 @@ part that the optical data cannot reveal. The hidden parts are listed in :data:`
   is a visible function of L_bol (receding torus) and of the AGN type, times a hidden 0.005 dex; the
   torus mid-IR slope depends on the type and the (visible) narrow-line extinction, with a hidden
   scatter of 0.01. The WISE side is *tighter* than in reality (Jespersen et al. get close to, but
-  not within, 0.3 dex on L_bol for X-ray AGN); it is chosen so that a predictor
-  *can* reach chi^2_N ~ 1 in W1/W2 also for AGN-dominated galaxies.
+  not within, 0.3 dex on L_bol for X-ray AGN); it was chosen so that a predictor that
+  knew the visible quantities exactly could reach chi^2_N ~ 1 in W1/W2 also for AGN-dominated
+  galaxies (from the noisy spectra none gets that close: see below).
 
 Everything else (the fraction of the galaxy inside the 3" fiber, A_V, stellar ages, metallicity)
 is visible in the optical data (spectrum and/or the total ugriz photometry in the catalog). Note that
@@ -41,7 +42,11 @@ caused by the hidden deviates, computed by re-evaluating the dust emission and t
 set to zero) are stored in the catalog; :func:`hidden_scatter_floors` summarizes them. Measured on
 3,000 galaxies (seed 11): rms hidden shift 0.006, 0.008, 0.021, 0.027 mag in W1..W4 against median
 catalog errors of 0.027, 0.032, 0.064, 0.114 mag; a predictor that recovers everything visible
-would reach chi^2_N ~ 1.06, 1.06, 1.13, 1.08 (the AGN with the brightest tori dominate in W1/W2).
+EXACTLY would reach chi^2_N ~ 1.06, 1.06, 1.13, 1.08 (the AGN with the brightest tori dominate in
+W1/W2). That bound ignores the noise of the optical data themselves (spectrum pixels, blended
+narrow lines, 1-2 % ugriz calibration), which is the larger limit: a supervised spectrum -> WISE
+network (:mod:`explorer.ml.ceiling`) reaches chi^2_N ~ 2.0, 2.2, 4.3, 3.9 on the 50k run (see
+data/README.md).
 
 Relations used (each with its source):
 
