@@ -45,7 +45,7 @@ catalog errors of 0.027, 0.032, 0.064, 0.114 mag; a predictor that recovers ever
 EXACTLY would reach chi^2_N ~ 1.06, 1.06, 1.13, 1.08 (the AGN with the brightest tori dominate in
 W1/W2). That bound ignores the noise of the optical data themselves (spectrum pixels, blended
 narrow lines, 1-2 % ugriz calibration), which is the larger limit: a supervised spectrum -> WISE
-network (:mod:`explorer.ml.ceiling`) reaches chi^2_N ~ 2.0, 2.2, 4.3, 3.9 on the 50k run (see
+network (:mod:`explorer.ml.ceiling`) reaches chi^2_N ~ 2.0, 2.1, 4.1, 3.6 on the 50k run (see
 data/README.md).
 
 Relations used (each with its source):
