@@ -145,3 +145,17 @@ def test_chi2_by_class_splits_the_chi2_sum_exactly():
         )
         is None
     )
+
+
+def test_ir_metrics_takes_a_precomputed_prediction():
+    import pytest
+
+    from explorer.errors import ModelError
+
+    rng = np.random.default_rng(4)
+    mag = np.full((40, 4), 9.0)
+    tg = wise_targets(_table(mag, rng), np.arange(40))
+    post = _point_posterior(mag)
+    assert ir_metrics(post, tg, pred="detected") == ir_metrics(post, tg, pred=post.detected_mean_mag())
+    with pytest.raises(ModelError, match=r"shape \(40, 4\)"):
+        ir_metrics(post, tg, pred=np.zeros((39, 4)))

@@ -193,10 +193,11 @@ def information_ceiling(
     ens = IREnsemble([head], Scaler(np.zeros(d), np.ones(d)), y_mean, y_std, cfg)
     ens.cov_scale = fit_cov_scale(ens, feats["valid"], targets["valid"])
     post = ens.predict(feats[split])
-    out = ir_metrics(post, targets[split], pred="detected")
+    pred_detected = post.detected_mean_mag()
+    out = ir_metrics(post, targets[split], pred=pred_detected)
     mean = ir_metrics(post, targets[split], pred="mean")
     out["true_mean"] = {k: {b: m["chi2_n"] for b, m in mean[k].items()} for k in ("bands", "colors")}
-    by_class = chi2_by_class(post, targets[split], t, idx[split])
+    by_class = chi2_by_class(post, targets[split], t, idx[split], pred=pred_detected)
     if by_class is not None:
         out["by_class"] = by_class
     out["training"] = {

@@ -66,11 +66,12 @@ def ir_metrics(post: IRPosterior, targets: WiseTargets, pred: str = "mean") -> d
     post : IRPosterior
         Posterior of the true magnitudes.
     targets : WiseTargets
-    pred : {"mean", "detected"}
+    pred : {"mean", "detected"} or ndarray (N, 4)
         The point prediction compared with the catalog: ``"mean"``, the posterior mean of the
         true magnitude; ``"detected"``, the expected catalog magnitude given that the band is
         detected (:meth:`IRPosterior.detected_mean_mag`; a colour uses the difference of the two
-        bands' values). Coverage always uses the full observation predictive.
+        bands' values); or that prediction already computed. Coverage always uses the full
+        observation predictive.
 
     Returns
     -------
@@ -80,8 +81,7 @@ def ir_metrics(post: IRPosterior, targets: WiseTargets, pred: str = "mean") -> d
         raise ModelError(
             "ir_metrics needs the posterior of the true magnitudes (catalog noise is added here)"
         )
-    if pred not in ("mean", "detected"):
-        raise ModelError(f"ir_metrics: pred must be 'mean' or 'detected', got {pred!r}")
+    pred = _point_prediction(post, pred)
     obs_post = post.observed(np.where(targets.detected, targets.sigma, 0.0))
     out = {"bands": {}, "colors": {}}
     pit_all = obs_post.cdf(np.nan_to_num(targets.mag))
@@ -96,13 +96,29 @@ def ir_metrics(post: IRPosterior, targets: WiseTargets, pred: str = "mean") -> d
     return out
 
 
-def _chi_values(post: IRPosterior, targets: WiseTargets, pred: str) -> dict:
+def _point_prediction(post: IRPosterior, pred) -> np.ndarray:
+    """The (N, 4) point prediction named by ``pred`` ("mean" or "detected"), or ``pred`` itself.
+
+    Passing the array lets callers that score one posterior twice (:func:`ir_metrics`, then
+    :func:`chi2_by_class`) run the Monte Carlo of :meth:`IRPosterior.detected_mean_mag` once.
+    """
+    if isinstance(pred, str):
+        if pred not in ("mean", "detected"):
+            raise ModelError(f"ir_metrics: pred must be 'mean' or 'detected', got {pred!r}")
+        return post.mean_mag if pred == "mean" else post.detected_mean_mag()
+    pred = np.asarray(pred, dtype=float)
+    if pred.shape != (len(post), N_BANDS):
+        raise ModelError(f"ir_metrics: a pred array must have shape {(len(post), N_BANDS)}, got {pred.shape}")
+    return pred
+
+
+def _chi_values(post: IRPosterior, targets: WiseTargets, pred) -> dict:
     """chi, selection and obs - pred of every band and adjacent colour (the metric's definition).
 
     Returns ``{name: (chi (N,), sel (N,) bool, delta (N,) mag)}`` for W1..W4 and the colours; ``sel``
     is the metric's selection (detected, sigma < SIGMA_MAX_MAG, |chi| < CHI_MAX).
     """
-    pred = post.mean_mag if pred == "mean" else post.detected_mean_mag()
+    pred = _point_prediction(post, pred)
     det, sig, mag = targets.detected, targets.sigma, targets.mag
     out = {}
     with np.errstate(invalid="ignore"):
@@ -393,9 +409,10 @@ def evaluate(
         post = bundle.predictor.predict(
             build_features(bundle.predictor.feature_kind, cat.table, idx, latents)
         )
-        result.update(ir_metrics(post, targets, pred="detected"))
+        pred_detected = post.detected_mean_mag()
+        result.update(ir_metrics(post, targets, pred=pred_detected))
         result["true_mean"] = ir_metrics(post, targets, pred="mean")
-        by_class = chi2_by_class(post, targets, cat.table, idx)
+        by_class = chi2_by_class(post, targets, cat.table, idx, pred=pred_detected)
         if by_class is not None:
             result["by_class"] = by_class
         arrays["posteriors"]["ours"] = post
