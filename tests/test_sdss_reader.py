@@ -275,3 +275,33 @@ def test_no_good_pixels_in_normalization_window(sdss_ngc3522, tmp_path):
     p = _rewrite(sdss_ngc3522, tmp_path / "spec-nowindow.fits", coadd=mask_window)
     with pytest.raises(SpectrumFileError, match=_err(p, "no good pixels in the normalization window")):
         read_sdss_spectrum(p)
+
+
+def test_gzipped_real_file_reads_like_the_original(sdss_ngc3522, tmp_path):
+    import gzip
+
+    gz = tmp_path / "spec.fits.gz"
+    gz.write_bytes(gzip.compress(sdss_ngc3522.read_bytes()))
+    a, b = read_sdss_spectrum(sdss_ngc3522), read_sdss_spectrum(gz)
+    np.testing.assert_array_equal(a.flux, b.flux)
+    assert a.norm == b.norm
+
+
+def test_decompression_bomb_refused(tmp_path):
+    import gzip
+
+    # 8 MB of FITS-looking bytes that gzip to a few kB: refused at a 1 MB bound, before reading
+    bomb = tmp_path / "bomb.fits.gz"
+    bomb.write_bytes(gzip.compress(b"SIMPLE  =" + b" " * (8 * 1024**2)))
+    assert bomb.stat().st_size < 50_000
+    with pytest.raises(SpectrumFileError, match=r"bomb\.fits\.gz: gzip content inflates beyond 1 MB"):
+        read_sdss_spectrum(bomb, max_decompressed_bytes=1024**2)
+
+
+def test_corrupt_gzip(sdss_ngc3522, tmp_path):
+    import gzip
+
+    gz = tmp_path / "cut.fits.gz"
+    gz.write_bytes(gzip.compress(sdss_ngc3522.read_bytes())[:5000])
+    with pytest.raises(SpectrumFileError, match=_err(gz, "truncated or corrupt gzip file")):
+        read_sdss_spectrum(gz)

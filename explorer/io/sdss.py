@@ -15,6 +15,7 @@ in rest-frame 5300-5850 A and multiply the inverse variance by that factor squar
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -47,6 +48,31 @@ NEAREST_TOLERANCE_PIX = 0.01
 _FITS_MAGIC = b"SIMPLE  ="
 _GZIP_MAGIC = b"\x1f\x8b"
 
+#: Largest decompressed size of a gzipped spectrum that is read (bytes). The largest SDSS
+#: ``spec`` files (every exposure kept, BOSS 4,600 pixels x ~40 exposures) are ~10 MB; 256 MB
+#: leaves wide room while refusing a "zip bomb" that inflates to gigabytes.
+MAX_DECOMPRESSED_BYTES = 256 * 1024**2
+
+
+def _gunzip_bounded(path: Path, limit: int) -> bytes:
+    """Decompress ``path`` into memory, refusing it as soon as it passes ``limit`` bytes."""
+    import gzip
+    import zlib
+
+    out = bytearray()
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                out += chunk
+                if len(out) > limit:
+                    raise SpectrumFileError(
+                        f"{path}: gzip content inflates beyond {limit / 1024**2:.0f} MB; "
+                        "refused (not an SDSS spectrum)"
+                    )
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SpectrumFileError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+    return bytes(out)
+
 
 def sdss_id(plate: int, mjd: int, fiberid: int) -> str:
     """SDSS spectrum identifier ``"PPPP-MMMMM-FFFF"`` (zero-padded as in spec file names)."""
@@ -54,8 +80,13 @@ def sdss_id(plate: int, mjd: int, fiberid: int) -> str:
 
 
 # -- FITS access ------------------------------------------------------------------------------
-def _open_fits(path: Path):
-    """Open a FITS file, turning every way it can be broken into a SpectrumFileError."""
+def _open_fits(path: Path, max_decompressed_bytes: int | None = None):
+    """Open a FITS file, turning every way it can be broken into a SpectrumFileError.
+
+    A gzipped file is inflated in memory up to ``max_decompressed_bytes``
+    (default :data:`MAX_DECOMPRESSED_BYTES`) and refused beyond it, so a small upload cannot
+    expand to gigabytes.
+    """
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyUserWarning
 
@@ -67,11 +98,17 @@ def _open_fits(path: Path):
         head = fh.read(len(_FITS_MAGIC))
     if not (head.startswith(_FITS_MAGIC) or head.startswith(_GZIP_MAGIC)):
         raise SpectrumFileError(f"{path}: not a FITS file (it does not start with a SIMPLE card)")
+    source = path
+    if head.startswith(_GZIP_MAGIC):
+        limit = MAX_DECOMPRESSED_BYTES if max_decompressed_bytes is None else max_decompressed_bytes
+        source = io.BytesIO(_gunzip_bounded(path, limit))
+        if not source.getvalue().startswith(_FITS_MAGIC):
+            raise SpectrumFileError(f"{path}: gzip file does not hold a FITS file")
     try:
         with warnings.catch_warnings():
             # astropy only *warns* about a short file; a cut download must not pass silently.
             warnings.simplefilter("error", AstropyUserWarning)
-            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            hdul = fits.open(source, memmap=False, lazy_load_hdus=False)
     except AstropyUserWarning as exc:
         raise SpectrumFileError(f"{path}: truncated or corrupt FITS file ({exc})") from None
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on bad bytes
@@ -214,7 +251,9 @@ def place_on_grid(
 
 
 # -- public API -------------------------------------------------------------------------------
-def read_sdss_spectrum(path, *, mask_sky_lines: bool = True) -> GalaxySpectrum:
+def read_sdss_spectrum(
+    path, *, mask_sky_lines: bool = True, max_decompressed_bytes: int | None = None
+) -> GalaxySpectrum:
     """Read one SDSS spec / spec-lite file onto spender's grid, masked and normalized.
 
     Parameters
@@ -241,7 +280,7 @@ def read_sdss_spectrum(path, *, mask_sky_lines: bool = True) -> GalaxySpectrum:
         [Z_MIN, Z_MAX], or no good pixels (or a non-positive median) in the normalization window.
     """
     path = Path(path)
-    with _open_fits(path) as hdul:
+    with _open_fits(path, max_decompressed_bytes) as hdul:
         coadd = _find_table(hdul, "COADD", 1, ("flux", "loglam", "ivar"))
         if coadd is None:
             raise SpectrumFileError(f"{path}: no COADD HDU (extensions: {[h.name for h in hdul]})")
