@@ -15,7 +15,7 @@ from explorer.attribution.engine import attribute
 from explorer.attribution.figures import OKABE_ITO, plot_attribution, plot_line_ranking, save_figure
 from explorer.attribution.lines import line_shares, sample_line_ranking
 from explorer.attribution.toys import WindowModel, toy_spectrum
-from explorer.constants import WAVE_OBS_VAC_AA
+from explorer.constants import LINES, WAVE_OBS_VAC_AA
 
 torch.set_num_threads(1)
 
@@ -122,3 +122,74 @@ def test_figure_on_a_real_sdss_spectrum(tmp_path, sdss_ngc3073):
     assert fig.irox_labels[0].startswith("Hα")
     texts = _svg_texts(save_figure(fig, tmp_path / "ngc3073.svg"))
     assert fig.irox_labels[0] in texts
+
+
+def _text_boxes(fig):
+    """Pixel boxes of the visible, non-empty text artists of a drawn figure, tick labels aside
+    (matplotlib keeps tick labels outside the view limits as undrawn artists: the axes' tight
+    boxes, checked separately, cover the drawn ones)."""
+    from matplotlib.axis import Tick
+
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    ticks = {id(t) for tick in fig.findobj(Tick) for t in (tick.label1, tick.label2)}
+    out = []
+    for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
+        if t.get_visible() and t.get_text().strip() and id(t) not in ticks:
+            out.append((t.get_text(), t.get_window_extent(renderer)))
+    out += [(f"axes {i} with its tick labels", ax.get_tightbbox(renderer)) for i, ax in enumerate(fig.axes)]
+    return out
+
+
+def _assert_disjoint_and_inside(fig, names):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    boxes = _text_boxes(fig)
+    canvas = fig.bbox
+    for text, box in boxes:
+        assert box.x0 >= canvas.x0 - 0.5 and box.x1 <= canvas.x1 + 0.5, f"{text!r} sticks out sideways"
+        assert box.y0 >= canvas.y0 - 0.5 and box.y1 <= canvas.y1 + 0.5, f"{text!r} sticks out vertically"
+    labels = [(t, b) for t, b in boxes if any(t.startswith(n) for n in names)]
+    assert len(labels) == len(names)
+    for i, (ta, a) in enumerate(labels):
+        for tb, b in labels[i + 1 :]:
+            assert not a.overlaps(b), f"line labels {ta!r} and {tb!r} overlap"
+
+
+@pytest.mark.parametrize("frame", ["observed", "rest"])
+def test_line_labels_never_overlap_on_a_real_spectrum(sdss_ngc3522, frame):
+    """NGC 3522 (z = 0.004): CaII K, CaII H, FeI 4046, SrII, Hdelta and the G band all within
+    ~400 A; with every one of them among the top lines their labels must still be disjoint and
+    inside the canvas (they overlapped before the placement measured the boxes)."""
+    from explorer.attribution.lines import line_label, line_windows
+    from explorer.io.sdss import read_sdss_spectrum
+
+    spec = read_sdss_spectrum(sdss_ngc3522)
+    crowd = ["CaII K", "CaII H", "FeI 4046", "SrII 4078", "Hdelta", "G band", "Hgamma", "CaII triplet"]
+    attr = np.zeros_like(WAVE_OBS_VAC_AA)
+    for k, w in enumerate(x for x in line_windows(LINES, spec.z) if x.name in crowd):
+        attr[(WAVE_OBS_VAC_AA >= w.lo_obs_aa) & (WAVE_OBS_VAC_AA <= w.hi_obs_aa)] = 1.0 + 0.1 * k
+    fig = plot_attribution(spec, attr, target_label="W3 (mag)", top_n=len(crowd), frame=frame)
+    assert len(fig.irox_labels) == len(crowd)
+    _assert_disjoint_and_inside(fig, [line_label(n) for n in crowd])
+
+
+def test_out_of_domain_caption(sdss_ngc3522):
+    from explorer.io.sdss import read_sdss_spectrum
+
+    spec = read_sdss_spectrum(sdss_ngc3522)
+    attr = np.random.default_rng(0).normal(size=WAVE_OBS_VAC_AA.size)
+    fig = plot_attribution(spec, attr, target_label="W3 (mag)", out_of_domain="z = 0.0042 below 0.02")
+    assert fig.irox_caption == "z = 0.0042 below 0.02"
+    texts = [t for t, _ in _text_boxes(fig)]
+    assert any("outside the model's training domain: z = 0.0042 below 0.02" in t for t in texts)
+    assert plot_attribution(spec, attr).irox_caption == ""
+
+
+def test_ranking_axis_labels_inside_the_canvas(halpha_result):
+    gal, res = halpha_result
+    rk = sample_line_ranking([line_shares(res, gal.z, weight=gal.weight)])
+    fig = plot_line_ranking(rk, "W3 (mag)", top_n=5)
+    _assert_disjoint_and_inside(fig, [])

@@ -59,6 +59,7 @@ def plot_attribution(
     shares: LineShares | None = None,
     title: str | None = None,
     figsize: tuple[float, float] = (10.0, 6.0),
+    out_of_domain: str | None = None,
 ) -> Figure:
     """Spectrum (top) and signed per-pixel attribution (bottom), top lines highlighted and labelled.
 
@@ -82,11 +83,15 @@ def plot_attribution(
         otherwise the normalized (dimensionless) flux.
     shares : LineShares, optional
         Precomputed shares (computed here otherwise).
+    out_of_domain : str, optional
+        Why the input lies outside the model's training domain (e.g. "z = 0.004 below the
+        training range 0.02-0.5"); printed as a caption so an exported figure carries the warning.
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.irox_labels`` holds the line label strings drawn as text, in rank order.
+        ``fig.irox_labels`` holds the line label strings drawn as text, in rank order;
+        ``fig.irox_caption`` the out-of-domain caption ("" when none). Line labels never overlap.
     """
     if frame not in ("observed", "rest"):
         raise ValueError(f"frame must be 'observed' or 'rest', got {frame!r}")
@@ -123,27 +128,23 @@ def plot_attribution(
     ymin, ymax = np.nanpercentile(flux_plot, [0.5, 99.5]) if np.isfinite(flux_plot).any() else (0, 1)
     pad = 0.08 * (ymax - ymin if ymax > ymin else 1.0)
     ax_s.set_ylim(ymin - pad, ymax + 5 * pad)
-    labels = {}
-    last_x, level = -np.inf, 0
-    xr = wave[-1] - wave[0]
+    labels, texts = {}, []
     for name in sorted(top, key=lambda n: windows[n].center_rest_aa):
         colour = WINDOW_COLOURS[top.index(name) % len(WINDOW_COLOURS)]
         w = windows[name]
         lo, hi = (w.lo_rest_aa, w.hi_rest_aa) if frame == "rest" else (w.lo_obs_aa, w.hi_obs_aa)
         for ax in (ax_s, ax_a):
             ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0)
-        x = 0.5 * (lo + hi)
-        level = level + 1 if x - last_x < 0.06 * xr else 0  # stagger labels of neighbouring lines
-        last_x = x
         pct = 100 * share_of[name]
         text = f"{line_label(name)} {pct:.0f}%" if pct >= 10 else f"{line_label(name)} {pct:.1f}%"
-        ax_s.text(
-            x, 0.97 - 0.075 * (level % 3), text, transform=ax_s.get_xaxis_transform(), ha="center", va="top",
-            fontsize=9, color=OKABE_ITO["black"],
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
+        texts.append(
+            ax_s.text(
+                0.5 * (lo + hi), LABEL_TOP, text, transform=ax_s.get_xaxis_transform(), ha="center",
+                va="top", fontsize=9, color=OKABE_ITO["black"],
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
+            )
         )  # fmt: skip
         labels[name] = text
-
     frame_word = "rest-frame" if frame == "rest" else "observed"
     ax_a.set_xlabel(f"{frame_word} vacuum wavelength (Å)")
     ax_s.set_ylabel(
@@ -163,8 +164,53 @@ def plot_attribution(
             f"{res.n_steps} steps, completeness gap {100 * res.completeness_gap:.1f}% ({status})"
         )
         ax_a.text(0.01, 0.97, note, transform=ax_a.transAxes, ha="left", va="top", fontsize=7.5)
+    if out_of_domain:  # supxlabel: constrained layout makes room for it below the axes
+        fig.supxlabel(
+            f"⚠ outside the model's training domain: {out_of_domain}", x=0.01, ha="left",
+            fontsize=8, color=OKABE_ITO["vermillion"],
+        )  # fmt: skip
+    place_labels(fig, ax_s, texts)
     fig.irox_labels = [labels[n] for n in top]  # in rank order
+    fig.irox_caption = out_of_domain or ""
     return fig
+
+
+#: Axes-fraction height of the first row of line labels, and the step between rows.
+LABEL_TOP, LABEL_STEP = 0.97, 0.075
+
+
+def place_labels(fig: Figure, ax, texts: list, *, max_rows: int = 8) -> None:
+    """Move line labels (sorted by wavelength) down into rows until no two boxes overlap.
+
+    The figure is laid out once (constrained layout) to measure each label's box in pixels; a
+    label goes into the first row where it overlaps no label already placed, and a label that
+    would stick out of the axes is shifted horizontally to stay inside it.
+    """
+    if not texts:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # final axes positions (constrained layout) before measuring
+    renderer = fig.canvas.get_renderer()
+    ax_box = ax.get_window_extent(renderer)
+    placed = []
+    for t in texts:
+        for row in range(max_rows):
+            t.set_y(LABEL_TOP - LABEL_STEP * row)
+            box = t.get_window_extent(renderer)
+            if box.x0 < ax_box.x0 or box.x1 > ax_box.x1:  # keep the label inside the axes
+                t.set_horizontalalignment("left" if box.x0 < ax_box.x0 else "right")
+                t.set_x(
+                    ax.transData.inverted().transform(
+                        (ax_box.x0 + 3 if box.x0 < ax_box.x0 else ax_box.x1 - 3, 0)
+                    )[0]
+                )
+                box = t.get_window_extent(renderer)
+            if not any(box.overlaps(p) for p in placed):
+                break
+        placed.append(box)
 
 
 def plot_line_ranking(
@@ -220,9 +266,9 @@ def plot_line_ranking(
         return [r["label"] for r in rows]
 
     labels = bars(ax_l, top("share"), "share", OKABE_ITO["orange"])
-    ax_l.set_xlabel("share of |attribution| (%): median, bars 25-75%")
+    ax_l.set_xlabel("share of |attribution| (%)\nmedian, bars 25-75%")
     labels += bars(ax_r, top("share_per_aa"), "share_per_aa", OKABE_ITO["sky_blue"])
-    ax_r.set_xlabel("share per rest-frame Å (% Å⁻¹): median, bars 25-75%")
+    ax_r.set_xlabel("share per rest-frame Å (% Å⁻¹)\nmedian, bars 25-75%")
     fig.suptitle(f"What drives {target}: {ranking.n_galaxies} galaxies", fontsize=11)
     fig.irox_labels = labels
     return fig
