@@ -27,3 +27,11 @@ def sdss_ngc3073() -> Path:
 def sdss_ngc3522() -> Path:
     """Real SDSS DR18 spectrum of NGC 3522 (plate 2488, MJD 54149, fiber 1): early-type galaxy."""
     return _ppxf_spectrum("NGC3522_SDSS_DR18.fits")
+
+
+@pytest.fixture(scope="session")
+def toy_catalog_path(tmp_path_factory) -> Path:
+    """A 600-galaxy toy catalog with a planted spectrum -> WISE relation (explorer.ml.toy)."""
+    from explorer.ml.toy import make_toy_catalog
+
+    return make_toy_catalog(tmp_path_factory.mktemp("toy") / "toy.h5", n=600, seed=0)

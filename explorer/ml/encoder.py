@@ -380,7 +380,10 @@ def load_encoder(path: str | Path) -> SpectrumEncoderModel:
     if is_spender_default:
         import spender
 
-        model = spender.load_model(str(path), sdss_instrument(official=True))
+        # spender's training scripts store "losses" as a numpy array (train_sdss_paperII.py:
+        # np.zeros((2, n_encoder, n_epoch, 3))), which torch >= 2.6's default weights_only=True
+        # refuses; the file was already unpickled above with the same trust.
+        model = spender.load_model(str(path), sdss_instrument(official=True), weights_only=False)
         return SpectrumEncoderModel(model, config, meta)
     model = build_autoencoder(config)
     if "encoder.conv1.0.weight" in sd and sd["encoder.mlp.0.weight"].shape[1] != model.encoder.n_feature:
