@@ -1,6 +1,6 @@
 """Dashboard with models, driven from Python: select, move latents, click, filter, upload, attribute, export.
 
-Models are a tiny random-weight directory (:func:`explorer.app.testing.write_random_models`):
+Models are a tiny random-weight directory (:func:`explorer.testing.models.write_random_models`):
 predictions are meaningless but every code path runs, and known answers come from the models
 themselves (the decoder reproduces the autoencoder's reconstruction; chi from a hand-made
 posterior; a linear target function's attribution falls in its line window).
@@ -24,7 +24,7 @@ from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_m
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from explorer.app.testing import write_random_models
+    from explorer.testing.models import write_random_models
 
     return write_random_models(tmp_path_factory.mktemp("models") / "random")
 
