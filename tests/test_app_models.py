@@ -203,7 +203,7 @@ def test_browser_echoes_are_not_user_moves(app):
 
 
 def test_slider_range_from_sample_percentiles(app):
-    from explorer.app.latent import latent_ranges
+    from explorer.app.latent_panel import latent_ranges
 
     _, state, panels = app
     lo, hi = latent_ranges(state.sample, 6)
