@@ -103,7 +103,7 @@ class AttributionPanel:
         self.top_lines = widgets.HTML()
         self.export = ExportBar(self.export_figure, "attribution")
         self.fig = None
-        self._fig_key = None
+        self._fig_key = None  # (galaxy id, target, model key) of the figure on show
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None

@@ -292,7 +292,7 @@ class PickerPanel:
             finally:
                 self._syncing = syncing
 
-    def _refresh(self, *_):
+    def _refresh(self) -> None:
         g = self.state.galaxy
         row = g.row
         if g.source == "catalog" and self.id_box.value != g.id:
