@@ -217,6 +217,7 @@ def test_one_notification_per_change_with_the_whole_view(app, model_dir):
             np.testing.assert_array_equal(v.prediction.latents, v.latents)
             np.testing.assert_allclose(v.galaxy_latents, v.models.encode(v.spectrum.flux[None])[0], rtol=1e-5)
         assert v.galaxy is state.galaxy and v is state.view
+        assert v.galaxy.source != "catalog" or v.galaxy.index == v.index == state.index
 
     state.observe(check, names="view")
     state.select(2)

@@ -53,6 +53,9 @@ class View:
     ----------
     galaxy : Galaxy
         The galaxy on show.
+    index : int
+        Row of the catalog galaxy selected last (kept while an upload is on show: previous /
+        next and "back to the catalog" start from it).
     rest_frame : bool
         Spectra in the rest frame.
     models : ModelBundle or None
@@ -72,6 +75,7 @@ class View:
     """
 
     galaxy: Galaxy
+    index: int = 0
     rest_frame: bool = False
     models: object = None
     model_status: str = ""
@@ -107,7 +111,7 @@ class View:
         out = []
         for name in names:
             a, b = getattr(self, name), getattr(old, name)
-            differ = (a != b) if isinstance(a, (bool, str)) else (a is not b)
+            differ = (a != b) if isinstance(a, (bool, int, str)) else (a is not b)
             if differ:
                 out.append(name)
         return frozenset(out)
@@ -132,16 +136,12 @@ class ExplorerState(traitlets.HasTraits):
         super().__init__()
         self.catalog = catalog
         self._cache: dict[int, GalaxySpectrum] = {}
-        self._index = 0
         sample = sample_summary(self.catalog, models)
-        self.view = self._galaxy_view(self._catalog_galaxy(0), models, model_status, sample, False)
+        first = View(self._catalog_galaxy(0), 0, False, models, model_status, sample)
+        self.view = self._galaxy_view(first, first.galaxy)
 
     # -- reading ------------------------------------------------------------------------------------
-    @property
-    def index(self) -> int:
-        """Row of the catalog galaxy selected last (kept while an upload is on show)."""
-        return self._index
-
+    index = property(lambda self: self.view.index, doc="row of the catalog galaxy selected last")
     galaxy = property(lambda self: self.view.galaxy, doc="the Galaxy on show")
     spectrum = property(lambda self: self.view.galaxy.spectrum, doc="spectrum of the galaxy on show")
     row = property(lambda self: self.view.galaxy.row, doc="catalog-like row of the galaxy on show")
@@ -166,18 +166,14 @@ class ExplorerState(traitlets.HasTraits):
     def select(self, i: int) -> None:
         """Show catalog galaxy ``i`` (also when it is the last selected but an upload is on show)."""
         i = int(i)
-        if i == self._index and self.view.galaxy.source == "catalog":
+        if i == self.view.index and self.view.galaxy.source == "catalog":
             return
-        self._show(self._catalog_galaxy(i))
-        self._index = i
+        galaxy = self._catalog_galaxy(i)
+        self.view = self._galaxy_view(dataclasses.replace(self.view, index=i), galaxy)
 
     def show_upload(self, spectrum: GalaxySpectrum, row: dict) -> None:
         """Show a user's spectrum (with a catalog-like ``row``) in every panel."""
-        self._show(Galaxy(spectrum, dict(row), "upload", None))
-
-    def _show(self, galaxy: Galaxy) -> None:
-        v = self.view
-        self.view = self._galaxy_view(galaxy, v.models, v.model_status, v.sample, v.rest_frame)
+        self.view = self._galaxy_view(self.view, Galaxy(spectrum, dict(row), "upload", None))
 
     def set_rest_frame(self, rest_frame: bool) -> None:
         """Show spectra in the rest frame (True) or the observed frame."""
@@ -187,8 +183,8 @@ class ExplorerState(traitlets.HasTraits):
     def set_models(self, models, model_status: str = "") -> None:
         """Use other models (None: observed data only): the sample and the galaxy's view anew."""
         sample = sample_summary(self.catalog, models)
-        v = self.view
-        self.view = self._galaxy_view(v.galaxy, models, model_status, sample, v.rest_frame)
+        base = dataclasses.replace(self.view, models=models, model_status=model_status, sample=sample)
+        self.view = self._galaxy_view(base, base.galaxy)
 
     # -- latents ------------------------------------------------------------------------------------
     def set_latents(self, latents) -> None:
@@ -212,9 +208,13 @@ class ExplorerState(traitlets.HasTraits):
 
     # -- the one computation of a galaxy's view -----------------------------------------------------
     @staticmethod
-    def _galaxy_view(galaxy: Galaxy, models, model_status: str, sample, rest_frame: bool) -> View:
-        """Encode the galaxy, predict at its latents, decode: the whole view, computed once."""
-        view = View(galaxy, rest_frame, models, model_status, sample)
+    def _galaxy_view(base: View, galaxy: Galaxy) -> View:
+        """``galaxy`` under the models and sample of ``base``: encode the spectrum, predict at its
+        latents, decode; the whole view, computed once."""
+        models, sample = base.models, base.sample
+        view = dataclasses.replace(
+            base, galaxy=galaxy, galaxy_latents=None, latents=None, reconstruction=None, prediction=None
+        )
         if models is None or models.encoder is None:
             return view
         gl = None
