@@ -339,3 +339,25 @@ def test_separation_is_nan_when_a_position_is_unknown():
     assert math.isnan(separation_arcsec(math.nan, math.nan, 10.0, 20.0))
     assert math.isnan(separation_arcsec(10.0, 20.0, math.nan, 1.0))
     assert abs(separation_arcsec(10.0, 20.0, 10.0, 20.0 + 1 / 3600) - 1.0) < 1e-6
+
+
+def test_no_panel_imports_another_panel():
+    """Panels talk only through the state: a panel module never imports a sibling panel module."""
+    import ast
+    from pathlib import Path
+
+    import explorer.app
+
+    app_dir = Path(explorer.app.__file__).parent
+    panels = {p.stem for p in app_dir.glob("*_panel.py")}
+    assert {"picker_panel", "spectrum_panel", "sed_panel", "latent_panel", "scatter_panel"} <= panels
+    for name in sorted(panels):
+        tree = ast.parse((app_dir / f"{name}.py").read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                imported |= {mod.split(".")[-1]} | {a.name for a in node.names if node.level and not mod}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[-1] for a in node.names}
+        assert not (imported & (panels - {name})), f"{name} imports {sorted(imported & panels)}"
