@@ -88,7 +88,7 @@ def bench_simulator_throughput(n: int = 1000, workers: int = 2) -> dict:
 
 def bench_models_throughput() -> dict:
     """Encode+predict rate, one galaxy's 1,000-sample posterior, model load (models/default)."""
-    from explorer.ml.throughput import measure_throughput
+    from benchmarks.throughput import measure_throughput
 
     out = measure_throughput("default", n=4096, n_threads=2)
     out["models"] = "models/default"
@@ -149,7 +149,7 @@ def bench_attribution_one_galaxy(repeat: int = 3, threads: int = 2) -> dict:
 
 def bench_browser() -> dict:
     """Real-browser figures (Voila + Debian Chromium): TTI, slider -> SED, galaxy switch, attribution."""
-    from explorer.app.bench import run_browser_benchmark
+    from benchmarks.app_bench import run_browser_benchmark
 
     return run_browser_benchmark(models="default", n=20)
 

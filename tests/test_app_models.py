@@ -1,6 +1,6 @@
 """Dashboard with models, driven from Python: select, move latents, click, filter, upload, attribute, export.
 
-Models are a tiny random-weight directory (:func:`explorer.app.testing.write_random_models`):
+Models are a tiny random-weight directory (:func:`explorer.testing.models.write_random_models`):
 predictions are meaningless but every code path runs, and known answers come from the models
 themselves (the decoder reproduces the autoencoder's reconstruction; chi from a hand-made
 posterior; a linear target function's attribution falls in its line window).
@@ -24,7 +24,7 @@ from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_m
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from explorer.app.testing import write_random_models
+    from explorer.testing.models import write_random_models
 
     return write_random_models(tmp_path_factory.mktemp("models") / "random")
 
@@ -185,6 +185,59 @@ def test_slider_updates_state_sed_spectrum_and_scatter_marker(app):
     assert lp.sliders[0].value == pytest.approx(state.galaxy_latents[0], abs=1e-6)
 
 
+def test_slider_move_is_not_echoed_into_the_dragged_slider(app):
+    """A move sets the state's latents and the panels redraw; no slider is written back to (a
+    value written to the slider being dragged would be sent to the browser mid-drag)."""
+    _, state, panels = app
+    lp = panels["latents"]
+    writes = {k: [] for k in range(len(lp.sliders))}
+    for k, s in enumerate(lp.sliders):
+        s.observe(lambda c, k=k: writes[k].append(c["new"]), names="value")
+    sent = [list(d) for d in lp._sent]
+    s0 = lp.sliders[0]
+    new = s0.min + 0.37 * (s0.max - s0.min)
+    s0.value = new  # what the browser sets while the slider is dragged
+    assert state.latents[0] == new and state.prediction.latents[0] == new
+    assert writes == {k: ([new] if k == 0 else []) for k in writes}  # only the user's own move
+    assert [list(d) for d in lp._sent] == sent  # nothing set from code
+
+
+def test_one_notification_per_change_with_the_whole_view(app, model_dir):
+    """Selecting, moving a slider, resetting, switching frame or models: each publishes ONE new
+    view, already complete (the prediction is for the view's latents and galaxy) when observed."""
+    from explorer.ml.registry import load_models
+
+    _, state, panels = app
+    seen = []
+
+    def check(change):
+        v = change["new"]
+        seen.append(change["new"].changed(change["old"]))
+        if v.latents is not None:
+            np.testing.assert_array_equal(v.prediction.latents, v.latents)
+            np.testing.assert_allclose(v.galaxy_latents, v.models.encode(v.spectrum.flux[None])[0], rtol=1e-5)
+        assert v.galaxy is state.galaxy and v is state.view
+        assert v.galaxy.source != "catalog" or v.galaxy.index == v.index == state.index
+
+    state.observe(check, names="view")
+    state.select(2)
+    assert len(seen) == 1 and {"galaxy", "latents", "prediction"} <= seen[-1]
+    assert state.row["id"] == "SIM-2" and panels["picker"].id_box.value == "SIM-2"
+    panels["latents"].sliders[1].value = panels["latents"].sliders[1].max
+    assert len(seen) == 2 and seen[-1] == {"latents", "prediction"}
+    panels["latents"].reset.click()
+    assert len(seen) == 3 and seen[-1] == {"latents", "prediction"} and not state.latents_moved
+    state.select(2)  # already on show: nothing to publish
+    state.set_rest_frame(True)
+    assert len(seen) == 4 and seen[-1] == {"rest_frame"}
+    state.set_models(load_models(model_dir), "other models")
+    assert len(seen) == 5 and {"models", "model_status", "sample", "prediction"} <= seen[-1]
+    assert "other models" in panels["models"].status.value
+    with pytest.raises(Exception, match="galaxy index 99 outside 0..5"):
+        state.select(99)
+    assert len(seen) == 5 and state.index == 2
+
+
 def test_browser_echoes_are_not_user_moves(app):
     """The browser snaps values to the step and, after a range change, may send back the value
     it showed before: neither may count as the user moving a slider."""
@@ -203,7 +256,7 @@ def test_browser_echoes_are_not_user_moves(app):
 
 
 def test_slider_range_from_sample_percentiles(app):
-    from explorer.app.latent import latent_ranges
+    from explorer.app.latent_panel import latent_ranges
 
     _, state, panels = app
     lo, hi = latent_ranges(state.sample, 6)

@@ -72,7 +72,7 @@ def test_upper_limits_are_not_plotted_as_detections(tiny_catalog):
     from explorer.app.build import build_app
 
     _, state, panels = build_app(tiny_catalog)
-    state.index = 2
+    state.select(2)
     assert list(panels["sed"].ul.data["band"]) == ["W4"]
     assert list(panels["sed"].det.data["band"]) == ["W1", "W2", "W3"]
 
@@ -81,11 +81,11 @@ def test_rest_frame_and_line_markers(tiny_catalog):
     from explorer.app.build import build_app
 
     _, state, panels = build_app(tiny_catalog)
-    state.index = 1  # z = 0.1
+    state.select(1)  # z = 0.1
     names = list(panels["spectrum"].lines.data["name"])
     x_obs = dict(zip(names, panels["spectrum"].lines.data["x"]))
     assert x_obs["Halpha"] == pytest.approx(6564.61 * 1.1)
-    state.rest_frame = True
+    state.set_rest_frame(True)
     x_rest = dict(zip(panels["spectrum"].lines.data["name"], panels["spectrum"].lines.data["x"]))
     assert x_rest["Halpha"] == pytest.approx(6564.61)
     assert panels["spectrum"].src.data["wave"][0] == pytest.approx(WAVE_OBS_VAC_AA[0] / 1.1)
@@ -95,7 +95,7 @@ def test_unknown_id_keeps_selection(tiny_catalog):
     from explorer.app.build import build_app
 
     _, state, panels = build_app(tiny_catalog)
-    state.index = 1
+    state.select(1)
     panels["picker"].id_box.value = "NOPE-42"
     assert state.index == 1
     assert "NOPE-42" in panels["picker"].message.value
@@ -106,14 +106,14 @@ def test_line_group_toggles(tiny_catalog):
 
     _, state, panels = build_app(tiny_catalog)
     sp = panels["spectrum"]
-    state.index = 1
+    state.select(1)
     groups = set(sp.lines.data["group"])
     assert groups == {"absorption", "emission", "balmer"}
     sp.group_boxes["emission"].value = False
     assert "emission" not in set(sp.lines.data["group"]) and "[OII]" not in sp.lines.data["name"]
     sp.group_boxes["balmer"].value = False
     assert set(sp.lines.data["group"]) == {"absorption"}
-    state.index = 2  # the toggles survive a galaxy switch
+    state.select(2)  # the toggles survive a galaxy switch
     assert set(sp.lines.data["group"]) == {"absorption"}
     sp.group_boxes["emission"].value = True
     assert "Halpha" not in sp.lines.data["name"] and "[NII] 6583" in sp.lines.data["name"]
@@ -179,7 +179,7 @@ def test_sort_next_from_a_filtered_out_galaxy_goes_to_its_sort_neighbour(tiny_ca
 
 
 def test_sort_rank_missing_values_last_and_stable():
-    from explorer.app.panels import PickerPanel
+    from explorer.app.picker_panel import PickerPanel
 
     v = np.array([2.0, np.nan, 1.0, 2.0, 3.0])
     assert list(np.argsort(PickerPanel.sort_rank(v))) == [2, 0, 3, 4, 1]
@@ -339,3 +339,25 @@ def test_separation_is_nan_when_a_position_is_unknown():
     assert math.isnan(separation_arcsec(math.nan, math.nan, 10.0, 20.0))
     assert math.isnan(separation_arcsec(10.0, 20.0, math.nan, 1.0))
     assert abs(separation_arcsec(10.0, 20.0, 10.0, 20.0 + 1 / 3600) - 1.0) < 1e-6
+
+
+def test_no_panel_imports_another_panel():
+    """Panels talk only through the state: a panel module never imports a sibling panel module."""
+    import ast
+    from pathlib import Path
+
+    import explorer.app
+
+    app_dir = Path(explorer.app.__file__).parent
+    panels = {p.stem for p in app_dir.glob("*_panel.py")}
+    assert {"picker_panel", "spectrum_panel", "sed_panel", "latent_panel", "scatter_panel"} <= panels
+    for name in sorted(panels):
+        tree = ast.parse((app_dir / f"{name}.py").read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                imported |= {mod.split(".")[-1]} | {a.name for a in node.names if node.level and not mod}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[-1] for a in node.names}
+        assert not (imported & (panels - {name})), f"{name} imports {sorted(imported & panels)}"

@@ -164,7 +164,7 @@ def test_mismatched_files_are_named(trained, tmp_path):
 
 
 def test_throughput_hook_reports_the_three_speeds():
-    from explorer.ml.throughput import measure_throughput
+    from benchmarks.throughput import measure_throughput
 
     r = measure_throughput(n=128, n_threads=1)
     assert r["encode_predict_spectra_per_s"] > 0

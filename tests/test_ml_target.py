@@ -12,8 +12,8 @@ from explorer.paths import DEMO_CATALOG
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from explorer.app.testing import write_random_models
     from explorer.ml.registry import load_models
+    from explorer.testing.models import write_random_models
 
     return load_models(write_random_models(tmp_path_factory.mktemp("models") / "random"))
 

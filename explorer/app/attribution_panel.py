@@ -103,11 +103,11 @@ class AttributionPanel:
         self.top_lines = widgets.HTML()
         self.export = ExportBar(self.export_figure, "attribution")
         self.fig = None
-        self._fig_key = None
+        self._fig_key = None  # (galaxy id, target, model key) of the figure on show
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
-        state.observe(self._on_change, names=["galaxy", "models"])
+        state.observe(self._on_view, names="view")
         self._on_change()
         self.widget = widgets.VBox(
             [
@@ -136,8 +136,12 @@ class AttributionPanel:
             self._cache = AttributionCache(maxsize=64)
         return self._cache
 
-    def _on_change(self, change=None):
-        if change is not None and not self.running:
+    def _on_view(self, change) -> None:
+        if change["new"].changed(change["old"]) & {"galaxy", "models"}:
+            self._on_change(stale=True)
+
+    def _on_change(self, stale: bool = False) -> None:
+        if stale and not self.running:
             self._clear_stale()
         reason = self.unavailable_reason()
         self.run.disabled = reason is not None or self.running

@@ -94,9 +94,9 @@ def predict_galaxy(bundle, row: dict, latents: np.ndarray, decode: bool = True) 
     post = bundle.predict(**kw)
     sig = row_wise(row)["sigma_mag"]
     observed = post.observed(sig[None]) if np.isfinite(sig).any() else None
-    props = bundle.predict_properties(**kw) if getattr(bundle, "properties", None) is not None else None
+    props = bundle.predict_properties(**kw) if bundle.properties is not None else None
     decoded = None
-    if decode and getattr(bundle, "encoder", None) is not None:
+    if decode and bundle.encoder is not None:
         from ..ml.decode import decode_latents
 
         decoded = decode_latents(bundle.encoder, lat[0], float(row["z"]))
@@ -315,7 +315,7 @@ def sample_summary(catalog, bundle=None, *, use_cache: bool = True, batch: int =
     n = catalog.n
     snr = np.full(n, np.nan)
     lat = None
-    has_encoder = bundle is not None and getattr(bundle, "encoder", None) is not None
+    has_encoder = bundle is not None and bundle.encoder is not None
     for s in range(0, n, batch):
         idx = np.arange(s, min(n, s + batch))
         f, w = catalog.spectra(idx)
@@ -329,7 +329,7 @@ def sample_summary(catalog, bundle=None, *, use_cache: bool = True, batch: int =
         out.latents = lat
         out.latent_lo = np.percentile(lat, 1, axis=0)
         out.latent_hi = np.percentile(lat, 99, axis=0)
-        if getattr(bundle, "predictor", None) is not None:
+        if bundle.predictor is not None:
             t = catalog.table
             mt = np.stack(
                 [np.asarray(t.get(f"mag_{b}_total", np.full(n, np.nan)), float) for b in SDSS_BANDS], 1

@@ -11,8 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..constants import WISE_BANDS
-
-OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
+from .style import OKABE_ITO
 
 
 def plot_sed(sed: dict, *, show_truth: bool = True, title: str | None = None, figsize=(6.4, 4.4)) -> Figure:

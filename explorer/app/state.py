@@ -1,15 +1,16 @@
-"""The single state object every panel observes (selected galaxy, latents, prediction, models).
+"""The single state object every panel observes: one immutable :class:`View` per change.
 
-Panels read from :class:`ExplorerState` and set its traits; they never talk to each other. The
-state itself derives the model quantities: when the galaxy changes it encodes the spectrum
-(``galaxy_latents``, and ``latents`` is reset to them); when ``latents`` change it recomputes
-``prediction`` (IR posterior, properties, decoded spectrum). Observers registered by the state
-run before the panels' observers, so a panel reacting to ``galaxy`` already sees the new
-latents and prediction.
+A change (a galaxy selected or uploaded, a slider moved, the frame toggled, other models
+chosen) is computed in full first (encoding, prediction, decoded spectrum, sample summary) and
+then published as ONE new :class:`View` in the ``view`` trait. Panels observe ``view`` only;
+:meth:`View.changed` tells them which parts differ from the view they showed before, so a panel
+never sees a half-updated state and needs no guard of its own. Panels read the state and call
+its methods; they never talk to each other.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from ..catalog import Catalog, GalaxySpectrum
 from .compute import Prediction, SampleSummary, encode_spectrum, predict_galaxy, sample_summary
 
 
-@dataclass
+@dataclass(frozen=True)
 class Galaxy:
     """The galaxy on show: its spectrum and catalog-like row.
 
@@ -44,8 +45,80 @@ class Galaxy:
         return str(self.row.get("id", self.spectrum.id))
 
 
+@dataclass(frozen=True, eq=False)
+class View:
+    """Everything the panels show, computed once per change (never modified: a change makes a new one).
+
+    Attributes
+    ----------
+    galaxy : Galaxy
+        The galaxy on show.
+    index : int
+        Row of the catalog galaxy selected last (kept while an upload is on show: previous /
+        next and "back to the catalog" start from it).
+    rest_frame : bool
+        Spectra in the rest frame.
+    models : ModelBundle or None
+        Loaded models (None: observed data only).
+    model_status : str
+        HTML-safe text on the loaded models.
+    sample : SampleSummary or None
+        The catalog under the current models (S/N, latents, predictions, chi).
+    galaxy_latents : ndarray (S,) or None
+        Latents the encoder gives the galaxy's spectrum.
+    latents : ndarray (S,) or None
+        Current latent vector (moved by the sliders).
+    reconstruction : ndarray (3921,) or None
+        Autoencoder reconstruction of the spectrum at ``galaxy_latents`` (normalized).
+    prediction : Prediction or None
+        The models' prediction for ``latents`` (None without models).
+    """
+
+    galaxy: Galaxy
+    index: int = 0
+    rest_frame: bool = False
+    models: object = None
+    model_status: str = ""
+    sample: SampleSummary | None = None
+    galaxy_latents: np.ndarray | None = None
+    latents: np.ndarray | None = None
+    reconstruction: np.ndarray | None = None
+    prediction: Prediction | None = None
+
+    @property
+    def spectrum(self) -> GalaxySpectrum:
+        return self.galaxy.spectrum
+
+    @property
+    def row(self) -> dict:
+        return self.galaxy.row
+
+    @property
+    def latents_moved(self) -> bool:
+        """True when the sliders are away from the galaxy's own latents."""
+        if self.latents is None or self.galaxy_latents is None:
+            return False
+        return not np.allclose(self.latents, self.galaxy_latents, rtol=0, atol=1e-9)
+
+    def changed(self, old: View | None) -> frozenset[str]:
+        """Names of the fields that differ from ``old`` (all of them when ``old`` is None).
+
+        Arrays, models and predictions are compared by identity: a new computation is a change.
+        """
+        names = [f.name for f in dataclasses.fields(self)]
+        if old is None:
+            return frozenset(names)
+        out = []
+        for name in names:
+            a, b = getattr(self, name), getattr(old, name)
+            differ = (a != b) if isinstance(a, (bool, int, str)) else (a is not b)
+            if differ:
+                out.append(name)
+        return frozenset(out)
+
+
 class ExplorerState(traitlets.HasTraits):
-    """Shared, observable state of the dashboard.
+    """Shared, observable state of the dashboard: the :class:`View` on show and how to change it.
 
     Parameters
     ----------
@@ -57,153 +130,122 @@ class ExplorerState(traitlets.HasTraits):
         What the page says about the models (e.g. why none are loaded).
     """
 
-    index = traitlets.Int(0, help="row of the selected catalog galaxy")
-    galaxy = traitlets.Any(None, help="the Galaxy on show (catalog row or upload)")
-    rest_frame = traitlets.Bool(False, help="show spectra in the rest frame")
-    latents = traitlets.Any(None, help="current latent vector (S,), moved by the sliders")
-    galaxy_latents = traitlets.Any(None, help="latents the encoder gives the galaxy's spectrum")
-    reconstruction = traitlets.Any(
-        None, help="autoencoder reconstruction (3921,) of the spectrum, normalized"
-    )
-    prediction = traitlets.Any(None, help="Prediction for the current latents (None without models)")
-    models = traitlets.Any(None, help="ModelBundle or None")
-    model_status = traitlets.Unicode("", help="HTML-safe text on the loaded models")
-    sample = traitlets.Any(None, help="SampleSummary of the catalog under the current models")
-    busy = traitlets.Unicode("", help="what a background job is doing ('' when idle)")
+    view = traitlets.Instance(View, help="what the panels show (replaced as a whole on every change)")
 
-    def __init__(self, catalog: Catalog, models=None, model_status: str = "", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, catalog: Catalog, models=None, model_status: str = ""):
+        super().__init__()
         self.catalog = catalog
         self._cache: dict[int, GalaxySpectrum] = {}
-        self.observe(self._on_index, names="index")
-        self.observe(self._on_galaxy, names="galaxy")
-        self.observe(self._on_latents, names="latents")
-        self.observe(self._on_models, names="models")
-        self.model_status = model_status
-        self.models = models
-        if self.models is None:  # no change event: compute the sample summary once here
-            self.sample = sample_summary(self.catalog, None)
-        self.galaxy = self._catalog_galaxy(self.index)
+        sample = sample_summary(self.catalog, models)
+        first = View(self._catalog_galaxy(0), 0, False, models, model_status, sample)
+        self.view = self._galaxy_view(first, first.galaxy)
 
-    # -- selection ------------------------------------------------------------------------------
-    @traitlets.validate("index")
-    def _valid_index(self, proposal):
-        i = int(proposal["value"])
+    # -- reading ------------------------------------------------------------------------------------
+    index = property(lambda self: self.view.index, doc="row of the catalog galaxy selected last")
+    galaxy = property(lambda self: self.view.galaxy, doc="the Galaxy on show")
+    spectrum = property(lambda self: self.view.galaxy.spectrum, doc="spectrum of the galaxy on show")
+    row = property(lambda self: self.view.galaxy.row, doc="catalog-like row of the galaxy on show")
+    rest_frame = property(lambda self: self.view.rest_frame, doc="spectra in the rest frame")
+    models = property(lambda self: self.view.models, doc="ModelBundle or None")
+    model_status = property(lambda self: self.view.model_status, doc="text on the loaded models")
+    sample = property(lambda self: self.view.sample, doc="SampleSummary under the current models")
+    galaxy_latents = property(lambda self: self.view.galaxy_latents, doc="the galaxy's own latents")
+    latents = property(lambda self: self.view.latents, doc="current latents (sliders)")
+    reconstruction = property(lambda self: self.view.reconstruction, doc="autoencoder reconstruction")
+    prediction = property(lambda self: self.view.prediction, doc="Prediction for the current latents")
+    latents_moved = property(lambda self: self.view.latents_moved, doc="sliders away from the galaxy")
+
+    # -- selection ----------------------------------------------------------------------------------
+    def _catalog_galaxy(self, i: int) -> Galaxy:
         if not 0 <= i < self.catalog.n:
             raise traitlets.TraitError(f"galaxy index {i} outside 0..{self.catalog.n - 1}")
-        return i
-
-    def _catalog_galaxy(self, i: int) -> Galaxy:
         if i not in self._cache:
             self._cache[i] = self.catalog.spectrum(i)
         return Galaxy(self._cache[i], self.catalog.row(i), "catalog", i)
 
     def select(self, i: int) -> None:
-        """Show catalog galaxy ``i`` (also when it is already the index but an upload is on show)."""
+        """Show catalog galaxy ``i`` (also when it is the last selected but an upload is on show)."""
         i = int(i)
-        if i == self.index and (self.galaxy is None or self.galaxy.source != "catalog"):
-            self.galaxy = self._catalog_galaxy(i)
-        else:
-            self.index = i
+        if i == self.view.index and self.view.galaxy.source == "catalog":
+            return
+        galaxy = self._catalog_galaxy(i)
+        self.view = self._galaxy_view(dataclasses.replace(self.view, index=i), galaxy)
 
     def show_upload(self, spectrum: GalaxySpectrum, row: dict) -> None:
         """Show a user's spectrum (with a catalog-like ``row``) in every panel."""
-        self.galaxy = Galaxy(spectrum, dict(row), "upload", None)
+        self.view = self._galaxy_view(self.view, Galaxy(spectrum, dict(row), "upload", None))
 
-    def _on_index(self, change) -> None:
-        self.galaxy = self._catalog_galaxy(change["new"])
+    def set_rest_frame(self, rest_frame: bool) -> None:
+        """Show spectra in the rest frame (True) or the observed frame."""
+        if bool(rest_frame) != self.view.rest_frame:
+            self.view = dataclasses.replace(self.view, rest_frame=bool(rest_frame))
 
-    # -- models ---------------------------------------------------------------------------------
-    def _on_models(self, change) -> None:
-        self.sample = sample_summary(self.catalog, change["new"])
-        if self.galaxy is not None:
-            self._encode_galaxy()
+    def set_models(self, models, model_status: str = "") -> None:
+        """Use other models (None: observed data only): the sample and the galaxy's view anew."""
+        sample = sample_summary(self.catalog, models)
+        base = dataclasses.replace(self.view, models=models, model_status=model_status, sample=sample)
+        self.view = self._galaxy_view(base, base.galaxy)
 
-    def _on_galaxy(self, change) -> None:
-        self._encode_galaxy()
-
-    def _encode_galaxy(self) -> None:
-        m = self.models
-        if m is None or getattr(m, "encoder", None) is None or self.galaxy is None:
-            self.galaxy_latents = None
-            self.reconstruction = None
-            self.latents = None
-            self.prediction = None
-            return
-        gl = None
-        g = self.galaxy
-        if g.source == "catalog" and self.sample is not None and self.sample.latents is not None:
-            gl = np.asarray(self.sample.latents[g.index], dtype=np.float64)
-        if gl is None:
-            gl = encode_spectrum(m, g.spectrum.flux)
-        self.galaxy_latents = gl
-        self.set_latents(gl)
-        p = self.prediction
-        if p is not None and p.decoded_flux is not None:  # the decoder at the galaxy's own latents
-            self.reconstruction = p.decoded_flux
-        else:
-            from ..ml.decode import decode_latents
-
-            self.reconstruction = decode_latents(m.encoder, gl, float(g.row["z"]))
-
+    # -- latents ------------------------------------------------------------------------------------
     def set_latents(self, latents) -> None:
         """Set the latent vector (always recomputes the prediction, even if equal)."""
-        new = None if latents is None else np.asarray(latents, dtype=np.float64).copy()
-        if new is not None and self.latents is not None and np.array_equal(new, self.latents):
-            self._on_latents({"new": new})
-            return
-        self.latents = new
+        lat = None if latents is None else np.asarray(latents, dtype=np.float64).copy()
+        v = self.view
+        self.view = dataclasses.replace(v, latents=lat, prediction=_predict(v.models, v.galaxy, lat))
 
     def set_latent(self, k: int, value: float) -> None:
         """Move one latent (what a slider does)."""
-        if self.latents is None:
+        if self.view.latents is None:
             return
-        new = np.array(self.latents, dtype=np.float64)
+        new = np.array(self.view.latents, dtype=np.float64)
         new[int(k)] = float(value)
-        self.latents = new
+        self.set_latents(new)
 
     def reset_latents(self) -> None:
         """Back to the galaxy's own latents."""
-        if self.galaxy_latents is not None:
-            self.set_latents(self.galaxy_latents)
+        if self.view.galaxy_latents is not None:
+            self.set_latents(self.view.galaxy_latents)
 
-    def _on_latents(self, change) -> None:
-        lat = change["new"]
-        m = self.models
-        if lat is None or m is None or getattr(m, "predictor", None) is None:
-            self.prediction = None if lat is None or m is None else self._decode_only(lat)
-            return
-        self.prediction = predict_galaxy(m, self.galaxy.row, lat)
-
-    def _decode_only(self, lat) -> Prediction | None:
-        if getattr(self.models, "encoder", None) is None:
-            return None
-        from ..ml.decode import decode_latents
-
-        return Prediction(
-            latents=np.asarray(lat, float),
-            posterior=None,
-            decoded_flux=decode_latents(self.models.encoder, lat, float(self.galaxy.row["z"])),
+    # -- the one computation of a galaxy's view -----------------------------------------------------
+    @staticmethod
+    def _galaxy_view(base: View, galaxy: Galaxy) -> View:
+        """``galaxy`` under the models and sample of ``base``: encode the spectrum, predict at its
+        latents, decode; the whole view, computed once."""
+        models, sample = base.models, base.sample
+        view = dataclasses.replace(
+            base, galaxy=galaxy, galaxy_latents=None, latents=None, reconstruction=None, prediction=None
         )
+        if models is None or models.encoder is None:
+            return view
+        gl = None
+        if galaxy.source == "catalog" and sample is not None and sample.latents is not None:
+            gl = np.asarray(sample.latents[galaxy.index], dtype=np.float64)
+        if gl is None:
+            gl = encode_spectrum(models, galaxy.spectrum.flux)
+        lat = gl.copy()
+        p = _predict(models, galaxy, lat)
+        if p is not None and p.decoded_flux is not None:  # the decoder at the galaxy's own latents
+            recon = p.decoded_flux
+        else:
+            from ..ml.decode import decode_latents
 
-    @property
-    def latents_moved(self) -> bool:
-        """True when the sliders are away from the galaxy's own latents."""
-        if self.latents is None or self.galaxy_latents is None:
-            return False
-        return not np.allclose(self.latents, self.galaxy_latents, rtol=0, atol=1e-9)
+            recon = decode_latents(models.encoder, gl, float(galaxy.row["z"]))
+        return dataclasses.replace(view, galaxy_latents=gl, latents=lat, reconstruction=recon, prediction=p)
 
-    # -- convenience ----------------------------------------------------------------------------
-    @property
-    def spectrum(self) -> GalaxySpectrum:
-        """Spectrum of the galaxy on show."""
-        return self.galaxy.spectrum
 
-    @property
-    def row(self) -> dict:
-        """Catalog-like row of the galaxy on show."""
-        return self.galaxy.row
+def _predict(models, galaxy: Galaxy, lat) -> Prediction | None:
+    """The models' prediction for latents ``lat`` of ``galaxy`` (decoded spectrum only without a
+    predictor; None without latents or models)."""
+    if lat is None or models is None:
+        return None
+    if models.predictor is not None:
+        return predict_galaxy(models, galaxy.row, lat)
+    if models.encoder is None:
+        return None
+    from ..ml.decode import decode_latents
 
-    @property
-    def sample_summary(self) -> SampleSummary | None:
-        return self.sample
+    return Prediction(
+        latents=np.asarray(lat, float),
+        posterior=None,
+        decoded_flux=decode_latents(models.encoder, lat, float(galaxy.row["z"])),
+    )

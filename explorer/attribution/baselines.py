@@ -26,7 +26,7 @@ from ..catalog import GalaxySpectrum
 from ..constants import LOGLAM_GRID, LOGLAM_START, LOGLAM_STEP, N_PIX, NORM_WINDOW_REST_AA, WAVE_OBS_VAC_AA
 from ..errors import AttributionError
 
-#: Default number of reference spectra per galaxy (measured cost: see explorer/attribution/bench.py).
+#: Default number of reference spectra per galaxy (measured cost: see benchmarks/attribution_bench.py).
 DEFAULT_N_BASELINES = 8
 #: Default seed for the choice of reference spectra (reproducible attributions and cache keys).
 DEFAULT_SEED = 0

@@ -41,7 +41,7 @@ Two backends compute the same numbers (tests check they agree to 1e-6):
 
 - ``"shared"`` (default): one forward pass per chunk of path points, one backward pass per
   requested target. For W1..W4 it takes 1.4-1.7x less CPU time than the captum backend
-  (``python -m explorer.attribution.bench``).
+  (``python -m benchmarks.attribution_bench``).
 - ``"captum"``: :class:`captum.attr.IntegratedGradients`, one call per target.
 """
 
@@ -66,7 +66,7 @@ from ..constants import N_PIX
 from ..errors import AttributionError
 from .baselines import DEFAULT_N_BASELINES, reference_baselines, smooth_baseline
 
-#: Defaults (timings: ``python -m explorer.attribution.bench``).
+#: Defaults (timings: ``python -m benchmarks.attribution_bench``).
 #: 16 Gauss-Legendre nodes per path to start: on 5 demo galaxies x W1-W4 (models/default), every
 #: line share is within 0.0013 (absolute) of a 256-node reference and the per-pixel L1 error is
 #: 2-4% (32 nodes: 0.0009 and 1-2%), at half the cost; paths that miss the completeness tolerance

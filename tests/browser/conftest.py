@@ -1,7 +1,7 @@
 """Real-browser fixtures: a Voila server on a free loopback port and Debian's Chromium via Playwright.
 
-The server and browser helpers live in :mod:`explorer.app.browser` (shared with the browser
-benchmark, :mod:`explorer.app.bench`).
+The server and browser helpers live in :mod:`explorer.testing.browser` (shared with the browser
+benchmark, ``benchmarks/app_bench.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app.browser import CHROMIUM, HARMLESS_CONSOLE, VOILA_OPTIONS, VoilaServer, chromium_context
+from explorer.testing.browser import CHROMIUM, HARMLESS_CONSOLE, VOILA_OPTIONS, VoilaServer, chromium_context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def app_env(tmp_path_factory):
     """
     import os
 
-    from explorer.app.testing import write_random_models
+    from explorer.testing.models import write_random_models
 
     root = tmp_path_factory.mktemp("app")
     models = os.environ.get("IROX_TEST_MODELS")

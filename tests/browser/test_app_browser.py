@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app.browser import VOILA_OPTIONS, move_slider, open_app, text_of, wait_text_change
+from explorer.testing.browser import VOILA_OPTIONS, move_slider, open_app, text_of, wait_text_change
 
 from .conftest import REPO, external_requests, serious
 

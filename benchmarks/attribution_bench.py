@@ -2,7 +2,7 @@
 
 Run::
 
-    python -m explorer.attribution.bench --threads 2 --repeat 5
+    python -m benchmarks.attribution_bench --threads 2 --repeat 5
 
 It attributes W1..W4 of one toy galaxy (z = 0.1) against 8 reference spectra with the default
 settings, for both backends, and prints the minimum and median wall time of ``--repeat`` runs
@@ -20,9 +20,14 @@ import time
 import numpy as np
 import torch
 
-from .baselines import reference_baselines
-from .engine import DEFAULT_INTERNAL_BATCH, DEFAULT_MAX_STEPS, DEFAULT_N_STEPS, attribute_targets
-from .toys import StandInIRModel, toy_spectrum
+from explorer.attribution.baselines import reference_baselines
+from explorer.attribution.engine import (
+    DEFAULT_INTERNAL_BATCH,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_N_STEPS,
+    attribute_targets,
+)
+from explorer.attribution.toys import StandInIRModel, toy_spectrum
 
 
 def reference_set(n: int = 32, seed: int = 100) -> tuple[np.ndarray, np.ndarray]:

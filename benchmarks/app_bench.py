@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m explorer.app.bench --json                      # models/default (or IROX_MODELS)
-    python -m explorer.app.bench --json --models /tmp/m --n 20 --n-cold 3 --preheat
+    python -m benchmarks.app_bench --json                      # models/default (or IROX_MODELS)
+    python -m benchmarks.app_bench --json --models /tmp/m --n 20 --n-cold 3 --preheat
 
 Measured (each from the browser's side: input event -> the page shows the new numbers):
 
@@ -27,8 +27,8 @@ import statistics
 import tempfile
 import time
 
-from ..paths import REPO_ROOT
-from .browser import (
+from explorer.paths import REPO_ROOT
+from explorer.testing.browser import (
     VOILA_OPTIONS,
     VOILA_OPTIONS_COLD,
     VoilaServer,

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..constants import N_PIX
+from explorer.constants import N_PIX
 
 
 def random_model_dir(out_dir: str | Path, n_members: int = 5, seed: int = 0) -> Path:
     """Write an untrained model directory of the default architecture (encoder + predictor)."""
-    from .data import Scaler, feature_names
-    from .encoder import EncoderConfig, SpectrumEncoderModel, build_autoencoder
-    from .predictor import IRConfig, IREnsemble, IRNet
-    from .registry import register_file, save_component
+    from explorer.ml.data import Scaler, feature_names
+    from explorer.ml.encoder import EncoderConfig, SpectrumEncoderModel, build_autoencoder
+    from explorer.ml.predictor import IRConfig, IREnsemble, IRNet
+    from explorer.ml.registry import register_file, save_component
 
     torch.manual_seed(seed)
     d = Path(out_dir)
@@ -86,7 +86,7 @@ def measure_throughput(
     20), ``model_load_s`` (checksums verified, this process) and ``model_load_cold_s`` (fresh
     processes, :func:`cold_load_seconds`), their targets and the setup.
     """
-    from .registry import load_models
+    from explorer.ml.registry import load_models
 
     before = torch.get_num_threads()
     torch.set_num_threads(n_threads)

@@ -1,14 +1,12 @@
-"""Latent-space panels: one slider per latent, and the sample's latent scatter.
+"""Latent scatter panel: the sample in latent space (any two latents), coloured by a chosen property.
 
-Both read and write only :class:`~explorer.app.state.ExplorerState`: the sliders set
-``state.latents`` (the state recomputes the prediction, which the spectrum and SED panels
-observe); clicking a scatter point selects that galaxy (``state.select``); the scatter's
-current-point marker follows ``state.latents``.
+Clicking (or box-selecting) a point selects that galaxy (:meth:`ExplorerState.select`); the
+markers of the galaxy's own latents and of the sliders' latents follow the state's
+:class:`~explorer.app.state.View`.
 """
 
 from __future__ import annotations
 
-import collections
 import html
 
 import ipywidgets as widgets
@@ -17,164 +15,11 @@ from bokeh.models import BoxSelectTool, ColorBar, ColumnDataSource, HoverTool, L
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
-from .panels import CLASS_NAMES, OKABE_ITO, batched, bokeh_widget
+from .bokeh_view import batched, bokeh_widget
 from .state import ExplorerState
-
-CLASS_COLOURS = {"star-forming": OKABE_ITO[5], "quenched": OKABE_ITO[6], "agn": OKABE_ITO[1]}
-NAN_COLOUR = "#C8C8C8"
+from .style import CLASS_COLOURS, CLASS_NAMES, NAN_COLOUR, OKABE_ITO
 
 
-def latent_ranges(sample, n_latent: int) -> tuple[np.ndarray, np.ndarray]:
-    """Slider ranges: 1st-99th percentile of the catalog's latents (-3..3 if unknown)."""
-    if sample is not None and sample.latent_lo is not None and len(sample.latent_lo) == n_latent:
-        lo, hi = np.asarray(sample.latent_lo, float), np.asarray(sample.latent_hi, float)
-    else:
-        lo, hi = np.full(n_latent, -3.0), np.full(n_latent, 3.0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return lo, lo + span
-
-
-class LatentPanel:
-    """One slider per latent, set to the selected galaxy's latents; reset button."""
-
-    def __init__(self, state: ExplorerState):
-        self.state = state
-        self._syncing = False
-        self.sliders: list[widgets.FloatSlider] = []
-        self.box = widgets.VBox()
-        self.reset = widgets.Button(
-            description="reset to galaxy", icon="undo", layout=widgets.Layout(width="150px")
-        )
-        self.reset.on_click(lambda _: self.state.reset_latents())
-        self.status = widgets.HTML()
-        state.observe(self._rebuild, names="sample")
-        state.observe(self._on_latents, names="latents")
-        state.observe(self._on_galaxy, names="galaxy_latents")
-        self._rebuild()
-        self.widget = widgets.VBox([self.box, widgets.HBox([self.reset]), self.status])
-
-    def _n_latent(self) -> int:
-        m = self.state.models
-        enc = getattr(m, "encoder", None) if m is not None else None
-        return int(enc.n_latent) if enc is not None else 0
-
-    def _rebuild(self, *_):
-        n = self._n_latent()
-        lo, hi = latent_ranges(self.state.sample, n)
-        self.sliders = []
-        for k in range(n):
-            s = widgets.FloatSlider(
-                value=float(0.5 * (lo[k] + hi[k])), min=float(lo[k]), max=float(hi[k]),
-                step=float((hi[k] - lo[k]) / 400), description=f"latent {k + 1}",
-                readout_format=".3f", continuous_update=True, layout=widgets.Layout(width="380px"),
-            )  # fmt: skip
-            s.observe(self._on_slider(k), names="value")
-            self.sliders.append(s)
-        self.box.children = self.sliders
-        self._sent = [collections.deque(maxlen=4) for _ in self.sliders]
-        self._lo, self._hi = lo, hi
-        self.reset.disabled = n == 0
-        self._on_galaxy()
-
-    def _on_slider(self, k: int):
-        def handler(change):
-            if self._syncing:
-                return
-            cur = self.state.latents
-            new = float(change["new"])
-            tol = 0.5 * (self.sliders[k].step or 0.0) * (1 + 1e-6)
-            # The browser sends back values that are not a user's move: the value we set, snapped to
-            # the slider's step; and, after a range change, the value it showed before (a stale
-            # echo that can arrive after we set the next galaxy's value).
-            if cur is not None and abs(new - cur[k]) <= tol:
-                return
-            if any(abs(new - v) <= tol for v in self._sent[k]):
-                if cur is not None:
-                    self._push(k, float(cur[k]))  # put the slider back where the state is
-                return
-            self.state.set_latent(k, new)
-
-        return handler
-
-    def _push(self, k: int, v: float) -> None:
-        """Set slider ``k`` from code (not a user move), remembering the value."""
-        s = self.sliders[k]
-        syncing, self._syncing = self._syncing, True
-        try:
-            if s.value != v:
-                s.value = v
-                self._sent[k].append(v)
-        finally:
-            self._syncing = syncing
-
-    def _on_galaxy(self, *_):
-        gl = self.state.galaxy_latents
-        if gl is None or len(gl) != len(self.sliders):
-            return
-        # A slider clamps (and snaps) its value in the browser whenever its range changes, and
-        # sends the result back as if the user had moved it. So: widen each range to hold both
-        # the old and the new value first, set the new value (_on_latents), and only then narrow
-        # the range to its final extent, which holds the new value.
-        self._pending = {}
-        self._syncing = True
-        try:
-            for k, s in enumerate(self.sliders):
-                lo = min(self._lo[k], float(gl[k]))
-                hi = max(self._hi[k], float(gl[k]))
-                if s.min != lo or s.max != hi:
-                    if hi > s.max:
-                        s.max = hi
-                    if lo < s.min:
-                        s.min = lo
-                    self._pending[k] = (lo, hi)
-        finally:
-            self._syncing = False
-        if self.state.latents is not None and np.array_equal(self.state.latents, gl):
-            self._on_latents()
-
-    def _on_latents(self, *_):
-        lat = self.state.latents
-        if lat is None or len(lat) != len(self.sliders):
-            self.status.value = (
-                "<i>No encoder loaded: latent sliders are off.</i>" if not self.sliders else ""
-            )
-            for s in self.sliders:
-                s.disabled = True
-            return
-        pending, self._pending = getattr(self, "_pending", {}), {}
-        self._syncing = True
-        try:
-            for k, s in enumerate(self.sliders):
-                s.disabled = False
-                v = float(lat[k])
-                if v > s.max:  # a value set from code outside the range: widen
-                    s.max = v
-                if v < s.min:
-                    s.min = v
-                if s.value != v:
-                    s.value = v
-                    self._sent[k].append(v)
-                if k in pending:
-                    lo, hi = min(pending[k][0], v), max(pending[k][1], v)
-                    if s.min != lo:
-                        s.min = lo
-                    if s.max != hi:
-                        s.max = hi
-        finally:
-            self._syncing = False
-        moved = self.state.latents_moved
-        self.status.value = (
-            "<span class='irox-latent-status'>"
-            + (
-                "sliders <b>moved</b> from the galaxy's own latents"
-                if moved
-                else "sliders at the galaxy's own latents"
-            )
-            + "</span>"
-        )
-
-
-# --- scatter of the sample ------------------------------------------------------------------------
 def colour_options(catalog, sample) -> dict[str, tuple[np.ndarray, bool]]:
     """Quantities a scatter can be coloured by: label -> (values (N,), categorical)."""
     t = catalog.table
@@ -263,17 +108,24 @@ class ScatterPanel:
         self.ysel = widgets.Dropdown(description="y", layout=widgets.Layout(width="160px"))
         self.csel = widgets.Dropdown(description="colour", layout=widgets.Layout(width="260px"))
         self.caption = widgets.HTML()
-        self.view = None
-        self._marker_key = None
+        self.bokeh_view = None
         for w in (self.xsel, self.ysel, self.csel):
             w.observe(self._redraw, names="value")
-        state.observe(self._rebuild, names="sample")
-        state.observe(self._markers, names=["latents", "galaxy_latents"])
+        state.observe(self._on_view, names="view")
         self._rebuild()
-        self.view = bokeh_widget(fig)
-        self.widget = widgets.VBox([widgets.HBox([self.xsel, self.ysel]), self.csel, self.view, self.caption])
+        self.bokeh_view = bokeh_widget(fig)
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.xsel, self.ysel]), self.csel, self.bokeh_view, self.caption]
+        )
 
-    def _rebuild(self, *_):
+    def _on_view(self, change) -> None:
+        changed = change["new"].changed(change["old"])
+        if "sample" in changed:
+            self._rebuild()  # redraws the markers too
+        elif changed & {"latents", "galaxy_latents"}:
+            self._markers()
+
+    def _rebuild(self) -> None:
         s = self.state.sample
         n_lat = 0 if s is None or s.latents is None else s.latents.shape[1]
         self._colours = colour_options(self.state.catalog, s)
@@ -293,7 +145,7 @@ class ScatterPanel:
     def _redraw(self, *_):
         if self._syncing:
             return
-        with batched(self.view):
+        with batched(self.bokeh_view):
             self._draw()
 
     def _draw(self):
@@ -339,15 +191,11 @@ class ScatterPanel:
             )
         self._markers()
 
-    def _markers(self, *_):
+    def _markers(self) -> None:
         i, j = self.xsel.value, self.ysel.value
         g, cur = self.state.galaxy_latents, self.state.latents
         ok = i is not None and j is not None
-        key = (i, j, None if g is None else tuple(g), None if cur is None else tuple(cur))
-        if key == self._marker_key:
-            return
-        self._marker_key = key
-        with batched(self.view):
+        with batched(self.bokeh_view):
             self.galaxy_pt.data = (
                 dict(x=[float(g[i])], y=[float(g[j])]) if ok and g is not None else dict(x=[], y=[])
             )
@@ -362,7 +210,7 @@ class ScatterPanel:
         idx = self.src.data["index"]
         self._syncing = True
         try:  # clear the selection so that clicking the same point again works
-            with batched(self.view):
+            with batched(self.bokeh_view):
                 self.src.selected.indices = []
         finally:
             self._syncing = False

@@ -1,0 +1,83 @@
+"""Bokeh figures as ipywidgets that send a panel refresh as one message.
+
+Figures are Bokeh models wrapped with ``jupyter_bokeh.BokehModel`` so they render offline in
+Voila (BokehJS is loaded inline once by :func:`explorer.app.build.load_bokeh_inline`); panels
+update them by replacing ``ColumnDataSource.data`` (or single columns of it) inside
+:func:`batched`, so that the browser applies the changes of one refresh together and redraws once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+
+def _batched_bokeh_model_class():
+    from bokeh.protocol import Protocol
+    from jupyter_bokeh.widgets import BokehModel
+
+    class BatchedBokehModel(BokehModel):
+        """jupyter_bokeh's widget, able to send several document changes as ONE patch message.
+
+        Inside ``with widget.batch():`` the changes of a panel refresh (several sources, an axis
+        label...) are collected and sent together when the block ends, so the browser applies
+        them and redraws the plot once instead of once per change.
+        """
+
+        def __init__(self, model, **kwargs):
+            self._held: list | None = None
+            super().__init__(model, **kwargs)
+
+        @contextlib.contextmanager
+        def batch(self):
+            if self._held is not None:  # nested: the outer block sends
+                yield
+                return
+            self._held = []
+            try:
+                yield
+            finally:
+                events, self._held = self._held, None
+                if events:
+                    self._send_patch(events)
+
+        def _document_patched(self, event) -> None:
+            if event.setter is self:  # came from the browser
+                return
+            if self._held is not None:
+                self._held.append(event)
+            else:
+                self._send_patch([event])
+
+        def _send_patch(self, events) -> None:
+            # the same message layout as jupyter_bokeh's own _document_patched, with a list of events
+            msg = Protocol().create("PATCH-DOC", events)
+            self.send({"msg": "patch", "payload": msg.header_json})
+            self.send({"msg": "patch", "payload": msg.metadata_json})
+            self.send({"msg": "patch", "payload": msg.content_json})
+            for buffer in msg.buffers:
+                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+                self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+    return BatchedBokehModel
+
+
+_BATCHED = None
+
+
+def bokeh_widget(fig):
+    """Wrap a Bokeh model as an ipywidget (jupyter_bokeh, imported late) that can batch updates."""
+    global _BATCHED
+    if _BATCHED is None:
+        _BATCHED = _batched_bokeh_model_class()
+    return _BATCHED(fig)
+
+
+@contextlib.contextmanager
+def batched(view):
+    """Send the Bokeh changes made in the block as one message (no-op before the view exists)."""
+    if view is None:
+        yield
+    else:
+        with view.batch():
+            yield

@@ -1,0 +1,243 @@
+"""IR SED panel: observed WISE fluxes against the predicted posterior, the chi and property tables.
+
+Redraws from the state's :class:`~explorer.app.state.View`: the observed points when the galaxy
+changes, the predicted posterior when the prediction changes (a slider move). The tables are
+HTML made by :func:`chi_table_html` and :func:`properties_html`.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+from bokeh.models import ColumnDataSource, HoverTool, Whisker
+from bokeh.plotting import figure
+
+from ..constants import WISE_BANDS, WISE_WAVE_UM
+from .bokeh_view import batched, bokeh_widget
+from .compute import SED_QUANTILES, property_rows, sed_data
+from .export import ExportBar
+from .state import ExplorerState
+from .style import OKABE_ITO, fmt_value
+
+__all__ = ["SED_QUANTILES", "SedPanel", "chi_table_html", "properties_html"]
+
+
+class SedPanel:
+    """Observed WISE flux densities (mJy, log wavelength) with errors and upper limits, against the
+    predicted posterior (median, 68/95% bands, posterior draws); per-band chi table; true noiseless
+    fluxes for simulated galaxies; the property heads with their uncertainties."""
+
+    def __init__(self, state: ExplorerState, n_draws: int = 30):
+        self.state = state
+        self.n_draws = n_draws
+        self.det = ColumnDataSource(dict(wave=[], flux=[], lo=[], hi=[], band=[]))
+        self.ul = ColumnDataSource(dict(wave=[], flux=[], band=[]))
+        self.truth = ColumnDataSource(dict(wave=[], flux=[]))
+        self.band = ColumnDataSource(dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[]))
+        self.draws = ColumnDataSource(dict(xs=[], ys=[]))
+        self.figure = self._build_figure()
+        self.show_truth = widgets.Checkbox(
+            value=False, description="true noiseless fluxes (simulation)", indent=False
+        )
+        self.show_truth.observe(lambda _: self._refresh(observed=True), names="value")
+        self.chi_table = widgets.HTML()
+        self.props_table = widgets.HTML()
+        self.export = ExportBar(self.export_figure, "SED")
+        self.bokeh_view = None
+        state.observe(self._on_view, names="view")
+        self._refresh(observed=True)
+        self.bokeh_view = bokeh_widget(self.figure)
+        self.widget = widgets.HBox(
+            [
+                widgets.VBox([self.bokeh_view, self.show_truth]),
+                widgets.VBox(
+                    [self.chi_table, self.props_table, self.export.widget],
+                    layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
+                ),
+            ]
+        )
+
+    def _build_figure(self):
+        """The Bokeh figure: posterior bands and draws, median, observed points, limits, truth."""
+        fig = figure(
+            height=420,
+            width=470,
+            x_axis_type="log",
+            y_axis_type="log",
+            x_axis_label="wavelength [µm]",
+            x_range=(2.5, 30.0),  # W1 3.4 ... W4 22 µm: fixed so an upper limit in W4 is never cut off
+            y_axis_label="flux density [mJy]",
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+        )
+        for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
+            fig.varea(
+                x="wave", y1=lo, y2=hi, source=self.band, color=OKABE_ITO[2], alpha=alpha,
+                legend_label=f"{label} predicted",
+            )  # fmt: skip
+        fig.multi_line(
+            xs="xs",
+            ys="ys",
+            source=self.draws,
+            color=OKABE_ITO[5],
+            alpha=0.25,
+            line_width=0.8,
+            legend_label="posterior draws",
+        )
+        fig.line(
+            "wave",
+            "q50",
+            source=self.band,
+            color=OKABE_ITO[5],
+            line_width=2.5,
+            legend_label="predicted median",
+        )
+        r_det = fig.scatter(
+            "wave", "flux", source=self.det, size=9, color=OKABE_ITO[6], legend_label="WISE observed"
+        )
+        fig.add_layout(Whisker(base="wave", lower="lo", upper="hi", source=self.det, line_color=OKABE_ITO[6]))
+        r_ul = fig.scatter(
+            "wave", "flux", source=self.ul, marker="inverted_triangle", size=12, color=OKABE_ITO[6],
+            fill_alpha=0.2, legend_label="95% upper limit",
+        )  # fmt: skip
+        self.truth_renderer = fig.scatter(
+            "wave", "flux", source=self.truth, marker="x", size=10, line_width=2, color=OKABE_ITO[0],
+            legend_label="true (noiseless)",
+        )  # fmt: skip
+        fig.add_tools(
+            HoverTool(
+                renderers=[r_det, r_ul],
+                tooltips=[("band", "@band"), ("λ [µm]", "@wave{0.00}"), ("F [mJy]", "@flux{0.000}")],
+            )
+        )
+        # the legend below the plot: inside it would hide the W1/W2 points of some galaxies
+        legend = fig.legend[0]
+        fig.add_layout(legend, "below")
+        legend.orientation = "horizontal"
+        legend.ncols = 3
+        legend.click_policy = "hide"
+        legend.label_text_font_size = "8pt"
+        legend.spacing = 2
+        legend.padding = 4
+        return fig
+
+    def export_figure(self):
+        """The SED as a talk figure (:func:`explorer.app.figures.plot_sed`) and a file stem."""
+        from .figures import plot_sed
+
+        d = self.data()
+        stem = f"{d['id']}_SED" + ("_sliders" if self.state.latents_moved else "")
+        return plot_sed(d, show_truth=self.show_truth.value), stem
+
+    def data(self) -> dict:
+        """:func:`explorer.app.compute.sed_data` for the current state (also used by tests)."""
+        return sed_data(self.state.row, self.state.prediction, n_draws=self.n_draws)
+
+    def _on_view(self, change) -> None:
+        changed = change["new"].changed(change["old"])
+        if "galaxy" in changed:
+            self.export.link.value = ""  # the last export was of another galaxy
+        if changed & {"galaxy", "prediction", "models"}:
+            self._refresh(observed="galaxy" in changed)
+
+    def _refresh(self, observed: bool) -> None:
+        """Redraw the posterior (and the observed points when ``observed``), then the tables."""
+        with batched(self.bokeh_view):
+            d = self._draw(observed)
+        # the tables after the plot's patch has been sent: when they change, the plot data is there
+        self.chi_table.value = chi_table_html(d, moved=self.state.latents_moved)
+        self.props_table.value = properties_html(self.state.prediction, self.state.row, self.state.models)
+
+    def _draw_observed(self, d: dict) -> None:
+        det = ~d["is_ul"] & np.isfinite(d["flux_mjy"])
+        ul = d["is_ul"] & np.isfinite(d["flux_mjy"])
+        bands = np.array(WISE_BANDS)
+        self.det.data = dict(
+            wave=WISE_WAVE_UM[det],
+            flux=d["flux_mjy"][det],
+            lo=np.maximum(d["flux_mjy"][det] - d["err_mjy"][det], 1e-6),
+            hi=d["flux_mjy"][det] + d["err_mjy"][det],
+            band=bands[det],
+        )
+        self.ul.data = dict(wave=WISE_WAVE_UM[ul], flux=d["flux_mjy"][ul], band=bands[ul])
+        simulated = np.isfinite(d["truth_mjy"]).any()
+        self.show_truth.layout.display = None if simulated else "none"
+        ok = np.isfinite(d["truth_mjy"]) & self.show_truth.value
+        self.truth.data = dict(wave=WISE_WAVE_UM[ok], flux=d["truth_mjy"][ok])
+
+    def _draw(self, observed: bool) -> dict:
+        d = self.data()
+        self.last = d
+        # the observed points only when the galaxy (or the truth toggle) changed: a slider moves
+        # the model, and the browser then re-maps only the model's glyphs
+        if observed:
+            self._draw_observed(d)
+        if d["has_prediction"]:
+            q = d["q_mjy"]
+            self.band.data = dict(wave=WISE_WAVE_UM, q025=q[0], q16=q[1], q50=q[2], q84=q[3], q975=q[4])
+            self.draws.data = dict(xs=[WISE_WAVE_UM] * len(d["draws_mjy"]), ys=list(d["draws_mjy"]))
+        else:
+            self.band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
+            self.draws.data = dict(xs=[], ys=[])
+        return d
+
+
+def chi_table_html(d: dict, moved: bool = False) -> str:
+    """Per-band table: observed and predicted magnitudes, chi (HTML)."""
+    head = (
+        "<table class='irox-chi' style='border-collapse:collapse;font-size:12px'>"
+        "<tr><th style='text-align:left'>band</th><th>observed [Vega mag]</th>"
+        "<th>predicted</th><th>χ</th></tr>"
+    )
+    rows = []
+    for k, b in enumerate(WISE_BANDS):
+        m, s, ul = d["mag_vega"][k], d["sigma_mag"][k], bool(d["is_ul"][k])
+        obs = (
+            "–"
+            if not np.isfinite(m)
+            else (f"&gt; {m:.2f} (UL)" if ul else f"{m:.3f} ± {fmt_value(s, '{:.3f}')}")
+        )
+        if d["has_prediction"]:
+            pred = f"{d['pred_mag'][k]:.3f} ± {d['pred_sigma_mag'][k]:.3f}"
+            chi = d["chi"][k]
+            chi_s = fmt_value(chi, "{:+.2f}")
+            style = " style='color:#D55E00;font-weight:bold'" if np.isfinite(chi) and abs(chi) > 3 else ""
+        else:
+            pred, chi_s, style = "–", "–", ""
+        rows.append(
+            f"<tr><td>{b}</td><td style='padding:0 8px'>{obs}</td><td class='irox-pred' style='padding:0 8px'>{pred}</td>"
+            f"<td{style}>{chi_s}</td></tr>"
+        )
+    note = ""
+    if d["has_prediction"]:
+        note = (
+            "<div style='font-size:11px;color:#555'>χ = (observed − predicted) / √(σ²<sub>pred</sub> + σ²<sub>obs</sub>);"
+            " bands are the posterior's 68% and 95% intervals."
+            + (" <b>Prediction from the moved sliders.</b>" if moved else "")
+            + "</div>"
+        )
+    return head + "".join(rows) + "</table>" + note
+
+
+def properties_html(prediction, row: dict, models) -> str:
+    """Property heads with uncertainties (and the simulation's truth) as an HTML table."""
+    rows = property_rows(prediction, row)
+    if not rows:
+        why = "no models loaded" if models is None else "this model directory has no property heads"
+        return f"<div class='irox-props'><b>Physical properties</b><br><i>{why}</i></div>"
+    has_truth = any(r["truth"] for r in rows)
+    out = [
+        "<div class='irox-props'><b>Physical properties</b> (predicted, 1σ)",
+        "<table style='border-collapse:collapse;font-size:12px'><tr><th style='text-align:left'>quantity</th>"
+        "<th>value</th><th>1σ</th>" + ("<th>truth</th>" if has_truth else "") + "</tr>",
+    ]
+    for r in rows:
+        out.append(
+            f"<tr><td>{html.escape(r['name'])} <span style='color:#777'>{html.escape(r['unit'])}</span></td>"
+            f"<td style='padding:0 8px'>{r['value']}</td><td style='padding:0 8px'>{r['range']}</td>"
+            + (f"<td>{html.escape(r['truth'])}</td>" if has_truth else "")
+            + "</tr>"
+        )
+    out.append("</table></div>")
+    return "".join(out)
