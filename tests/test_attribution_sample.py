@@ -133,10 +133,10 @@ def test_sample_ranking_accepts_a_list_of_spectra():
 
 
 def test_entry_functions_write_json_and_figures(tmp_path, catalog):
-    from explorer.attribution.report import explain_galaxy, write_sample_report
+    from explorer.attribution.report import write_galaxy_report, write_sample_report
 
     spec = catalog.spectrum(0)
-    summary = explain_galaxy(
+    summary = write_galaxy_report(
         WindowModel("Halpha", spec.z), spec, ["W3"], out_dir=tmp_path, formats=("png", "svg"),
         baselines=_quenched_baseline(spec),
     )  # fmt: skip

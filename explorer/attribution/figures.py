@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..catalog import GalaxySpectrum
-from ..constants import LINES, WAVE_OBS_VAC_AA, Line
+from ..constants import LINES, WAVE_OBS_VAC_AA, Line, target_spec
 from .lines import CONTINUUM, LineRanking, LineShares, line_label, line_shares, line_windows
 
 #: Okabe & Ito (2008) palette.
@@ -76,7 +76,8 @@ def plot_attribution(
         Number of lines (ranked by share of |attribution|) to highlight and label; lines with
         a zero share are never highlighted. Labels read "<line> <share>%".
     target_label : str, optional
-        What was attributed, with unit, e.g. "W3 (mag)". Default: the result's target.
+        What was attributed, with unit, e.g. "W3 (mag)". Default: the result's target's
+        :func:`~explorer.constants.target_spec` axis label.
     physical_flux : bool
         Plot flux in 1e-17 erg/s/cm2/A (``flux * norm``) when ``spectrum.norm`` is positive;
         otherwise the normalized (dimensionless) flux.
@@ -93,7 +94,7 @@ def plot_attribution(
     attr, res = _attr_array(attribution)
     z = float(spectrum.z if z is None else z)
     if target_label is None:
-        target_label = res.target if res is not None else "target"
+        target_label = target_spec(res.target).axis_label if res is not None else "target"
     good = np.asarray(spectrum.weight) > 0
     if shares is None:
         shares = line_shares(attribution, z, lines, weight=spectrum.weight, galaxy_id=spectrum.id)
@@ -180,7 +181,8 @@ def plot_line_ranking(
     ----------
     ranking : LineRanking
     target : str, optional
-        Label of the target (default ``ranking.target``).
+        Label of the target (default: the axis label of ``ranking.target``, see
+        :func:`~explorer.constants.target_spec`).
     top_n : int
         Lines shown in each panel (by median share, and by median share per Angstrom). The
         continuum bucket is quoted as text (left) and drawn as a dashed reference line (right).
@@ -189,7 +191,7 @@ def plot_line_ranking(
     -------
     matplotlib.figure.Figure (``fig.irox_labels``: the line labels drawn)
     """
-    target = target or ranking.target
+    target = target or target_spec(ranking.target).axis_label
     cont = next((r for r in ranking.table("share") if r["name"] == CONTINUUM), None)
 
     def top(by):
