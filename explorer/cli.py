@@ -240,7 +240,12 @@ def _engine_settings(args) -> dict:
     from .attribution.baselines import DEFAULT_N_BASELINES
     from .attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_STEPS, DEFAULT_TOL
 
-    given = {"n_baselines": args.baselines, "n_steps": args.steps, "max_steps": args.max_steps, "tol": args.tol}
+    given = {
+        "n_baselines": args.baselines,
+        "n_steps": args.steps,
+        "max_steps": args.max_steps,
+        "tol": args.tol,
+    }
     defaults = {
         "n_baselines": DEFAULT_N_BASELINES, "n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS,
         "tol": DEFAULT_TOL,
@@ -301,7 +306,9 @@ def _attribute_sample(args, bundle, cat, engine_kw: dict) -> dict:
     rankings, samples = rank_catalog_sample(
         factory, cat, targets, args.sample, seed=args.seed, progress=not args.json, **engine_kw
     )
-    files = write_sample_report(rankings, Path(args.out or "exports/attribution"), formats=("png", "svg", "pdf"))
+    files = write_sample_report(
+        rankings, Path(args.out or "exports/attribution"), formats=("png", "svg", "pdf")
+    )
     summary = {t: r.to_dict() for t, r in rankings.items()}
     if args.markdown:
         md = Path(args.markdown)
@@ -492,9 +499,15 @@ def _add_report_verbs(sub) -> None:
 
     s = sub.add_parser("serve", help="serve the dashboard (app.ipynb) with Voila")
     s.add_argument("--port", type=int, default=8866)
-    s.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog .h5 the dashboard opens (default: demo)")
-    s.add_argument("--models", default=None, help="model name or directory (default: $IROX_MODELS, else default)")
-    s.add_argument("--dry-run", action="store_true", help="print the Voila command and its environment; start nothing")
+    s.add_argument(
+        "--catalog", default=str(DEMO_CATALOG), help="catalog .h5 the dashboard opens (default: demo)"
+    )
+    s.add_argument(
+        "--models", default=None, help="model name or directory (default: $IROX_MODELS, else default)"
+    )
+    s.add_argument(
+        "--dry-run", action="store_true", help="print the Voila command and its environment; start nothing"
+    )
     s.set_defaults(func=cmd_serve)
 
 

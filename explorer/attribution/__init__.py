@@ -36,7 +36,7 @@ from .engine import AttributionResult, TargetFunction, attribute, attribute_targ
 from .explain import Explanation, explain_galaxy, explain_targets
 from .figures import plot_attribution, plot_line_ranking, save_figure
 from .lines import LineRanking, LineShares, compare_groups, line_label, line_shares, sample_line_ranking
-from .report import ranking_markdown, rank_catalog_sample, write_galaxy_report, write_sample_report
+from .report import rank_catalog_sample, ranking_markdown, write_galaxy_report, write_sample_report
 from .sample import SampleRanking, sample_ranking, sample_rankings
 from .sanity import sanity_check
 

@@ -123,7 +123,9 @@ def explain_targets(
     -------
     dict target -> Explanation, in the order of ``targets``.
     """
-    results = cached_attribute_targets(cache, target_fn, spectrum, targets, model_id=model_id, **engine_kwargs)
+    results = cached_attribute_targets(
+        cache, target_fn, spectrum, targets, model_id=model_id, **engine_kwargs
+    )
     out = {}
     for t, res in results.items():
         shares = line_shares(res, lines=lines, weight=spectrum.weight)

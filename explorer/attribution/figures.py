@@ -120,30 +120,10 @@ def plot_attribution(
     )
     ax_a.axhline(0, color=OKABE_ITO["black"], lw=0.5)
 
-    windows = {w.name: w for w in line_windows(lines, z)}
     ymin, ymax = np.nanpercentile(flux_plot, [0.5, 99.5]) if np.isfinite(flux_plot).any() else (0, 1)
     pad = 0.08 * (ymax - ymin if ymax > ymin else 1.0)
     ax_s.set_ylim(ymin - pad, ymax + 5 * pad)
-    labels = {}
-    last_x, level = -np.inf, 0
-    xr = wave[-1] - wave[0]
-    for name in sorted(top, key=lambda n: windows[n].center_rest_aa):
-        colour = WINDOW_COLOURS[top.index(name) % len(WINDOW_COLOURS)]
-        w = windows[name]
-        lo, hi = (w.lo_rest_aa, w.hi_rest_aa) if frame == "rest" else (w.lo_obs_aa, w.hi_obs_aa)
-        for ax in (ax_s, ax_a):
-            ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0)
-        x = 0.5 * (lo + hi)
-        level = level + 1 if x - last_x < 0.06 * xr else 0  # stagger labels of neighbouring lines
-        last_x = x
-        pct = 100 * share_of[name]
-        text = f"{line_label(name)} {pct:.0f}%" if pct >= 10 else f"{line_label(name)} {pct:.1f}%"
-        ax_s.text(
-            x, 0.97 - 0.075 * (level % 3), text, transform=ax_s.get_xaxis_transform(), ha="center", va="top",
-            fontsize=9, color=OKABE_ITO["black"],
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
-        )  # fmt: skip
-        labels[name] = text
+    labels = _highlight_lines(ax_s, ax_a, top, line_windows(lines, z), share_of, frame, wave[-1] - wave[0])
 
     frame_word = "rest-frame" if frame == "rest" else "observed"
     ax_a.set_xlabel(f"{frame_word} vacuum wavelength (Å)")
@@ -166,6 +146,32 @@ def plot_attribution(
         ax_a.text(0.01, 0.97, note, transform=ax_a.transAxes, ha="left", va="top", fontsize=7.5)
     fig.irox_labels = [labels[n] for n in top]  # in rank order
     return fig
+
+
+def _highlight_lines(ax_s, ax_a, top, windows, share_of, frame: str, x_range: float) -> dict[str, str]:
+    """Shade the windows of the ``top`` lines on both axes and label them "<line> <share>%" above
+    the spectrum (staggered where neighbours are close); returns name -> label text."""
+    windows = {w.name: w for w in windows}
+    labels = {}
+    last_x, level = -np.inf, 0
+    for name in sorted(top, key=lambda n: windows[n].center_rest_aa):
+        colour = WINDOW_COLOURS[top.index(name) % len(WINDOW_COLOURS)]
+        w = windows[name]
+        lo, hi = (w.lo_rest_aa, w.hi_rest_aa) if frame == "rest" else (w.lo_obs_aa, w.hi_obs_aa)
+        for ax in (ax_s, ax_a):
+            ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0)
+        x = 0.5 * (lo + hi)
+        level = level + 1 if x - last_x < 0.06 * x_range else 0  # stagger labels of neighbouring lines
+        last_x = x
+        pct = 100 * share_of[name]
+        text = f"{line_label(name)} {pct:.0f}%" if pct >= 10 else f"{line_label(name)} {pct:.1f}%"
+        ax_s.text(
+            x, 0.97 - 0.075 * (level % 3), text, transform=ax_s.get_xaxis_transform(), ha="center", va="top",
+            fontsize=9, color=OKABE_ITO["black"],
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
+        )  # fmt: skip
+        labels[name] = text
+    return labels
 
 
 def plot_line_ranking(

@@ -25,6 +25,7 @@ from .explain import explain_targets
 from .figures import plot_line_ranking, save_figure
 from .sample import SampleRanking, sample_rankings
 
+
 def target_label(target: str) -> str:
     """``"W3" -> "W3 (mag)"``, ``"qpah" -> "ln q_PAH"`` (:func:`explorer.constants.target_spec`);
     unknown targets are returned as they are."""
@@ -162,7 +163,9 @@ def rank_catalog_sample(
     if agn_targets:
         idx_agn = np.sort(rng.choice(agn_pool, size=min(n, agn_pool.size), replace=False))
         rankings.update(
-            sample_rankings(target_fn_factory, catalog, idx_agn, agn_targets, progress=progress, **engine_kwargs)
+            sample_rankings(
+                target_fn_factory, catalog, idx_agn, agn_targets, progress=progress, **engine_kwargs
+            )
         )
         samples = {t: "class_label agn" for t in agn_targets}
     return {t: rankings[t] for t in targets}, samples
