@@ -106,21 +106,6 @@ def test_every_default_catalog_exists_in_a_fresh_clone():
     assert {"info", "evaluate", "ceiling", "attribute", "report", "serve"} <= set(checked)
 
 
-def test_attribute_takes_the_engine_defaults():
-    """The attribute flags are not a second copy of the engine's defaults: left out, they are the engine's."""
-    from explorer.attribution.baselines import DEFAULT_N_BASELINES
-    from explorer.attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_STEPS, DEFAULT_TOL
-    from explorer.cli import _engine_settings, build_parser
-
-    args = build_parser().parse_args(["attribute"])
-    assert _engine_settings(args) == {
-        "n_baselines": DEFAULT_N_BASELINES, "n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS,
-        "tol": DEFAULT_TOL,
-    }  # fmt: skip
-    args = build_parser().parse_args(["attribute", "--steps", "32", "--tol", "0.01"])
-    assert _engine_settings(args)["n_steps"] == 32 and _engine_settings(args)["tol"] == 0.01
-
-
 def test_serve_dry_run_uses_the_browser_tests_voila_options(tmp_path):
     from explorer.app.browser import JUPYTER_DATA_DIR, VOILA_OPTIONS
 
