@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.attribution import AttributionCache, attribute_targets, line_shares
+from explorer.attribution import AttributionCache, TargetFunction, attribute_targets, line_shares
 from explorer.attribution.explain import N_REFERENCES, explain_galaxy, reference_spectra
 from explorer.attribution.figures import plot_line_ranking
 from explorer.attribution.report import target_label
@@ -85,12 +85,30 @@ def test_explain_galaxy_target_choice_cache_and_save(shipped, tmp_path):
     assert a.target == "W3"  # the default output
     b = explain_galaxy(bundle, spec, "W3", row=row, references=refs, cache=cache, model_id="m", **FAST)
     assert cache.hits == 1 and b.result is a.result
+    # a model id computed from the (unwrapped) target function, as the app keys its cache
+    c = explain_galaxy(
+        bundle, spec, "W3", row=row, references=refs, cache=cache, wrap=lambda tf: _Wrapped(tf),
+        model_id=lambda tf: "m" if isinstance(tf, TargetFunction) else "wrapped", **FAST,
+    )  # fmt: skip
+    assert cache.hits == 2 and c.result is a.result
     assert explain_galaxy(bundle, spec, "all", row=row, references=refs, figure=False, **FAST).target == "W1"
     with pytest.raises(AttributionError, match="'W9'"):
         explain_galaxy(bundle, spec, "W9", row=row, references=refs, **FAST)
     files = a.save(tmp_path / "g.pdf", formats=("png", "svg"))
     assert [f.name for f in files] == ["g.png", "g.svg"] and all(f.stat().st_size > 10_000 for f in files)
     assert [f.name for f in a.save(tmp_path / "h.png")] == ["h.png"]
+
+
+class _Wrapped(torch.nn.Module):
+    """A pass-through wrapper (like the app's progress counter) that is not a TargetFunction."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.targets = inner, list(inner.targets)
+        self.reference_baselines = inner.reference_baselines  # the same baselines, as the app's wrapper
+
+    def forward(self, flux):
+        return self.inner(flux)
 
 
 def test_reference_spectra_never_fewer_than_the_baselines(shipped):

@@ -152,7 +152,7 @@ def explain_galaxy(
     top_n: int = 6,
     figure: bool = True,
     cache: AttributionCache | None = None,
-    model_id: str | None = None,
+    model_id: str | Callable | None = None,
     **engine_kwargs,
 ) -> Explanation:
     """Explain one output of one galaxy with the models of ``bundle``.
@@ -171,7 +171,10 @@ def explain_galaxy(
         Baselines (:func:`reference_spectra`); None: the engine's fallback baseline.
     wrap : callable, optional
         ``wrap(target_fn) -> target_fn`` applied before attributing (e.g. a progress counter).
-    lines, frame, top_n, figure, cache, model_id, **engine_kwargs
+    model_id : str or callable, optional
+        Cache key of the models (default: the target function's ``model_id``), or
+        ``model_id(target_fn) -> str`` computed from the target function before ``wrap``.
+    lines, frame, top_n, figure, cache, **engine_kwargs
         As :func:`explain_targets`.
 
     Raises
@@ -183,6 +186,8 @@ def explain_galaxy(
 
     target_fn = build_target_function(bundle, spectrum, row, references)
     (name,) = resolve_targets(target, target_fn.targets, [DEFAULT_TARGET])[:1]
+    if callable(model_id):
+        model_id = model_id(target_fn)
     if wrap is not None:
         target_fn = wrap(target_fn)
     return explain_targets(
