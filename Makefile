@@ -30,18 +30,15 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-# The dashboard (app.ipynb) with Voila on the embedded demo catalog and models/default, offline.
-# VOILA_OPTIONS = explorer.app.browser.VOILA_OPTIONS: no browser window, loopback only, the
-# 'irox' template (Voila's 'lab' without its CDN links; Voila finds it on JUPYTER_PATH), one
-# preheated kernel (the notebook already run when the page opens). The browser tests start Voila
-# with the same options; tests/test_app_panels.py checks that the two agree.
-PORT         ?= 8866
-VOILA_OPTIONS := --no-browser --Voila.ip=127.0.0.1 --template=irox --preheat_kernel=True --pool_size=1
+# The dashboard (app.ipynb) with Voila on the embedded demo catalog and models/default, offline:
+# `python -m explorer serve` (explorer/cli.py) starts Voila with explorer.app.browser.VOILA_OPTIONS
+# (no browser window, loopback only, the 'irox' template, one preheated kernel), the options the
+# browser tests use, and explorer.app.browser.voila_env (the template's folder on JUPYTER_PATH).
+# `make run PORT=9000` serves on another port; `python -m explorer serve --help` lists the rest.
+PORT ?= 8866
 
 run: install
-	@echo "IR-Optical Explorer: open http://localhost:$(PORT) in a browser (Ctrl-C stops the server)"
-	JUPYTER_PATH=$(CURDIR)/explorer/app/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
-	  $(BIN)/voila app.ipynb --port=$(PORT) $(VOILA_OPTIONS)
+	$(BIN)/python -m explorer serve --port=$(PORT)
 
 app: run
 

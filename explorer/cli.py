@@ -181,119 +181,155 @@ def cmd_ceiling(args) -> int:
     return 0
 
 
-def cmd_attribute(args) -> int:
-    import numpy as np
+def cmd_serve(args) -> int:
+    """Serve app.ipynb with Voila: the options of the browser tests (``VOILA_OPTIONS``) and their
+    environment (``voila_env``: the dashboard's template on ``JUPYTER_PATH``)."""
+    import os
+    import shlex
+    import shutil
 
-    from .attribution.checks import completeness_report, resolve_targets
-    from .attribution.figures import plot_attribution, save_figure
-    from .attribution.lines import line_shares
-    from .attribution.report import ranking_markdown, target_label, write_sample_report
-    from .attribution.sample import sample_rankings
+    from .app.browser import VOILA_OPTIONS, voila_env
+    from .paths import REPO_ROOT
+
+    catalog = Path(args.catalog).resolve()
+    if not catalog.is_file():
+        raise FileNotFoundError(f"catalog {args.catalog} does not exist")
+    # the dashboard's kernel reads both (explorer.app.build); Voila runs in the repository root
+    env = {"IROX_CATALOG": str(catalog)}
+    if args.models is not None:
+        models = Path(args.models)
+        env["IROX_MODELS"] = str(models.resolve()) if models.exists() else str(args.models)
+    voila = Path(sys.executable).with_name("voila")
+    exe = str(voila) if voila.exists() else shutil.which("voila")
+    if exe is None:
+        raise FileNotFoundError("voila is not installed in this Python environment (make install)")
+    cmd = [exe, "app.ipynb", f"--port={args.port}", *VOILA_OPTIONS]
+    full_env = voila_env(env)
+    print(f"IR-Optical Explorer: open http://localhost:{args.port} in a browser (Ctrl-C stops the server)")
+    if args.dry_run:
+        shown = {k: full_env[k] for k in ("JUPYTER_PATH", *env)}
+        print(" ".join([*(f"{k}={shlex.quote(v)}" for k, v in shown.items()), *map(shlex.quote, cmd)]))
+        return 0
+    sys.stdout.flush()
+    # Voila replaces this process (as when `make run` started it directly): Ctrl-C reaches it
+    # alone, and it shuts its kernels down itself.
+    os.chdir(REPO_ROOT)
+    os.execve(cmd[0], cmd, full_env)
+
+
+def cmd_attribute(args) -> int:
     from .catalog import Catalog
     from .ml.registry import load_models
-    from .ml.target import ReferenceSpectra, build_target_function
 
     bundle = load_models(args.models)
-    engine_kw = dict(n_baselines=args.baselines, n_steps=args.steps, max_steps=args.max_steps, tol=args.tol)
-    with Catalog(args.catalog) as cat:
-        refs = ReferenceSpectra(bundle, cat, n=max(32, args.baselines), seed=0)
-
-        def factory(spec):
-            return build_target_function(bundle, spec, cat.row(spec.meta["index"]), refs)
-
+    engine_kw = _engine_settings(args)
+    with Catalog(args.catalog) as cat:  # the catalog also gives the reference galaxies
         if args.spectrum is not None:  # one real spectrum file -> figure(s)
-            from .attribution.engine import attribute_targets
-            from .io.sdss import read_sdss_spectrum
-
-            spec = read_sdss_spectrum(args.spectrum)
-            tf = build_target_function(bundle, spec, None, refs)
-            (target,) = resolve_targets(args.target, tf.targets, ["W3"])[:1]
-            res = attribute_targets(tf, spec, [target], **engine_kw)[target]
-            shares = line_shares(res, weight=spec.weight)
-            fig = plot_attribution(
-                spec, res, frame=args.frame, target_label=target_label(target), shares=shares
-            )
-            out = Path(args.out or f"exports/{spec.id}_{target}.pdf")
-            formats = args.formats.split(",") if args.formats else [out.suffix.lstrip(".") or "pdf"]
-            written = [str(save_figure(fig, out.with_suffix("." + f))) for f in formats]
-            summary = {
-                "galaxy_id": spec.id,
-                "z": spec.z,
-                "target": target,
-                "completeness_gap": res.completeness_gap,
-                "converged": res.converged,
-                "n_steps": res.n_steps,
-                "top_lines": shares.ranking("share", include_continuum=False)[:6],
-                "files": written,
-            }
-            return _attribute_output(args, summary)
-
-        available = build_target_function(
-            bundle, cat.spectrum(int(np.flatnonzero(cat.good)[0])), None
-        ).targets
-        if args.check == "sanity":  # simulated catalogs only: truth columns
-            from .attribution.sanity import sanity_check
-
-            targets = resolve_targets(args.target, available, ["W3", "W4"])
-            summary = sanity_check(
-                factory, cat, targets=targets, n_per_group=args.sample, seed=args.seed, progress=not args.json,
-                **engine_kw,
-            )  # fmt: skip
-            return _attribute_output(args, summary)
-
-        rng = np.random.default_rng(args.seed)
-        if args.check == "completeness":  # acceptance: >= 95 of 100 test galaxies within 5 % per target
-            pool = cat.split_indices("test")
-            idx = np.sort(rng.choice(pool, size=min(args.sample, len(pool)), replace=False))
-            targets = resolve_targets(args.target, available, available)
-            rankings = sample_rankings(factory, cat, idx, targets, progress=not args.json, **engine_kw)
-            summary = completeness_report(rankings, tol=args.tol)
-            summary.update(
-                n_galaxies=int(len(idx)), models=str(bundle.path), catalog=str(args.catalog),
-                settings=next(iter(rankings.values())).settings if rankings else {},
-            )  # fmt: skip
-            return _attribute_output(args, summary)
-
-        # a sample of the catalog -> sample-wide line ranking (log L_bol,AGN on AGN galaxies only)
-        good = np.flatnonzero(cat.good)
-        idx = np.sort(rng.choice(good, size=min(args.sample, len(good)), replace=False))
-        targets = resolve_targets(args.target, available, ["W3"])
-        agn_targets = [t for t in targets if t == "lbol_agn"]
-        labels = np.asarray(cat.table.get("class_label", np.array([""] * cat.n))).astype(str)
-        agn_pool = np.flatnonzero(cat.good & (labels == "agn"))
-        if not agn_pool.size:
-            agn_targets = []
-        other = [t for t in targets if t not in agn_targets]
-        rankings = {}
-        if other:
-            rankings.update(sample_rankings(factory, cat, idx, other, progress=not args.json, **engine_kw))
-        samples = {}
-        if agn_targets:
-            idx_agn = np.sort(rng.choice(agn_pool, size=min(args.sample, agn_pool.size), replace=False))
-            rankings.update(
-                sample_rankings(factory, cat, idx_agn, agn_targets, progress=not args.json, **engine_kw)
-            )
-            samples = {t: "class_label agn" for t in agn_targets}
-        rankings = {t: rankings[t] for t in targets}
-        out_dir = Path(args.out or "exports/attribution")
-        files = write_sample_report(rankings, out_dir, formats=("png", "svg", "pdf"))
-        summary = {t: r.to_dict() for t, r in rankings.items()}
-        if args.markdown:
-            md = Path(args.markdown)
-            md.parent.mkdir(parents=True, exist_ok=True)
-            provenance = (
-                f"`python -m explorer attribute --sample {args.sample} --target {','.join(targets)} "
-                f"--seed {args.seed} --markdown {args.markdown}` with models `{args.models}` "
-                f"(predictor sha256 "
-                f"{bundle.manifest.get('files', {}).get('predictor.pt', {}).get('sha256', '?')[:12]}) on "
-                f"`{Path(args.catalog).name}`; engine defaults (K = {args.baselines} reference spectra, "
-                f"{args.steps} Gauss-Legendre steps raised to <= {args.max_steps} until completeness <= "
-                f"{args.tol:g})."
-            )
-            md.write_text(ranking_markdown(rankings, provenance=provenance, samples=samples))
-            files.append(md)
-        summary["files"] = [str(f) for f in files]
+            summary = _attribute_spectrum(args, bundle, cat, engine_kw)
+        elif args.check == "sanity":  # simulated catalogs only: truth columns
+            summary = _attribute_sanity(args, bundle, cat, engine_kw)
+        elif args.check == "completeness":  # acceptance: >= 95 of 100 test galaxies within 5 % per target
+            summary = _attribute_completeness(args, bundle, cat, engine_kw)
+        else:  # a sample of the catalog -> sample-wide line ranking
+            summary = _attribute_sample(args, bundle, cat, engine_kw)
     return _attribute_output(args, summary)
+
+
+def _engine_settings(args) -> dict:
+    """Engine settings from the flags; a flag left out takes the engine's default."""
+    from .attribution.baselines import DEFAULT_N_BASELINES
+    from .attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_STEPS, DEFAULT_TOL
+
+    given = {
+        "n_baselines": args.baselines,
+        "n_steps": args.steps,
+        "max_steps": args.max_steps,
+        "tol": args.tol,
+    }
+    defaults = {
+        "n_baselines": DEFAULT_N_BASELINES, "n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS,
+        "tol": DEFAULT_TOL,
+    }  # fmt: skip
+    return {k: defaults[k] if v is None else v for k, v in given.items()}
+
+
+def _attribute_spectrum(args, bundle, cat, engine_kw: dict) -> dict:
+    from .attribution.explain import explain_galaxy, reference_spectra
+    from .io.sdss import read_sdss_spectrum
+
+    spec = read_sdss_spectrum(args.spectrum)
+    refs = reference_spectra(bundle, cat, engine_kw["n_baselines"])
+    ex = explain_galaxy(bundle, spec, args.target, references=refs, frame=args.frame, **engine_kw)
+    out = Path(args.out or f"exports/{spec.id}_{ex.target}.pdf")
+    formats = args.formats.split(",") if args.formats else None
+    return {**ex.summary(), "files": [str(p) for p in ex.save(out, formats)]}
+
+
+def _sample_setup(args, bundle, cat, engine_kw: dict, default_targets) -> tuple:
+    """(target function factory, resolved targets) for the sample verbs."""
+    import numpy as np
+
+    from .attribution.checks import resolve_targets
+    from .attribution.explain import catalog_target_factory, model_targets, reference_spectra
+
+    factory = catalog_target_factory(bundle, cat, reference_spectra(bundle, cat, engine_kw["n_baselines"]))
+    available = model_targets(bundle, cat.spectrum(int(np.flatnonzero(cat.good)[0])))
+    default = available if default_targets == "all" else default_targets
+    return factory, resolve_targets(args.target, available, default)
+
+
+def _attribute_sanity(args, bundle, cat, engine_kw: dict) -> dict:
+    from .attribution.sanity import sanity_check
+
+    factory, targets = _sample_setup(args, bundle, cat, engine_kw, ["W3", "W4"])
+    return sanity_check(
+        factory, cat, targets=targets, n_per_group=args.sample, seed=args.seed, progress=not args.json,
+        **engine_kw,
+    )  # fmt: skip
+
+
+def _attribute_completeness(args, bundle, cat, engine_kw: dict) -> dict:
+    from .attribution.report import check_completeness
+
+    factory, targets = _sample_setup(args, bundle, cat, engine_kw, "all")
+    about = {"models": str(bundle.path), "catalog": str(args.catalog)}
+    return check_completeness(
+        factory, cat, targets, args.sample, seed=args.seed, progress=not args.json, about=about, **engine_kw
+    )
+
+
+def _attribute_sample(args, bundle, cat, engine_kw: dict) -> dict:
+    """Sample-wide line ranking (log L_bol,AGN on AGN galaxies only): JSON, figures, Markdown."""
+    from .attribution.report import rank_catalog_sample, ranking_markdown, write_sample_report
+
+    factory, targets = _sample_setup(args, bundle, cat, engine_kw, ["W3"])
+    rankings, samples = rank_catalog_sample(
+        factory, cat, targets, args.sample, seed=args.seed, progress=not args.json, **engine_kw
+    )
+    files = write_sample_report(
+        rankings, Path(args.out or "exports/attribution"), formats=("png", "svg", "pdf")
+    )
+    summary = {t: r.to_dict() for t, r in rankings.items()}
+    if args.markdown:
+        md = Path(args.markdown)
+        md.parent.mkdir(parents=True, exist_ok=True)
+        provenance = _ranking_provenance(args, bundle, targets, engine_kw)
+        md.write_text(ranking_markdown(rankings, provenance=provenance, samples=samples))
+        files.append(md)
+    summary["files"] = [str(f) for f in files]
+    return summary
+
+
+def _ranking_provenance(args, bundle, targets, engine_kw: dict) -> str:
+    """How a ranking table was made: the command, the models (predictor hash), engine settings."""
+    sha = bundle.manifest.get("files", {}).get("predictor.pt", {}).get("sha256", "?")[:12]
+    return (
+        f"`python -m explorer attribute --sample {args.sample} --target {','.join(targets)} "
+        f"--seed {args.seed} --markdown {args.markdown}` with models `{args.models}` "
+        f"(predictor sha256 {sha}) on `{Path(args.catalog).name}`; engine defaults "
+        f"(K = {engine_kw['n_baselines']} reference spectra, {engine_kw['n_steps']} Gauss-Legendre steps "
+        f"raised to <= {engine_kw['max_steps']} until completeness <= {engine_kw['tol']:g})."
+    )
 
 
 def _attribute_output(args, summary: dict) -> int:
@@ -313,7 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="IR-Optical Explorer: SDSS optical spectra -> WISE infrared.",
     )
     sub = p.add_subparsers(dest="verb", required=True, metavar="<verb>")
+    _add_data_verbs(sub)
+    _add_model_verbs(sub)
+    _add_attribute_verb(sub)
+    _add_report_verbs(sub)
+    return p
 
+
+def _add_data_verbs(sub) -> None:
+    """info, read-spectrum, read-wise, simulate, make-demo."""
     s = sub.add_parser("info", help="summarize a catalog file")
     s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG), help="catalog .h5 (default: demo)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -345,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_make_demo)
 
+
+def _add_model_verbs(sub) -> None:
+    """train-encoder, import-encoder, train-predictor, evaluate, ceiling."""
     s = sub.add_parser("train-encoder", help="train the spender autoencoder (S latents) on a catalog")
     s.add_argument("catalog", help="catalog .h5 with train/valid splits (e.g. runs/sim50k.h5)")
     s.add_argument("--name", default="default", help="models/<name> or a directory")
@@ -384,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train_predictor)
 
     s = sub.add_parser("evaluate", help="metrics of a model directory on a catalog's test split")
-    s.add_argument("catalog", nargs="?", default="runs/sim50k.h5")
+    s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG), help="catalog .h5 (default: demo)")
     s.add_argument("--models", default="default")
     s.add_argument("--split", default="test")
     s.add_argument("--figures", type=Path, default=None, help="write evaluation figures here")
@@ -395,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "ceiling", help="supervised spectrum -> WISE network: how much IR information the spectra hold"
     )
-    s.add_argument("catalog", nargs="?", default="runs/sim50k.h5")
+    s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG), help="catalog .h5 (default: demo)")
     s.add_argument("--minutes", type=float, default=35.0, help="wall-clock training budget")
     s.add_argument("--n-latent", type=int, default=32, help="learned bottleneck width")
     s.add_argument("--widths", default="16,32,64", help="encoder conv widths")
@@ -407,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ceiling)
 
+
+def _add_attribute_verb(sub) -> None:
     s = sub.add_parser("attribute", help="integrated-gradient attributions of IR predictions to the spectrum")
     s.add_argument(
         "--target",
@@ -431,19 +480,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="figure path (--spectrum) or output folder (--sample)")
     s.add_argument("--formats", default=None, help="e.g. png,svg,pdf (default: the --out suffix)")
     s.add_argument("--frame", default="observed", choices=["observed", "rest"])
-    s.add_argument("--baselines", type=int, default=8, help="reference spectra per galaxy (K)")
-    s.add_argument("--steps", type=int, default=16, help="initial integration steps (engine default)")
-    s.add_argument("--max-steps", type=int, default=512, help="raise steps up to this for completeness")
-    s.add_argument("--tol", type=float, default=0.05, help="completeness tolerance (relative)")
+    # default None = the engine's default (explorer.attribution.engine; imported when the verb runs)
+    s.add_argument("--baselines", type=int, default=None, help="reference spectra per galaxy (K)")
+    s.add_argument("--steps", type=int, default=None, help="initial integration steps (engine default)")
+    s.add_argument("--max-steps", type=int, default=None, help="raise steps up to this for completeness")
+    s.add_argument("--tol", type=float, default=None, help="completeness tolerance (relative)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_attribute)
 
+
+def _add_report_verbs(sub) -> None:
+    """report, serve."""
     s = sub.add_parser("report", help="diagnostic figures of a simulated catalog")
     s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG))
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=cmd_report)
-    return p
+
+    s = sub.add_parser("serve", help="serve the dashboard (app.ipynb) with Voila")
+    s.add_argument("--port", type=int, default=8866)
+    s.add_argument(
+        "--catalog", default=str(DEMO_CATALOG), help="catalog .h5 the dashboard opens (default: demo)"
+    )
+    s.add_argument(
+        "--models", default=None, help="model name or directory (default: $IROX_MODELS, else default)"
+    )
+    s.add_argument(
+        "--dry-run", action="store_true", help="print the Voila command and its environment; start nothing"
+    )
+    s.set_defaults(func=cmd_serve)
 
 
 def main(argv: list[str] | None = None) -> int:

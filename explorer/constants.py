@@ -139,3 +139,53 @@ LINES: tuple[Line, ...] = (
     Line("CaII triplet", "absorption", (8500.35, 8544.44, 8664.52), 8.0),
 )
 LINES_BY_NAME = {line.name: line for line in LINES}
+
+
+# --- What the models predict: the outputs of the attribution target function -------------------
+@dataclass(frozen=True)
+class TargetSpec:
+    """One model output: its name, what it is, and its unit.
+
+    ``name`` is the output's key in the target function (``explorer.ml.target``), in JSON and on
+    the command line (``--target W3``); ``label`` says what it is (``"ln q_PAH"``); ``unit`` is
+    its unit, empty for a dimensionless quantity; ``menu`` is the short text of the app's target
+    selector.
+    """
+
+    name: str
+    label: str
+    unit: str
+    menu: str
+
+    @property
+    def axis_label(self) -> str:
+        """``"W3 (mag)"``, ``"log L_bol,AGN (erg/s)"``, ``"ln q_PAH"``: for axes and figure titles."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+#: The IR outputs (ensemble mean, Vega): the four WISE magnitudes, then the three colours.
+IR_TARGET_SPECS: tuple[TargetSpec, ...] = (
+    *(TargetSpec(b, b, "mag", f"{b} magnitude") for b in WISE_BANDS),
+    *(
+        TargetSpec(f"{a}-{b}", f"{a}-{b}", "mag", f"{a}−{b} colour")
+        for a, b in zip(WISE_BANDS[:-1], WISE_BANDS[1:], strict=True)
+    ),
+)
+#: The physical properties of the property heads (as the target function returns them).
+PROPERTY_TARGET_SPECS: tuple[TargetSpec, ...] = (
+    TargetSpec("qpah", "ln q_PAH", "", "q_PAH"),  # natural log of the PAH mass fraction
+    TargetSpec("lbol_agn", "log L_bol,AGN", "erg/s", "AGN L_bol"),  # meaningful for AGN only
+    TargetSpec("log_sfr", "log SFR", "M☉/yr", "SFR"),
+)
+#: Every output, in the target function's column order.
+TARGETS: tuple[TargetSpec, ...] = IR_TARGET_SPECS + PROPERTY_TARGET_SPECS
+TARGETS_BY_NAME = {t.name: t for t in TARGETS}
+IR_TARGETS = tuple(t.name for t in IR_TARGET_SPECS)
+PROPERTY_TARGETS = tuple(t.name for t in PROPERTY_TARGET_SPECS)
+
+
+def target_spec(name: str) -> TargetSpec:
+    """The :class:`TargetSpec` of an output name; an unknown name (e.g. a test model's output)
+    gets a spec with the name as its label and no unit."""
+    spec = TARGETS_BY_NAME.get(name)
+    return spec if spec is not None else TargetSpec(name, name, "", name)

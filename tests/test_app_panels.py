@@ -188,46 +188,6 @@ def test_sort_rank_missing_values_last_and_stable():
     assert list(np.argsort(PickerPanel.sort_rank(s, descending=True))) == [0, 3, 2, 1]
 
 
-# --- the README's run command -------------------------------------------------------------------
-def test_make_run_serves_the_dashboard_with_the_browser_tests_voila_options():
-    """`make run` serves app.ipynb on port 8866 with explorer.app.browser.VOILA_OPTIONS (what the
-    browser tests start Voila with), and `make test` does not depend on it (it blocks)."""
-    import shlex
-    import shutil
-    import subprocess
-
-    from explorer.app.browser import JUPYTER_DATA_DIR, VOILA_OPTIONS
-    from explorer.paths import REPO_ROOT
-
-    make = shutil.which("make")
-    if make is None:
-        pytest.skip("GNU make is not installed (the README's commands need it)")
-    dry = (
-        subprocess.run(
-            [make, "-n", "-s", "-C", str(REPO_ROOT), "run"], capture_output=True, text=True, check=True
-        )
-        .stdout.replace("\\\n", " ")  # one line per command
-        .splitlines()
-    )
-    voila = [shlex.split(line) for line in dry if "bin/voila" in line and "app.ipynb" in line]
-    assert len(voila) == 1, dry
-    env, cmd = voila[0][:1], voila[0][1:]
-    # Voila finds the 'irox' template in explorer/app/jupyter (JUPYTER_PATH, as voila_env sets it)
-    assert env[0].startswith(f"JUPYTER_PATH={JUPYTER_DATA_DIR}")
-    assert (JUPYTER_DATA_DIR / "voila" / "templates" / "irox" / "index.html.j2").is_file()
-    assert cmd[0].endswith("bin/voila") and cmd[1] == "app.ipynb" and cmd[2] == "--port=8866"
-    assert tuple(cmd[3:]) == VOILA_OPTIONS
-    assert any("http://localhost:8866" in line for line in dry)  # the user is told the URL
-    app = subprocess.run(
-        [make, "-n", "-s", "-C", str(REPO_ROOT), "app"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "voila app.ipynb --port=8866" in app  # `make app` is an alias
-    test = subprocess.run(
-        [make, "-n", "-s", "-C", str(REPO_ROOT), "test"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "voila" not in test and "pytest" in test
-
-
 # --- a pasted AllWISE row -----------------------------------------------------------------------
 #: an AllWISE row as IRSA writes it (IPAC table), at NGC 3073's position; W4 a 95% upper limit
 ALLWISE_IPAC = r"""\fixlen = T

@@ -7,10 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.attribution.baselines import normalize_like_spender, reference_baselines, smooth_baseline
+from explorer.attribution.baselines import (
+    DEFAULT_N_BASELINES,
+    normalize_like_spender,
+    reference_baselines,
+    smooth_baseline,
+)
 from explorer.attribution.engine import (
     DEFAULT_MAX_STEPS,
     DEFAULT_N_STEPS,
+    DEFAULT_TOL,
     TargetFunction,
     attribute,
     attribute_targets,
@@ -366,12 +372,14 @@ def test_only_badly_integrated_paths_are_refined(criterion):
 
 
 def test_cli_defaults_are_the_engine_defaults():
-    from explorer.cli import build_parser
+    """The attribute flags are no second copy of the engine's defaults: left out, they are the engine's."""
+    from explorer.cli import _engine_settings, build_parser
 
     args = build_parser().parse_args(["attribute"])
-    assert (args.steps, args.max_steps, args.tol, args.baselines) == (
-        DEFAULT_N_STEPS,
-        DEFAULT_MAX_STEPS,
-        0.05,
-        8,
-    )
+    assert (args.steps, args.max_steps, args.tol, args.baselines) == (None, None, None, None)
+    assert _engine_settings(args) == {
+        "n_baselines": DEFAULT_N_BASELINES, "n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS,
+        "tol": DEFAULT_TOL,
+    }  # fmt: skip
+    given = _engine_settings(build_parser().parse_args(["attribute", "--steps", "32", "--tol", "0.01"]))
+    assert given["n_steps"] == 32 and given["tol"] == 0.01 and given["max_steps"] == DEFAULT_MAX_STEPS

@@ -12,29 +12,10 @@ from torch import nn
 from explorer.attribution.cache import AttributionCache
 from explorer.attribution.sample import sample_ranking, sample_rankings
 from explorer.attribution.toys import WindowModel, toy_spectrum
-from explorer.catalog import Catalog, write_catalog
-from explorer.constants import LINES_BY_NAME, N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS
+from explorer.catalog import Catalog
+from explorer.constants import LINES_BY_NAME, N_PIX, WAVE_OBS_VAC_AA
 
 torch.set_num_threads(1)
-
-
-def _write(path, specs, labels):
-    n = len(specs)
-    table = {
-        "id": np.array([s.id for s in specs]),
-        "z": np.array([s.z for s in specs]),
-        "spec_norm": np.ones(n),
-        "split": np.array(["test"] * n),
-        "class_label": np.array(labels),
-    }
-    for w in WISE_BANDS:
-        b = w.lower()
-        table[f"{b}_mag_vega"] = np.full(n, 12.0)
-        table[f"{b}_sigma_mag"] = np.full(n, 0.05)
-        table[f"{b}_is_ul"] = np.zeros(n, bool)
-    flux = np.stack([s.flux for s in specs])
-    weight = np.stack([s.weight for s in specs])
-    return write_catalog(path, table, flux, weight, simulated=True)
 
 
 class LinePlusContinuum(nn.Module):
@@ -56,7 +37,7 @@ class LinePlusContinuum(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory):
+def catalog(tmp_path_factory, write_tiny_catalog):
     zs = [0.05, 0.07, 0.09, 0.11, 0.13, 0.15]
     specs, labels = [], []
     for i, z in enumerate(zs):
@@ -68,7 +49,13 @@ def catalog(tmp_path_factory):
     bad.weight[:] = 0.0
     specs.append(bad)
     labels.append("quenched")
-    path = _write(tmp_path_factory.mktemp("cat") / "toy.h5", specs, labels)
+    n = len(specs)
+    path = write_tiny_catalog(
+        tmp_path_factory.mktemp("cat") / "toy.h5", n=n, simulated=True,
+        id=[s.id for s in specs], z=[s.z for s in specs], spec_norm=np.ones(n), split=["test"] * n,
+        class_label=labels, mags=np.full((n, 4), 12.0), sigma=np.full((n, 4), 0.05), is_ul=np.zeros((n, 4), bool),
+        flux=np.stack([s.flux for s in specs]), weight=np.stack([s.weight for s in specs]),
+    )  # fmt: skip
     with Catalog(path) as cat:
         yield cat
 
@@ -133,10 +120,10 @@ def test_sample_ranking_accepts_a_list_of_spectra():
 
 
 def test_entry_functions_write_json_and_figures(tmp_path, catalog):
-    from explorer.attribution.report import explain_galaxy, write_sample_report
+    from explorer.attribution.report import write_galaxy_report, write_sample_report
 
     spec = catalog.spectrum(0)
-    summary = explain_galaxy(
+    summary = write_galaxy_report(
         WindowModel("Halpha", spec.z), spec, ["W3"], out_dir=tmp_path, formats=("png", "svg"),
         baselines=_quenched_baseline(spec),
     )  # fmt: skip

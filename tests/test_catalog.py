@@ -10,54 +10,15 @@ import numpy as np
 import pytest
 
 from explorer.catalog import FORMAT_NAME, Catalog, validate_table, write_catalog
-from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_mjy
+from explorer.constants import N_PIX
 from explorer.errors import CatalogError
 
 N = 5
 
 
-def tiny_table(n: int = N, seed: int = 1) -> tuple[dict, np.ndarray, np.ndarray]:
-    """A made-up but self-consistent catalog of ``n`` galaxies (fluxes follow from the mags)."""
-    rng = np.random.default_rng(seed)
-    t: dict[str, np.ndarray] = {
-        "id": np.array([f"{300 + i:04d}-51666-{10 + i:04d}" for i in range(n)]),
-        "ra_deg": rng.uniform(120, 240, n),
-        "dec_deg": rng.uniform(-5, 60, n),
-        "z": np.linspace(0.03, 0.2, n),
-        "z_err": np.full(n, 2e-5),
-        "spec_norm": rng.uniform(5, 50, n),
-        "split": np.array(["train", "train", "valid", "test", "test"][:n] + ["train"] * max(0, n - 5)),
-        "class_label": np.array(
-            ["star-forming", "quenched", "agn", "quenched", "star-forming"][:n] + ["quenched"] * max(0, n - 5)
-        ),
-    }
-    mags = np.array([13.2, 13.1, 10.5, 8.0]) + rng.normal(0, 0.5, (n, 4))
-    sig = np.array([0.03, 0.04, 0.1, 0.3]) * np.ones((n, 4))
-    is_ul = np.zeros((n, 4), bool)
-    is_ul[1, 3] = True  # a quenched galaxy undetected in W4
-    sig[is_ul] = np.nan
-    quals = []
-    for i in range(n):
-        quals.append("".join("U" if is_ul[i, k] else "A" for k in range(4)))
-    for k, w in enumerate(WISE_BANDS):
-        b = w.lower()
-        flux = vega_mag_to_mjy(mags[:, k], k)
-        t[f"{b}_mag_vega"] = mags[:, k]
-        t[f"{b}_sigma_mag"] = sig[:, k]
-        t[f"{b}_flux_mjy"] = flux
-        t[f"{b}_flux_err_mjy"] = np.where(is_ul[:, k], np.nan, flux * 0.4 * np.log(10) * sig[:, k])
-        t[f"{b}_is_ul"] = is_ul[:, k]
-    t["ph_qual"] = np.array(quals)
-    # spectra: a tilted continuum with a 4000 A break, unit median-ish, plus noise
-    wave = WAVE_OBS_VAC_AA[None, :] / (1 + t["z"][:, None])
-    flux = np.where(wave > 4000, 1.0, 0.6) * (wave / 5500.0) ** 0.5 + rng.normal(0, 0.02, (n, N_PIX))
-    weight = np.full((n, N_PIX), 2500.0)
-    weight[:, :40] = 0.0  # a masked blue edge
-    return t, flux.astype(np.float32), weight.astype(np.float32)
-
-
 @pytest.fixture
-def catalog_file(tmp_path):
+def catalog_file(tmp_path, tiny_table):
+    """The shared tiny catalog (tests/conftest.py): 5 galaxies, galaxy 1 a W4 upper limit."""
     t, flux, weight = tiny_table()
     path = write_catalog(
         tmp_path / "sub" / "tiny.h5", t, flux, weight, simulated=False, provenance={"seed": 1}
@@ -125,7 +86,7 @@ def test_batch_read_keeps_requested_order(catalog_file):
             cat.spectra([1, 7])
 
 
-def test_float16_storage_precision(tmp_path):
+def test_float16_storage_precision(tmp_path, tiny_table):
     t, flux, weight = tiny_table()
     path = write_catalog(tmp_path / "half.h5", t, flux, weight, simulated=True, spectra_dtype="float16")
     with Catalog(path) as cat:
@@ -133,7 +94,7 @@ def test_float16_storage_precision(tmp_path):
         np.testing.assert_allclose(cat.spectrum(0).flux, flux[0], rtol=1e-3, atol=1e-3)
 
 
-def test_bad_rows_flagged_good_rows_readable(tmp_path):
+def test_bad_rows_flagged_good_rows_readable(tmp_path, tiny_table):
     t, flux, weight = tiny_table(n=8, seed=2)
     t["id"][6] = t["id"][5]  # duplicate id
     t["z"][2] = 0.7  # outside [0, 0.5]
@@ -157,7 +118,7 @@ def test_bad_rows_flagged_good_rows_readable(tmp_path):
     assert validate_table({**t, "n_good_pix": np.count_nonzero(weight > 0, axis=1)}) == bad
 
 
-def test_negative_error_and_missing_mag_flagged():
+def test_negative_error_and_missing_mag_flagged(tiny_table):
     t, _, weight = tiny_table()
     t["w1_sigma_mag"][0] = -0.1
     t["w2_mag_vega"][4] = np.nan
@@ -223,7 +184,7 @@ def test_wrong_format_hdf5(tmp_path, catalog_file):
         Catalog(grid)
 
 
-def test_write_errors(tmp_path):
+def test_write_errors(tmp_path, tiny_table):
     t, flux, weight = tiny_table()
     p = tmp_path / "x.h5"
     no_z = {k: v for k, v in t.items() if k != "z"}

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from astropy.io import fits
+
+from explorer.paths import DEMO_CATALOG, REPO_ROOT
 
 
 def run_cli(*args):
@@ -76,3 +84,60 @@ def test_attribute_real_spectrum_writes_three_formats(sdss_ngc3522, tmp_path):
     top = summary["top_lines"][0]["label"]
     assert "<text" in svg and top.split()[0] in svg  # labels stay text, not paths
     assert summary["completeness_gap"] <= 0.05 or summary["converged"] is False
+
+
+# --- defaults that a fresh clone has; the serve verb; `make run` -----------------------------------
+def _subparsers():
+    from explorer.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def test_every_default_catalog_exists_in_a_fresh_clone():
+    """No verb defaults to a file that only a training run makes (runs/sim50k.h5 used to be one)."""
+    checked = []
+    for verb, sp in _subparsers().items():
+        for action in sp._actions:
+            if action.dest == "catalog" and action.default is not None:
+                assert Path(action.default) == DEMO_CATALOG and DEMO_CATALOG.is_file(), (verb, action.default)
+                checked.append(verb)
+    assert {"info", "evaluate", "ceiling", "attribute", "report", "serve"} <= set(checked)
+
+
+def test_serve_dry_run_uses_the_browser_tests_voila_options(tmp_path):
+    from explorer.app.browser import JUPYTER_DATA_DIR, VOILA_OPTIONS
+
+    out = run_cli("serve", "--dry-run", "--port", "9123", "--models", "default")
+    assert out.returncode == 0, out.stderr
+    url, command = out.stdout.strip().splitlines()
+    assert "http://localhost:9123" in url
+    words = shlex.split(command)
+    env = dict(w.split("=", 1) for w in words[:3])
+    cmd = words[3:]
+    assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(JUPYTER_DATA_DIR)
+    assert env["IROX_CATALOG"] == str(DEMO_CATALOG.resolve()) and env["IROX_MODELS"] == "default"
+    assert cmd[0].endswith("voila") and cmd[1:3] == ["app.ipynb", "--port=9123"]
+    assert tuple(cmd[3:]) == VOILA_OPTIONS
+    # a catalog that is not there stops it before Voila starts
+    bad = run_cli("serve", "--dry-run", "--catalog", tmp_path / "nope.h5")
+    assert bad.returncode == 2 and "nope.h5" in bad.stderr and "does not exist" in bad.stderr
+
+
+def test_make_run_installs_then_serves_and_make_test_does_not_serve():
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("GNU make is not installed (the README's commands need it)")
+
+    def dry(target):
+        out = subprocess.run([make, "-n", "-s", "-C", str(REPO_ROOT), target], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
+
+    run = dry("run")
+    serve = [i for i, line in enumerate(run) if "-m explorer serve" in line]
+    assert len(serve) == 1 and run[serve[0]].split()[-2:] == ["serve", "--port=8866"], run
+    assert all("pip install" not in line for line in run[serve[0] :])  # installing comes first
+    assert any("-m explorer serve" in line for line in dry("app"))  # `make app` is an alias
+    assert not any("serve" in line or "voila" in line for line in dry("test"))

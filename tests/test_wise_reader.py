@@ -14,7 +14,7 @@ import pytest
 from astropy.table import MaskedColumn, Table
 
 from explorer.errors import WiseTableError
-from explorer.io.wise import ab_to_vega, read_wise_table, vega_to_ab
+from explorer.io.wise import ab_to_vega, read_wise_table, vega_to_ab, wise_columns
 
 MASK = -999.0  # placeholder for a null cell
 
@@ -188,3 +188,27 @@ def test_upper_limit_never_gets_an_error_bar():
     assert wt["w4_is_ul"][1]
     assert np.isnan(wt["w4_sigma_mag"][1]) and np.isnan(wt["w4_flux_err_mjy"][1])
     assert wt["w4_flux_mjy"][1] == pytest.approx(3.0364, rel=1e-4)
+
+
+def test_wise_columns_from_mags_errors_and_limits():
+    """The one conversion of (mag, sigma, is_upper_limit) to catalog columns, as the reader uses it."""
+    mag = np.array([[10.0, 11.0, 8.0, 6.0], [12.0, 12.5, 11.0, 8.9]])
+    sig = np.array([[0.02, 0.03, 0.05, 0.1], [0.04, 0.05, 0.2, 0.3]])
+    ul = np.array([[False, False, False, False], [False, False, False, True]])
+    cols = wise_columns(mag, sig, ul)
+    assert sorted(cols) == sorted(
+        f"w{k}_{c}"
+        for k in range(1, 5)
+        for c in ("mag_vega", "sigma_mag", "flux_mjy", "flux_err_mjy", "is_ul")
+    )
+    # W1 = 10 mag: F0 = 309.540 Jy (Jarrett et al. 2011) -> 30.954 mJy; error 0.4 ln(10) 0.02 F
+    assert cols["w1_flux_mjy"][0] == pytest.approx(309.540e3 * 1e-4, rel=1e-12)
+    assert cols["w1_flux_err_mjy"][0] == pytest.approx(cols["w1_flux_mjy"][0] * 0.4 * np.log(10) * 0.02)
+    # the W4 upper limit keeps its limiting flux and gets no error bars
+    assert cols["w4_is_ul"].tolist() == [False, True]
+    assert np.isnan(cols["w4_sigma_mag"][1]) and np.isnan(cols["w4_flux_err_mjy"][1])
+    assert cols["w4_flux_mjy"][1] == pytest.approx(8.363e3 * 10 ** (-0.4 * 8.9))
+    # one band at a time (the reader's loop) gives the same columns
+    one = wise_columns(mag[:, 2:3], sig[:, 2:3], ul[:, 2:3], bands=("W3",))
+    for k, v in one.items():
+        np.testing.assert_array_equal(v, cols[k])

@@ -16,7 +16,10 @@ Main entry points::
     sample_ranking(target_fn_factory, catalog, indices, "W3")      -> SampleRanking
     plot_attribution(spectrum, result, LINES, z) / plot_line_ranking(ranking) -> Figure
     save_figure(fig, "out.svg")
-    explain_galaxy(target_fn, spectrum, targets, out_dir=...)      -> JSON-ready summary (+ files)
+    explain_galaxy(bundle, spectrum, "W3", references=...)         -> Explanation (result, shares, figure)
+    explain_targets(target_fn, spectrum, targets)                  -> {name: Explanation}
+    write_galaxy_report(target_fn, spectrum, targets, out_dir)     -> JSON-ready summary (+ files)
+    rank_catalog_sample(target_fn_factory, catalog, targets, n)    -> ({name: SampleRanking}, samples)
     write_sample_report(sample_rankings(...), out_dir)             -> JSON + ranking figures
     ranking_markdown(sample_rankings(...))                         -> README table beside the paper
     completeness_report(sample_rankings(...))                      -> acceptance counts per target
@@ -30,15 +33,17 @@ from .baselines import normalize_like_spender, reference_baselines, smooth_basel
 from .cache import AttributionCache, cached_attribute_targets, load_result, save_result
 from .checks import completeness_report
 from .engine import AttributionResult, TargetFunction, attribute, attribute_targets, target_names
+from .explain import Explanation, explain_galaxy, explain_targets
 from .figures import plot_attribution, plot_line_ranking, save_figure
 from .lines import LineRanking, LineShares, compare_groups, line_label, line_shares, sample_line_ranking
-from .report import explain_galaxy, ranking_markdown, write_sample_report
+from .report import rank_catalog_sample, ranking_markdown, write_galaxy_report, write_sample_report
 from .sample import SampleRanking, sample_ranking, sample_rankings
 from .sanity import sanity_check
 
 __all__ = [
     "AttributionCache",
     "AttributionResult",
+    "Explanation",
     "LineRanking",
     "LineShares",
     "SampleRanking",
@@ -49,12 +54,14 @@ __all__ = [
     "compare_groups",
     "completeness_report",
     "explain_galaxy",
+    "explain_targets",
     "line_label",
     "line_shares",
     "load_result",
     "normalize_like_spender",
     "plot_attribution",
     "plot_line_ranking",
+    "rank_catalog_sample",
     "ranking_markdown",
     "reference_baselines",
     "sample_line_ranking",
@@ -65,5 +72,6 @@ __all__ = [
     "save_result",
     "smooth_baseline",
     "target_names",
+    "write_galaxy_report",
     "write_sample_report",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..catalog import GalaxySpectrum
-from ..constants import LINES, WAVE_OBS_VAC_AA, Line
+from ..constants import LINES, WAVE_OBS_VAC_AA, Line, target_spec
 from .lines import CONTINUUM, LineRanking, LineShares, line_label, line_shares, line_windows
 
 #: Okabe & Ito (2008) palette.
@@ -77,7 +77,8 @@ def plot_attribution(
         Number of lines (ranked by share of |attribution|) to highlight and label; lines with
         a zero share are never highlighted. Labels read "<line> <share>%".
     target_label : str, optional
-        What was attributed, with unit, e.g. "W3 (mag)". Default: the result's target.
+        What was attributed, with unit, e.g. "W3 (mag)". Default: the result's target's
+        :func:`~explorer.constants.target_spec` axis label.
     physical_flux : bool
         Plot flux in 1e-17 erg/s/cm2/A (``flux * norm``) when ``spectrum.norm`` is positive;
         otherwise the normalized (dimensionless) flux.
@@ -98,7 +99,7 @@ def plot_attribution(
     attr, res = _attr_array(attribution)
     z = float(spectrum.z if z is None else z)
     if target_label is None:
-        target_label = res.target if res is not None else "target"
+        target_label = target_spec(res.target).axis_label if res is not None else "target"
     good = np.asarray(spectrum.weight) > 0
     if shares is None:
         shares = line_shares(attribution, z, lines, weight=spectrum.weight, galaxy_id=spectrum.id)
@@ -124,27 +125,10 @@ def plot_attribution(
     )
     ax_a.axhline(0, color=OKABE_ITO["black"], lw=0.5)
 
-    windows = {w.name: w for w in line_windows(lines, z)}
     ymin, ymax = np.nanpercentile(flux_plot, [0.5, 99.5]) if np.isfinite(flux_plot).any() else (0, 1)
     pad = 0.08 * (ymax - ymin if ymax > ymin else 1.0)
     ax_s.set_ylim(ymin - pad, ymax + 5 * pad)
-    labels, texts = {}, []
-    for name in sorted(top, key=lambda n: windows[n].center_rest_aa):
-        colour = WINDOW_COLOURS[top.index(name) % len(WINDOW_COLOURS)]
-        w = windows[name]
-        lo, hi = (w.lo_rest_aa, w.hi_rest_aa) if frame == "rest" else (w.lo_obs_aa, w.hi_obs_aa)
-        for ax in (ax_s, ax_a):
-            ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0)
-        pct = 100 * share_of[name]
-        text = f"{line_label(name)} {pct:.0f}%" if pct >= 10 else f"{line_label(name)} {pct:.1f}%"
-        texts.append(
-            ax_s.text(
-                0.5 * (lo + hi), LABEL_TOP, text, transform=ax_s.get_xaxis_transform(), ha="center",
-                va="top", fontsize=9, color=OKABE_ITO["black"],
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
-            )
-        )  # fmt: skip
-        labels[name] = text
+    labels, texts = _highlight_lines(ax_s, ax_a, top, line_windows(lines, z), share_of, frame)
     frame_word = "rest-frame" if frame == "rest" else "observed"
     ax_a.set_xlabel(f"{frame_word} vacuum wavelength (Å)")
     ax_s.set_ylabel(
@@ -156,6 +140,15 @@ def plot_attribution(
     if title is None:
         title = f"{spectrum.id}  z = {z:.4f}  —  what drives {target_label}"
     ax_s.set_title(title, fontsize=11, loc="left")
+    _captions(fig, ax_a, res, out_of_domain)
+    place_labels(fig, ax_s, texts)
+    fig.irox_labels = [labels[n] for n in top]  # in rank order
+    fig.irox_caption = out_of_domain or ""
+    return fig
+
+
+def _captions(fig: Figure, ax_a, res, out_of_domain: str | None) -> None:
+    """The integrated-gradient settings (when ``res`` is a result) and the out-of-domain warning."""
     if res is not None:
         status = "converged" if res.converged else "NOT converged"
         note = (
@@ -169,10 +162,6 @@ def plot_attribution(
             f"⚠ outside the model's training domain: {out_of_domain}", x=0.01, ha="left",
             fontsize=8, color=OKABE_ITO["vermillion"],
         )  # fmt: skip
-    place_labels(fig, ax_s, texts)
-    fig.irox_labels = [labels[n] for n in top]  # in rank order
-    fig.irox_caption = out_of_domain or ""
-    return fig
 
 
 #: Axes-fraction height of the first row of line labels, and the step between rows.
@@ -213,6 +202,31 @@ def place_labels(fig: Figure, ax, texts: list, *, max_rows: int = 8) -> None:
         placed.append(box)
 
 
+def _highlight_lines(ax_s, ax_a, top, windows, share_of, frame: str) -> tuple[dict[str, str], list]:
+    """Shade the windows of the ``top`` lines on both axes and label them "<line> <share>%" above
+    the spectrum (rows assigned later by :func:`place_labels`); returns (name -> label text, the
+    label Text artists sorted by wavelength)."""
+    windows = {w.name: w for w in windows}
+    labels, texts = {}, []
+    for name in sorted(top, key=lambda n: windows[n].center_rest_aa):
+        colour = WINDOW_COLOURS[top.index(name) % len(WINDOW_COLOURS)]
+        w = windows[name]
+        lo, hi = (w.lo_rest_aa, w.hi_rest_aa) if frame == "rest" else (w.lo_obs_aa, w.hi_obs_aa)
+        for ax in (ax_s, ax_a):
+            ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0)
+        pct = 100 * share_of[name]
+        text = f"{line_label(name)} {pct:.0f}%" if pct >= 10 else f"{line_label(name)} {pct:.1f}%"
+        texts.append(
+            ax_s.text(
+                0.5 * (lo + hi), LABEL_TOP, text, transform=ax_s.get_xaxis_transform(), ha="center",
+                va="top", fontsize=9, color=OKABE_ITO["black"],
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 1.2},
+            )
+        )  # fmt: skip
+        labels[name] = text
+    return labels, texts
+
+
 def plot_line_ranking(
     ranking: LineRanking,
     target: str | None = None,
@@ -226,7 +240,8 @@ def plot_line_ranking(
     ----------
     ranking : LineRanking
     target : str, optional
-        Label of the target (default ``ranking.target``).
+        Label of the target (default: the axis label of ``ranking.target``, see
+        :func:`~explorer.constants.target_spec`).
     top_n : int
         Lines shown in each panel (by median share, and by median share per Angstrom). The
         continuum bucket is quoted as text (left) and drawn as a dashed reference line (right).
@@ -235,7 +250,7 @@ def plot_line_ranking(
     -------
     matplotlib.figure.Figure (``fig.irox_labels``: the line labels drawn)
     """
-    target = target or ranking.target
+    target = target or target_spec(ranking.target).axis_label
     cont = next((r for r in ranking.table("share") if r["name"] == CONTINUUM), None)
 
     def top(by):

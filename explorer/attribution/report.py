@@ -1,7 +1,9 @@
-"""Entry functions for the command line and the app: one galaxy, or a sample, to JSON + figures.
+"""Reports: one galaxy's outputs, or a catalog sample's line ranking, to JSON, figures, Markdown.
 
-``python -m explorer attribute`` (wired by the CLI) calls :func:`explain_galaxy` for one galaxy
-and :func:`write_sample_report` after :func:`~explorer.attribution.sample.sample_rankings`.
+``python -m explorer attribute`` (wired by the CLI) calls
+:func:`~explorer.attribution.explain.explain_galaxy` for one spectrum, and
+:func:`rank_catalog_sample` then :func:`write_sample_report` / :func:`ranking_markdown` for a
+sample; :func:`write_galaxy_report` writes every output of one galaxy.
 """
 
 from __future__ import annotations
@@ -12,44 +14,35 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..catalog import GalaxySpectrum
-from ..constants import LINES, Line
-from .cache import AttributionCache, cached_attribute_targets
-from .figures import plot_attribution, plot_line_ranking, save_figure
-from .lines import line_shares
-from .sample import SampleRanking
+import numpy as np
 
-#: Units of the usual targets, for axis labels.
-TARGET_UNITS = {
-    "W1": "mag",
-    "W2": "mag",
-    "W3": "mag",
-    "W4": "mag",
-    "W1-W2": "mag",
-    "W2-W3": "mag",
-    "W3-W4": "mag",
-    "qpah": "%",
-    "lbol_agn": "log erg/s",
-}
+from ..catalog import GalaxySpectrum
+from ..constants import LINES, Line, target_spec
+from .cache import AttributionCache
+from .checks import completeness_report
+from .engine import DEFAULT_TOL
+from .explain import explain_targets
+from .figures import plot_line_ranking, save_figure
+from .sample import SampleRanking, sample_rankings
 
 
 def target_label(target: str) -> str:
-    """``"W3" -> "W3 (mag)"``; unknown targets are returned as they are."""
-    unit = TARGET_UNITS.get(target)
-    return f"{target} ({unit})" if unit else target
+    """``"W3" -> "W3 (mag)"``, ``"qpah" -> "ln q_PAH"`` (:func:`explorer.constants.target_spec`);
+    unknown targets are returned as they are."""
+    return target_spec(target).axis_label
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
 
 
-def explain_galaxy(
+def write_galaxy_report(
     target_fn,
     spectrum: GalaxySpectrum,
     targets: Sequence[str],
+    out_dir: str | Path | None = None,
     *,
     lines: Sequence[Line] = LINES,
-    out_dir: str | Path | None = None,
     formats: Sequence[str] = ("png", "svg"),
     frame: str = "observed",
     top_n: int = 6,
@@ -57,7 +50,8 @@ def explain_galaxy(
     model_id: str | None = None,
     **engine_kwargs,
 ) -> dict:
-    """Attribute ``targets`` for one galaxy; optionally write figures and a JSON summary.
+    """Explain ``targets`` of one galaxy (:func:`~explorer.attribution.explain.explain_targets`);
+    optionally write the figures and a JSON summary.
 
     Parameters
     ----------
@@ -80,23 +74,20 @@ def explain_galaxy(
     "top_lines": [...], "continuum_share"}}, "files": [...]}``. Per-pixel arrays are not
     included (use the engine for those).
     """
-    results = cached_attribute_targets(
-        cache, target_fn, spectrum, targets, model_id=model_id, **engine_kwargs
-    )
-    summary = {"galaxy_id": spectrum.id, "z": float(spectrum.z), "targets": {}, "files": []}
     out = Path(out_dir) if out_dir is not None else None
-    for t, res in results.items():
-        shares = line_shares(res, lines=lines, weight=spectrum.weight)
-        entry = res.to_dict()
-        entry["top_lines"] = shares.ranking("share", include_continuum=False)[:top_n]
-        entry["continuum_share"] = float(shares.share[-1])
+    explained = explain_targets(
+        target_fn, spectrum, targets, lines=lines, frame=frame, top_n=top_n, figure=out is not None,
+        cache=cache, model_id=model_id, **engine_kwargs,
+    )  # fmt: skip
+    summary = {"galaxy_id": spectrum.id, "z": float(spectrum.z), "targets": {}, "files": []}
+    for t, ex in explained.items():
+        entry = ex.result.to_dict()
+        entry["top_lines"] = ex.top_lines()
+        entry["continuum_share"] = float(ex.shares.share[-1])
         summary["targets"][t] = entry
         if out is not None:
-            fig = plot_attribution(
-                spectrum, res, lines, frame=frame, top_n=top_n, target_label=target_label(t), shares=shares
-            )
             for fmt in formats:
-                path = save_figure(fig, out / f"{_safe(spectrum.id)}_{_safe(t)}.{fmt}")
+                path = save_figure(ex.figure, out / f"{_safe(spectrum.id)}_{_safe(t)}.{fmt}")
                 summary["files"].append(str(path))
     if out is not None:
         path = out / f"{_safe(spectrum.id)}_attribution.json"
@@ -132,6 +123,86 @@ def write_sample_report(
     return written
 
 
+def rank_catalog_sample(
+    target_fn_factory,
+    catalog,
+    targets: Sequence[str],
+    n: int,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+    **engine_kwargs,
+) -> tuple[dict[str, SampleRanking], dict[str, str]]:
+    """Sample-wide line ranking of ``n`` (seeded) good galaxies of a catalog.
+
+    ``lbol_agn`` is ranked on ``n`` AGN galaxies instead (``class_label == "agn"``, drawn with the
+    same generator after the main sample) when the catalog has any: L_bol,AGN means nothing for
+    the others.
+
+    Returns
+    -------
+    rankings : dict target -> SampleRanking, in the order of ``targets``
+    samples : dict target -> str
+        Which galaxies a target was ranked on when not the main sample (``"class_label agn"``).
+    """
+    rng = np.random.default_rng(seed)
+    good = np.flatnonzero(catalog.good)
+    idx = np.sort(rng.choice(good, size=min(n, len(good)), replace=False))
+    agn_targets = [t for t in targets if t == "lbol_agn"]
+    labels = np.asarray(catalog.table.get("class_label", np.array([""] * catalog.n))).astype(str)
+    agn_pool = np.flatnonzero(catalog.good & (labels == "agn"))
+    if not agn_pool.size:
+        agn_targets = []
+    other = [t for t in targets if t not in agn_targets]
+    rankings: dict[str, SampleRanking] = {}
+    if other:
+        rankings.update(
+            sample_rankings(target_fn_factory, catalog, idx, other, progress=progress, **engine_kwargs)
+        )
+    samples = {}
+    if agn_targets:
+        idx_agn = np.sort(rng.choice(agn_pool, size=min(n, agn_pool.size), replace=False))
+        rankings.update(
+            sample_rankings(
+                target_fn_factory, catalog, idx_agn, agn_targets, progress=progress, **engine_kwargs
+            )
+        )
+        samples = {t: "class_label agn" for t in agn_targets}
+    return {t: rankings[t] for t in targets}, samples
+
+
+def check_completeness(
+    target_fn_factory,
+    catalog,
+    targets: Sequence[str],
+    n: int,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+    about: dict | None = None,
+    **engine_kwargs,
+) -> dict:
+    """:func:`~explorer.attribution.checks.completeness_report` of ``n`` (seeded) test galaxies.
+
+    Parameters
+    ----------
+    about : dict, optional
+        Entries written into the report after ``n_galaxies`` (e.g. models and catalog).
+    **engine_kwargs
+        Engine settings; ``tol`` is also the report's tolerance (default the engine's).
+    """
+    rng = np.random.default_rng(seed)
+    pool = catalog.split_indices("test")
+    idx = np.sort(rng.choice(pool, size=min(n, len(pool)), replace=False))
+    rankings = sample_rankings(target_fn_factory, catalog, idx, targets, progress=progress, **engine_kwargs)
+    summary = completeness_report(rankings, tol=engine_kwargs.get("tol", DEFAULT_TOL))
+    summary.update(
+        n_galaxies=int(len(idx)), **(about or {}),
+        settings=next(iter(rankings.values())).settings if rankings else {},
+    )  # fmt: skip
+    return summary
+
+
 #: What Jespersen et al. (2025, arXiv:2503.03816) found with integrated gradients: the optical
 #: features that carry the IR information (all IR outputs together; see
 #: shared/reference/science.md). Values: our line windows that belong to each feature.
@@ -143,11 +214,6 @@ PAPER_FEATURES: dict[str, tuple[str, ...]] = {
     "Hα": ("Halpha",),
 }
 PAPER_FINDING = "CaII H&K, SrII, FeI, [OII], Hα (integrated gradients, all IR outputs together)"
-TARGET_TITLES = {
-    "qpah": "q_PAH (ln)",
-    "lbol_agn": "log L_bol,AGN",
-    "log_sfr": "log SFR",
-}
 
 
 def _paper_feature(line: str) -> str | None:
@@ -211,7 +277,7 @@ def ranking_markdown(
             n_gal += f" ({samples[t]})"
         cont_s = f"{cont['share_median']:.2f}" if cont and math.isfinite(cont["share_median"]) else "–"
         lines.append(
-            f"| {TARGET_TITLES.get(t, t)} | {n_gal} | {feats} | {cont_s} | {feats_aa} | {', '.join(named) or 'none'} "
+            f"| {target_spec(t).label} | {n_gal} | {feats} | {cont_s} | {feats_aa} | {', '.join(named) or 'none'} "
             f"| {PAPER_FINDING} |"
         )
     lines += [

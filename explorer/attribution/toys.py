@@ -14,10 +14,8 @@ import torch
 from torch import nn
 
 from ..catalog import GalaxySpectrum
-from ..constants import LINES_BY_NAME, N_PIX, WAVE_OBS_VAC_AA
+from ..constants import IR_TARGETS, LINES_BY_NAME, N_PIX, WAVE_OBS_VAC_AA
 from .baselines import normalize_like_spender
-
-IR_TARGETS = ["W1", "W2", "W3", "W4", "W1-W2", "W2-W3", "W3-W4"]
 
 #: Toy line strengths: name -> amplitude relative to the continuum (negative = absorption).
 TOY_LINES = {

@@ -28,7 +28,7 @@ import numpy as np
 from ..constants import WISE_AB_MINUS_VEGA, WISE_BANDS, vega_mag_to_mjy
 from ..errors import WiseTableError
 
-__all__ = ["WiseTable", "read_wise_table", "vega_to_ab", "ab_to_vega", "band_index"]
+__all__ = ["WiseTable", "read_wise_table", "wise_columns", "vega_to_ab", "ab_to_vega", "band_index"]
 
 #: Accepted input names (lower case) for each quantity; ``{n}`` is the band number 1..4.
 _MAG_NAMES = ("w{n}mpro", "w{n}mag")
@@ -85,6 +85,45 @@ def vega_to_ab(mag_vega, band):
 def ab_to_vega(mag_ab, band):
     """WISE AB magnitude -> Vega magnitude (inverse of :func:`vega_to_ab`)."""
     return np.asarray(mag_ab, dtype=float) - WISE_AB_MINUS_VEGA[band_index(band)]
+
+
+def wise_columns(mag, sigma, is_upper_limit, bands=WISE_BANDS) -> dict[str, np.ndarray]:
+    """Catalog columns of WISE photometry given as Vega magnitudes, errors and upper-limit flags.
+
+    Flux densities use the Jarrett et al. (2011) Vega zero points
+    (:func:`explorer.constants.vega_mag_to_mjy`); the flux error follows from the magnitude
+    error to first order, sigma_F = F * 0.4 ln(10) sigma_m. An upper limit keeps its limiting
+    magnitude and flux, with NaN errors (it is never turned into a detection).
+
+    Parameters
+    ----------
+    mag : array_like (..., len(bands))
+        Vega magnitude, or the 95 % upper limit; NaN where unknown.
+    sigma : array_like (..., len(bands))
+        Magnitude error (ignored for upper limits).
+    is_upper_limit : array_like of bool (..., len(bands))
+    bands : sequence of str
+        Which WISE bands the last axis holds (default W1..W4).
+
+    Returns
+    -------
+    dict
+        For each band b (lower case): ``{b}_mag_vega``, ``{b}_sigma_mag``, ``{b}_flux_mjy``,
+        ``{b}_flux_err_mjy`` (arrays of shape ``mag.shape[:-1]``) and ``{b}_is_ul`` (bool).
+    """
+    mag = np.asarray(mag, dtype=float)
+    ul = np.broadcast_to(np.asarray(is_upper_limit, dtype=bool), mag.shape)
+    sig = np.where(ul, np.nan, np.broadcast_to(np.asarray(sigma, dtype=float), mag.shape))
+    cols: dict[str, np.ndarray] = {}
+    for j, band in enumerate(bands):
+        b = band.lower()
+        flux = vega_mag_to_mjy(mag[..., j], band_index(band))
+        cols[f"{b}_mag_vega"] = mag[..., j]
+        cols[f"{b}_sigma_mag"] = sig[..., j]
+        cols[f"{b}_flux_mjy"] = flux
+        cols[f"{b}_flux_err_mjy"] = np.where(ul[..., j], np.nan, flux * 0.4 * np.log(10.0) * sig[..., j])
+        cols[f"{b}_is_ul"] = np.array(ul[..., j])
+    return cols
 
 
 @dataclass
@@ -235,6 +274,72 @@ def _load_table(source, fmt: str | None):
     return table, str(path)
 
 
+def _band_columns(table, lower: dict[str, str], name: str) -> tuple[dict[int, str], dict[int, str]]:
+    """Input names of the magnitude and error columns of bands 1..4; raise if any is missing."""
+    mag_cols, sig_cols, missing = {}, {}, []
+    for k in range(1, 5):
+        mag_cols[k] = _find(lower, _MAG_NAMES, k)
+        sig_cols[k] = _find(lower, _SIGMA_NAMES, k)
+        if mag_cols[k] is None:
+            missing.append(f"w{k}mpro")
+        if sig_cols[k] is None:
+            missing.append(f"w{k}sigmpro")
+    if missing:
+        raise WiseTableError(f"{name}: missing WISE band columns {missing}; the table has {table.colnames}")
+    return mag_cols, sig_cols
+
+
+def _read_ids(
+    table, lower: dict[str, str], name: str, id_column: str | None
+) -> tuple[np.ndarray | None, str | None]:
+    """(ids, the column they came from): ``id_column``, else the first usual id column, else SDSS
+    ids from plate/mjd/fiberid, else (None, None)."""
+    if id_column is not None:
+        key = id_column.lower()
+        if key not in lower:
+            raise WiseTableError(f"{name}: id column {id_column!r} not found; the table has {table.colnames}")
+        return _str_column(table, lower[key]), lower[key]
+    used_id = _find(lower, _ID_NAMES)
+    if used_id is not None:
+        return _str_column(table, used_id), used_id
+    if all(c in lower for c in ("plate", "mjd", "fiberid")):
+        from .sdss import sdss_id
+
+        p, m, f = (_float_column(table, lower[c]) for c in ("plate", "mjd", "fiberid"))
+        ok = np.isfinite(p) & np.isfinite(m) & np.isfinite(f)
+        n = len(table)
+        ids = np.array([sdss_id(p[i], m[i], f[i]) if ok[i] else "" for i in range(n)], dtype=str)
+        return ids, "plate,mjd,fiberid"
+    return None, None
+
+
+def _flag_duplicate_ids(ids: np.ndarray, reasons: dict[int, list[str]]) -> None:
+    """Add "duplicate id" to the reasons of every row whose non-empty id occurs more than once."""
+    counts = Counter(ids[ids != ""])
+    dup_rows: dict[str, list[int]] = {}
+    for i, v in enumerate(ids):
+        if v and counts[v] > 1:
+            dup_rows.setdefault(v, []).append(i)
+    for v, rows in dup_rows.items():
+        for i in rows:
+            reasons.setdefault(i, []).append(f"duplicate id {str(v)!r} (rows {rows})")
+
+
+def _flag_band(w: str, letters, mag, sig, qual_given: bool, flag) -> np.ndarray:
+    """Flag one band's unusable rows (``flag(mask, reason)``); returns its upper-limit mask."""
+    letter = np.array(letters, dtype="<U1")
+    is_ul = letter == UPPER_LIMIT_QUAL
+    detected = np.isin(letter, list(DETECTED_QUAL)) if qual_given else (letter == "?")
+    other = ~is_ul & ~detected
+
+    flag(~np.isfinite(mag), f"{w} magnitude missing")
+    flag(other, lambda i: f"{w} has no usable measurement (ph_qual letter {str(letter[i])!r})")
+    flag(detected & ~np.isfinite(sig), f"{w} error is null/NaN for a detection")
+    flag(detected & np.isfinite(sig) & (sig < 0), f"{w} error is negative")
+    flag(detected & (sig == 0), f"{w} error is zero")
+    return is_ul
+
+
 # -- public API -----------------------------------------------------------------------------
 def read_wise_table(source, *, id_column: str | None = None, format: str | None = None) -> WiseTable:  # noqa: A002
     """Read an AllWISE-layout table and convert it to catalog columns.
@@ -266,17 +371,7 @@ def read_wise_table(source, *, id_column: str | None = None, format: str | None 
     lower = {c.lower(): c for c in table.colnames}
     n = len(table)
 
-    mag_cols, sig_cols, missing = {}, {}, []
-    for k in range(1, 5):
-        mag_cols[k] = _find(lower, _MAG_NAMES, k)
-        sig_cols[k] = _find(lower, _SIGMA_NAMES, k)
-        if mag_cols[k] is None:
-            missing.append(f"w{k}mpro")
-        if sig_cols[k] is None:
-            missing.append(f"w{k}sigmpro")
-    if missing:
-        raise WiseTableError(f"{name}: missing WISE band columns {missing}; the table has {table.colnames}")
-
+    mag_cols, sig_cols = _band_columns(table, lower, name)
     notes: list[str] = []
     qual_col = _find(lower, _QUAL_NAMES)
     qual_given = qual_col is not None
@@ -294,35 +389,11 @@ def read_wise_table(source, *, id_column: str | None = None, format: str | None 
             reasons.setdefault(int(i), []).append(text(i) if callable(text) else text)
 
     # -- identifiers
-    used_id = None
-    if id_column is not None:
-        key = id_column.lower()
-        if key not in lower:
-            raise WiseTableError(f"{name}: id column {id_column!r} not found; the table has {table.colnames}")
-        used_id = lower[key]
-        cols["id"] = _str_column(table, used_id)
-    else:
-        used_id = _find(lower, _ID_NAMES)
-        if used_id is not None:
-            cols["id"] = _str_column(table, used_id)
-        elif all(c in lower for c in ("plate", "mjd", "fiberid")):
-            from .sdss import sdss_id
-
-            p, m, f = (_float_column(table, lower[c]) for c in ("plate", "mjd", "fiberid"))
-            ok = np.isfinite(p) & np.isfinite(m) & np.isfinite(f)
-            cols["id"] = np.array([sdss_id(p[i], m[i], f[i]) if ok[i] else "" for i in range(n)], dtype=str)
-            used_id = "plate,mjd,fiberid"
-    if "id" in cols:
-        ids = cols["id"]
+    ids, used_id = _read_ids(table, lower, name, id_column)
+    if ids is not None:
+        cols["id"] = ids
         flag(ids == "", "id missing")
-        counts = Counter(ids[ids != ""])
-        dup_rows: dict[str, list[int]] = {}
-        for i, v in enumerate(ids):
-            if v and counts[v] > 1:
-                dup_rows.setdefault(v, []).append(i)
-        for v, rows in dup_rows.items():
-            for i in rows:
-                reasons.setdefault(i, []).append(f"duplicate id {str(v)!r} (rows {rows})")
+        _flag_duplicate_ids(ids, reasons)
 
     # -- coordinates
     ra_col, dec_col = _find(lower, _RA_NAMES), _find(lower, _DEC_NAMES)
@@ -345,7 +416,6 @@ def read_wise_table(source, *, id_column: str | None = None, format: str | None 
 
     # -- photometry per band
     for k, w in enumerate(WISE_BANDS, start=1):
-        b = w.lower()
         mag = _float_column(table, mag_cols[k])
         sig = _float_column(table, sig_cols[k])
         if not qual_given:
@@ -356,34 +426,11 @@ def read_wise_table(source, *, id_column: str | None = None, format: str | None 
                 ],
                 dtype="<U4",
             )
-        letter = np.array([q[k - 1] for q in qual], dtype="<U1")
-        is_ul = letter == UPPER_LIMIT_QUAL
-        detected = np.isin(letter, list(DETECTED_QUAL)) if qual_given else (letter == "?")
-        other = ~is_ul & ~detected
-
-        flag(~np.isfinite(mag), f"{w} magnitude missing")
-        flag(
-            other,
-            lambda i, w=w, letter=letter: (
-                f"{w} has no usable measurement (ph_qual letter {str(letter[i])!r})"
-            ),
-        )
-        flag(detected & ~np.isfinite(sig), f"{w} error is null/NaN for a detection")
-        flag(detected & np.isfinite(sig) & (sig < 0), f"{w} error is negative")
-        flag(detected & (sig == 0), f"{w} error is zero")
-
-        sigma = np.where(is_ul, np.nan, sig)
-        flux = vega_mag_to_mjy(mag, k - 1)
-        # sigma_F = F * 0.4 ln(10) sigma_m (first-order propagation of m = -2.5 log10 F)
-        flux_err = np.where(is_ul, np.nan, flux * 0.4 * np.log(10.0) * sigma)
-        cols[f"{b}_mag_vega"] = mag
-        cols[f"{b}_sigma_mag"] = sigma
-        cols[f"{b}_flux_mjy"] = flux
-        cols[f"{b}_flux_err_mjy"] = flux_err
-        cols[f"{b}_is_ul"] = is_ul
+        is_ul = _flag_band(w, [q[k - 1] for q in qual], mag, sig, qual_given, flag)
+        cols.update(wise_columns(mag[:, None], sig[:, None], is_ul[:, None], bands=(w,)))
         snr_col = _find(lower, _SNR_NAMES, k)
         if snr_col is not None:
-            cols[f"{b}_snr"] = _float_column(table, snr_col)
+            cols[f"{w.lower()}_snr"] = _float_column(table, snr_col)
 
     cols["ph_qual"] = qual
     bad_rows = {i: "; ".join(rs) for i, rs in sorted(reasons.items())}

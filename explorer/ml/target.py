@@ -21,12 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..constants import N_PIX
+from ..constants import IR_TARGETS, N_PIX, PROPERTY_TARGETS
 from ..errors import ModelError
 from .data import build_features
-
-IR_TARGETS = ("W1", "W2", "W3", "W4", "W1-W2", "W2-W3", "W3-W4")
-PROPERTY_TARGETS = ("qpah", "lbol_agn", "log_sfr")
 
 
 class SpectrumToIR(nn.Module):
