@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from .data import Scaler, build_features, wise_targets
+from .data import Scaler, build_features, load_spectra, wise_targets
+from .fit import fit_one_cycle, standardization
 from .predictor import (
     IRConfig,
     IREnsemble,
@@ -81,9 +82,7 @@ def information_ceiling(
     (:func:`.evaluate.chi2_by_class`, simulated catalogs), and ``training``
     (steps, epochs, best validation NLL, minutes, settings).
     """
-    from tqdm.auto import tqdm
-
-    from .encoder import WidthSpectrumEncoder, _load_spectra, one_cycle_lr, sdss_instrument
+    from .encoder import WidthSpectrumEncoder, sdss_instrument
     from .evaluate import chi2_by_class, ir_metrics
     from .train import _open
 
@@ -103,79 +102,52 @@ def information_ceiling(
             rng.choice(idx["train"], size=min(max_train, idx["train"].size), replace=False)
         )
     t_load = time.perf_counter()
-    spec = {s: _load_spectra(cat, idx[s], progress and s == "train")[0] for s in idx}
+    spec = {s: load_spectra(cat, idx[s], progress and s == "train")[0] for s in idx}
     aux_raw = {s: build_features("spectrum", t, idx[s], np.zeros((idx[s].size, 0))) for s in idx}
     scaler = Scaler.fit(aux_raw["train"])
     aux = {s: torch.from_numpy(scaler.transform(a).astype(np.float32)) for s, a in aux_raw.items()}
     targets = {s: wise_targets(t, idx[s]) for s in idx}
-    det = targets["train"].detected
-    mags = np.where(det, targets["train"].mag, np.nan)
-    y_mean, y_std = np.nanmean(mags, axis=0), np.nanstd(mags, axis=0)
+    y_mean, y_std = standardization(targets["train"].mag, targets["train"].detected)
     cfg = IRConfig(n_members=1, seed=seed, feature_kind="ceiling")
     tens = {s: _target_tensors(targets[s], y_mean, y_std, cfg.ul_sigma_mag) for s in idx}
     load_s = time.perf_counter() - t_load
 
     encoder = WidthSpectrumEncoder(sdss_instrument(), int(n_latent), widths=tuple(int(w) for w in widths))
     head = IRNet(int(n_latent) + aux["train"].shape[1], cfg.hidden, full_cov=True)
-    params = list(encoder.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
-
-    def predict(s, sl):
-        return head(torch.cat([encoder(spec[s][sl]), aux[s][sl]], dim=1))
+    net = torch.nn.ModuleList([encoder, head])
 
     def nll(s, sl):
         y, ns, d, c = (x[sl] for x in tens[s])
-        mu, chol = predict(s, sl)
+        mu, chol = head(torch.cat([encoder(spec[s][sl]), aux[s][sl]], dim=1))
         return censored_gaussian_nll(mu, chol, y, ns, d, c)
 
-    def valid_nll() -> float:
-        encoder.eval(), head.eval()
+    def valid_nll(_losses) -> float:
+        net.eval()
         with torch.no_grad():
             tot = sum(
                 float(nll("valid", slice(a, a + 1024)).sum()) for a in range(0, idx["valid"].size, 1024)
             )
-        encoder.train(), head.train()
         return tot / idx["valid"].size
 
     n = idx["train"].size
     steps_per_epoch = max(1, n // batch_size)
-    budget_s = 60.0 * minutes
-    best, best_state, history = np.inf, None, []
-    step, t0 = 0, time.perf_counter()
-    bar = tqdm(desc="ceiling network", unit="step", disable=not progress)
-    done = False
-    while not done:
-        perm = torch.from_numpy(rng.permutation(n))
-        for k in range(steps_per_epoch):
-            frac = (time.perf_counter() - t0) / budget_s
-            if max_epochs is not None:
-                frac = max(frac, step / (max_epochs * steps_per_epoch))
-            if frac >= 1.0:
-                done = True
-                break
-            for g in opt.param_groups:
-                g["lr"] = one_cycle_lr(frac, lr)
-            loss = nll("train", perm[k * batch_size : (k + 1) * batch_size]).mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-        v = valid_nll()
-        history.append(v)
-        bar.set_postfix(valid_nll=f"{v:.3f}")
-        if v < best:
-            best = v
-            best_state = (
-                [p.detach().clone() for p in encoder.parameters()],
-                [p.detach().clone() for p in head.parameters()],
-            )
-    bar.close()
-    with torch.no_grad():
-        for p, q in zip(list(encoder.parameters()) + list(head.parameters()), best_state[0] + best_state[1]):
-            p.copy_(q)
-    encoder.eval(), head.eval()
+    run = fit_one_cycle(
+        net,
+        torch.optim.Adam(net.parameters(), lr=lr, weight_decay=cfg.weight_decay),
+        lambda b: nll("train", b).mean(),
+        n,
+        batch_size,
+        lr,
+        rng,
+        budget_s=60.0 * minutes,
+        schedule_steps=None if max_epochs is None else max_epochs * steps_per_epoch,
+        end_epoch=valid_nll,
+        keep_best=True,
+        clip_norm=5.0,
+        desc="ceiling network",
+        progress=progress,
+    )
+    net.eval()
 
     # score through the shipped machinery: learned features + scaled aux inputs -> IREnsemble
     with torch.no_grad():
@@ -210,13 +182,13 @@ def information_ceiling(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
-        "n_steps": step,
-        "epochs": step / steps_per_epoch,
-        "best_valid_nll": float(best),
-        "valid_nll_per_epoch": [float(v) for v in history],
-        "train_minutes": (time.perf_counter() - t0) / 60,
+        "n_steps": run.n_steps,
+        "epochs": run.n_steps / steps_per_epoch,
+        "best_valid_nll": float(run.best_valid),
+        "valid_nll_per_epoch": [float(v) for _, v in run.history],
+        "train_minutes": run.seconds / 60,
         "load_minutes": load_s / 60,
-        "n_parameters": int(sum(p.numel() for p in params)),
+        "n_parameters": int(sum(p.numel() for p in net.parameters())),
         "catalog": str(cat.path),
     }
     return out
