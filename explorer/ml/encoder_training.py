@@ -127,16 +127,12 @@ def fit_encoder(
         rounded up to 0.05.
     epochs : int
         Upper limit on passes over the training split.
-    batch_size : int
-        Spectra per Adam step.
-    lr : float
-        Peak learning rate.
+    batch_size, lr : int, float
+        Spectra per Adam step and peak learning rate.
     max_minutes : float or None
         Wall-clock budget for training (data loading excluded).
-    n_threads : int
-        torch threads.
-    seed : int
-        Seed of initialization and batch order.
+    n_threads, seed : int
+        torch threads; seed of initialization and batch order.
     max_train : int, optional
         Use at most this many training spectra (quick runs).
     progress : bool

@@ -348,14 +348,11 @@ def evaluate(
         Model name (``models/<name>``), directory, or a loaded bundle.
     split : str
         Catalog split to evaluate on (``test``).
-    floors : dict, optional
-        Irreducible scatter floors ``{"qpah_frac": ..., "lbol_agn_dex": ...}`` (the command line
-        passes :func:`explorer.simulate.population.scatter_floors`); none by default.
-    floors_source : str, optional
-        Where ``floors`` came from (recorded in the result; default ``"argument"``).
+    floors, floors_source : dict, str, optional
+        ``{"qpah_frac": ..., "lbol_agn_dex": ...}`` and where they came from; default: none
+        (the command line passes :func:`explorer.simulate.population.scatter_floors`).
     real_spectra : dict or str, optional
-        Real SDSS spectra for the autoencoder check (see :func:`autoencoder_metrics`; the
-        command line passes :func:`explorer.io.sdss.real_sdss_spectra`).
+        Real SDSS spectra for :func:`autoencoder_metrics` (the CLI: ``io.sdss.real_sdss_spectra``).
     figures_dir : path, optional
         Also write the figures there (:func:`figures`).
     autoencoder : bool
@@ -404,8 +401,7 @@ def evaluate(
         post = bundle.photometry_only.predict(build_features("photometry", cat.table, idx))
         result["baselines"]["photometry_only"] = ir_metrics(post, targets, pred="detected")
         arrays["posteriors"]["photometry_only"] = post
-    fl = dict(floors or {})
-    fl_src = (floors_source or "argument") if floors else "none given"
+    fl, fl_src = dict(floors or {}), (floors_source or "argument") if floors else "none given"
     result["floors"] = {"values": fl, "source": fl_src}
     ref = truth_flux_reference(cat.table, idx, targets)
     if ref is not None:

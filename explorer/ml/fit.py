@@ -246,6 +246,16 @@ class OneCycleRun:
     seconds: float = 0.0
 
 
+def _progress(elapsed_s: float, budget_s, step: int, schedule_steps) -> float:
+    """Progress through the one-cycle schedule: the furthest of clock and step count."""
+    fracs = []
+    if budget_s:
+        fracs.append(elapsed_s / budget_s)
+    if schedule_steps:
+        fracs.append(step / schedule_steps)
+    return max(fracs)
+
+
 def fit_one_cycle(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -274,7 +284,7 @@ def fit_one_cycle(
     Parameters
     ----------
     model : nn.Module
-        Put in train mode before every step; its parameters are clipped to ``clip_norm``.
+        Put in train mode before every step; its gradient norm is clipped to ``clip_norm``.
     optimizer : torch.optim.Optimizer
         Its learning rate is set before every step.
     batch_loss : callable ``(row indices) -> scalar loss``
@@ -295,13 +305,10 @@ def fit_one_cycle(
     keep_best : bool
         Restore the parameters of the epoch with the lowest validation loss at the end.
     clip_norm : float
-    desc : str
-        Progress-bar title.
-    progress : bool
+    desc, progress : str, bool
+        Title of the tqdm bar over the steps, and whether to show it.
 
-    Returns
-    -------
-    OneCycleRun
+    Returns ``OneCycleRun``.
     """
     from tqdm.auto import tqdm
 
@@ -317,12 +324,7 @@ def fit_one_cycle(
         perm = torch.from_numpy(rng.permutation(n_train))
         losses = []
         for k in range(run.steps_per_epoch):
-            fracs = []
-            if budget_s:
-                fracs.append((time.perf_counter() - t0) / budget_s)
-            if schedule_steps:
-                fracs.append(run.n_steps / schedule_steps)
-            frac = max(fracs)
+            frac = _progress(time.perf_counter() - t0, budget_s, run.n_steps, schedule_steps)
             if frac >= 1.0 or (max_steps is not None and run.n_steps >= max_steps):
                 done = True
                 break
