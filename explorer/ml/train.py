@@ -205,6 +205,7 @@ def train_predictor(
         t0 = time.perf_counter()
         lat_tr = bundle.catalog_latents(cat, idx_tr, progress=progress)
         lat_va = bundle.catalog_latents(cat, idx_va, progress=progress)
+        encode_s = time.perf_counter() - t0
         job = _PredictorJob(
             cat=cat,
             model_dir=d,
@@ -225,7 +226,7 @@ def train_predictor(
             calibrate=calibrate,
             progress=progress,
         )
-        summary = {"encode_seconds": time.perf_counter() - t0, "n_train": len(idx_tr), "n_valid": len(idx_va)}
+        summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
         summary["predictor"] = job.fit_ir(features, "predictor", job.features(features))
         if properties:
             summary["properties"] = job.fit_properties(features)
