@@ -274,7 +274,7 @@ def fit_one_cycle(
     desc: str = "train",
     progress: bool = True,
 ) -> OneCycleRun:
-    """Adam-style steps under a one-cycle learning rate timed by the clock and/or the step count.
+    """Optimizer steps under a one-cycle learning rate timed by the clock and/or the step count.
 
     The schedule's progress is the largest of ``elapsed / budget_s`` (with a budget) and
     ``step / schedule_steps`` (with a step schedule); the run ends when it reaches 1 or after
