@@ -134,12 +134,20 @@ def cmd_train_predictor(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from .catalog import Catalog
+    from .io.sdss import real_sdss_spectra
     from .ml.evaluate import evaluate
+    from .simulate.population import scatter_floors
 
+    cat = Catalog(args.catalog)  # the models' layer gets the simulator's floors and real spectra from here
+    floors, floors_source = scatter_floors(cat.table)
     result = evaluate(
-        args.catalog,
+        cat,
         args.models,
         split=args.split,
+        floors=floors,
+        floors_source=floors_source,
+        real_spectra=real_sdss_spectra(),
         figures_dir=args.figures,
         write=args.write,
         progress=not args.json,

@@ -13,7 +13,7 @@ from explorer.catalog import Catalog
 from explorer.errors import ModelError
 from explorer.ml.ceiling import information_ceiling
 from explorer.ml.data import wise_targets
-from explorer.ml.toy import make_toy_catalog
+from explorer.testing.toy import make_toy_catalog
 
 
 def test_ceiling_network_learns_the_planted_relation(tmp_path):

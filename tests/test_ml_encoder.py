@@ -16,9 +16,9 @@ from explorer.ml.encoder import (
     load_encoder,
     rest_frame_grid,
     sdss_instrument,
-    train_encoder,
 )
-from explorer.ml.toy import make_toy_catalog
+from explorer.ml.encoder_training import fit_encoder
+from explorer.testing.toy import make_toy_catalog
 
 torch.set_num_threads(1)
 
@@ -124,7 +124,7 @@ def test_reduced_chi2_known_answer():
 
 def test_training_reduces_fidelity_loss(tmp_path):
     cat = make_toy_catalog(tmp_path / "toy.h5", n=160, seed=1)
-    m = train_encoder(
+    m = fit_encoder(
         cat,
         widths=(8, 16, 32),
         decoder_hidden=(16, 32, 64),
@@ -142,7 +142,7 @@ def test_training_reduces_fidelity_loss(tmp_path):
 
 
 def test_one_cycle_schedule_and_wall_clock_budget(tmp_path):
-    from explorer.ml.encoder import one_cycle_lr
+    from explorer.ml.fit import one_cycle_lr
 
     assert one_cycle_lr(0.0, 1e-3) == pytest.approx(1e-3 / 25)
     assert one_cycle_lr(0.15, 1e-3) == pytest.approx(1e-3)
@@ -153,7 +153,7 @@ def test_one_cycle_schedule_and_wall_clock_budget(tmp_path):
 
     cat = make_toy_catalog(tmp_path / "toy.h5", n=120, seed=3)
     t0 = time.perf_counter()
-    m = train_encoder(
+    m = fit_encoder(
         cat, widths=(8, 16, 32), decoder_hidden=(16, 32, 64), epochs=10_000, batch_size=8,
         max_minutes=2 / 60, progress=False, n_threads=1,
     )  # fmt: skip

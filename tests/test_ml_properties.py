@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from explorer.errors import ModelError
-from explorer.ml.evaluate import property_metrics, resolve_floors
+from explorer.ml.evaluate import property_metrics
 from explorer.ml.properties import property_targets, train_property_ensemble
 
 torch.set_num_threads(1)
@@ -55,6 +55,15 @@ def test_observed_catalog_without_truth_is_refused_clearly():
         property_targets({"z": np.zeros(3), "class_label": np.array(["", "", ""])}, np.arange(3))
 
 
-def test_floors_from_argument_take_precedence():
-    fl, src = resolve_floors({}, {"qpah_frac": 0.04})
-    assert fl == {"qpah_frac": 0.04} and src == "argument"
+def test_scatter_floors_are_measured_on_a_simulated_catalog_else_design_values():
+    from explorer.catalog import Catalog
+    from explorer.paths import DEMO_CATALOG
+    from explorer.simulate.population import HIDDEN_SCATTER, scatter_floors
+
+    with Catalog(DEMO_CATALOG) as cat:
+        fl, src = scatter_floors(cat.table)
+    assert src.endswith("hidden_scatter_floors(catalog table)")
+    assert 0 < fl["qpah_frac"] < 0.1 and 0 < fl["lbol_agn_dex"] < 1
+    assert all(isinstance(v, int | float) for v in fl.values())
+    fl, src = scatter_floors({"z": np.zeros(3)})  # an observed catalog: no truth columns
+    assert fl == HIDDEN_SCATTER and "design values" in src

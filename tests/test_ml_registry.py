@@ -11,7 +11,7 @@ import torch
 
 from explorer.errors import ModelError
 from explorer.ml.registry import MANIFEST, load_models, verify
-from explorer.ml.toy import make_toy_catalog
+from explorer.testing.toy import make_toy_catalog
 
 torch.set_num_threads(1)
 
@@ -82,10 +82,14 @@ def test_load_and_predict(trained):
 
 
 def test_evaluate_returns_all_metrics_and_writes_card(trained, tmp_path):
+    from explorer.io.sdss import real_sdss_spectra
     from explorer.ml.evaluate import evaluate
 
     cat, mdir, _, _ = trained
-    r = evaluate(cat, str(mdir), figures_dir=tmp_path / "figs", write=True)
+    r = evaluate(
+        cat, str(mdir), figures_dir=tmp_path / "figs", write=True, floors={"qpah_frac": 0.04},
+        real_spectra=real_sdss_spectra(),
+    )  # fmt: skip
     keys = {
         "chi2_n",
         "mean_chi",
@@ -101,6 +105,8 @@ def test_evaluate_returns_all_metrics_and_writes_card(trained, tmp_path):
             assert keys <= set(block["bands"][band])
         for col in ("W1-W2", "W2-W3", "W3-W4"):
             assert keys <= set(block["colors"][col])
+    assert r["floors"] == {"values": {"qpah_frac": 0.04}, "source": "argument"}
+    assert r["properties"]["qpah"]["floor"] == 0.04 and r["properties"]["lbol_agn"]["floor"] is None
     assert {"frac_scatter", "floor"} <= set(r["properties"]["qpah"])
     assert {"scatter_dex", "floor"} <= set(r["properties"]["lbol_agn"])
     assert "scatter_dex" in r["properties"]["log_sfr"]

@@ -35,7 +35,7 @@ def test_module_equals_bundle_predictions(bundle, demo):
     for i in (0, 7):
         spec, row = demo.spectrum(i), demo.row(i)
         tf = build_target_function(bundle, spec, row)
-        out = tf.fn(torch.from_numpy(spec.flux[None])).detach().numpy()[0]
+        out = tf(torch.from_numpy(spec.flux[None])).detach().numpy()[0]
         kw = dict(
             z=[spec.z], spec_norm=[spec.norm], mag_total=_mags(row, "total"), mag_fiber=_mags(row, "fiber")
         )
@@ -58,6 +58,13 @@ def test_gradients_reach_the_flux_and_references_sit_at_target_z(bundle, demo):
     assert ref.shape == (8, 3921) and np.isfinite(ref).all()
     assert refs(spec.z) is ref  # cached per redshift
     tf = build_target_function(bundle, spec, demo.row(3), refs)
+    # the engine's contract, met without the models' layer importing the engine
+    from explorer.attribution.engine import TargetFunctionLike, target_names
+
+    assert isinstance(tf, TargetFunctionLike) and target_names(tf)[:4] == ["W1", "W2", "W3", "W4"]
+    assert tf.reference_baselines is refs
+    assert tf.model_id == bundle.manifest["files"]["predictor.pt"]["sha256"][:16]
+    assert not hasattr(build_target_function(bundle, spec, demo.row(3)), "reference_baselines")
     x = torch.from_numpy(spec.flux[None]).requires_grad_(True)
-    tf.fn(x)[0, tf.targets.index("W3")].backward()
+    tf(x)[0, tf.targets.index("W3")].backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

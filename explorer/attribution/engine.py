@@ -13,7 +13,9 @@ aperture correction, weights) is bound inside it. It exposes
   (see :func:`explorer.attribution.baselines.reference_baselines`);
 - optionally ``model_id`` (str), used as part of cache keys.
 
-Plain callables can be wrapped with :class:`TargetFunction`.
+Any object with these attributes will do (:class:`TargetFunctionLike` spells the contract out);
+the models' layer builds its own (:func:`explorer.ml.target.build_target_function`) without
+importing this module. Plain callables can be wrapped with :class:`TargetFunction`.
 
 Method
 ------
@@ -54,6 +56,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -90,6 +93,19 @@ RESULT_SETTINGS = (
     "baseline_kind",
     "baseline_sha1",
 )
+
+
+@runtime_checkable
+class TargetFunctionLike(Protocol):
+    """The target-function contract: a callable ``flux[B, 3921] -> [B, T]`` with ``targets``.
+
+    Optional attributes the engine and the cache read with ``getattr``: ``model_id`` (str, part
+    of cache keys) and ``reference_baselines`` (callable ``z -> (M, 3921)``).
+    """
+
+    targets: Sequence[str]
+
+    def __call__(self, flux: torch.Tensor) -> torch.Tensor: ...
 
 
 class TargetFunction(nn.Module):

@@ -404,3 +404,31 @@ def summarize_spectrum(path, *, mask_sky_lines: bool = True) -> dict:
         "dec_deg": clean(float(m["dec_deg"])),
         "path": m["path"],
     }
+
+
+#: The two real SDSS DR18 spectra shipped by ``ppxf`` (read in place, not redistributed here).
+PPXF_SDSS_FILES = ("NGC3073_SDSS_DR18.fits", "NGC3522_SDSS_DR18.fits")
+
+
+def real_sdss_spectra() -> dict[str, GalaxySpectrum | str] | str:
+    """The real SDSS spectra shipped by ``ppxf``, read, by file name.
+
+    Returns
+    -------
+    dict or str
+        ``{file name: GalaxySpectrum, or "unreadable: <reason>"}``, or the string
+        ``"unavailable: ppxf not installed"``.
+    """
+    try:
+        import importlib.resources as res
+
+        base = res.files("ppxf") / "spectra"
+    except ModuleNotFoundError:
+        return "unavailable: ppxf not installed"
+    out: dict[str, GalaxySpectrum | str] = {}
+    for name in PPXF_SDSS_FILES:
+        try:
+            out[name] = read_sdss_spectrum(Path(str(base / name)))
+        except Exception as exc:  # report, keep going
+            out[name] = f"unreadable: {type(exc).__name__}: {exc}"
+    return out

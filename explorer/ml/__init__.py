@@ -11,8 +11,16 @@ Flow (each step is one function the CLI wraps)::
     bundle.predict(flux, z, spec_norm, mag_total, mag_fiber) -> IRPosterior
 
 Modules: :mod:`.encoder` (spender autoencoder with configurable widths, spender checkpoints),
-:mod:`.data` (inputs, targets, scaler), :mod:`.predictor` (full-covariance deep ensemble,
-censored likelihood, :class:`~.predictor.IRPosterior`), :mod:`.properties`,
-:mod:`.baselines`, :mod:`.evaluate`, :mod:`.registry`, :mod:`.model_card`,
-:mod:`.throughput`, :mod:`.toy` (a catalog with a planted relation for tests).
+:mod:`.encoder_training` (its fidelity-loss training), :mod:`.data` (inputs, targets, scaler),
+:mod:`.fit` (the shared training loops and target standardization), :mod:`.predictor`
+(full-covariance deep ensemble, censored likelihood, :class:`~.predictor.IRPosterior`),
+:mod:`.properties`, :mod:`.baselines`, :mod:`.ceiling`, :mod:`.evaluate` (metrics) and
+:mod:`.evaluation_figures`, :mod:`.target` (the attribution target), :mod:`.registry`,
+:mod:`.model_card`, :mod:`.throughput`.
+
+Layering: this package imports only :mod:`explorer.catalog` and the base modules (constants,
+errors, paths, jsonutil); the command line passes in what comes from the simulator or the
+readers (scatter floors, real spectra), and the attribution engine takes the target module
+by its contract (``tests/test_layers.py``). The toy catalog for tests is in
+:mod:`explorer.testing.toy`.
 """

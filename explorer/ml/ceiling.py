@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from .data import Scaler, build_features, wise_targets
+from .data import Scaler, build_features, load_spectra, wise_targets
+from .fit import fit_one_cycle, standardization
 from .predictor import (
     IRConfig,
     IREnsemble,
@@ -81,16 +82,92 @@ def information_ceiling(
     (:func:`.evaluate.chi2_by_class`, simulated catalogs), and ``training``
     (steps, epochs, best validation NLL, minutes, settings).
     """
-    from tqdm.auto import tqdm
-
-    from .encoder import WidthSpectrumEncoder, _load_spectra, one_cycle_lr, sdss_instrument
-    from .evaluate import chi2_by_class, ir_metrics
+    from .encoder import WidthSpectrumEncoder, sdss_instrument
     from .train import _open
 
     torch.set_num_threads(int(n_threads))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     cat = _open(catalog)
+    t_load = time.perf_counter()
+    data = _ceiling_data(cat, split, max_train, rng, progress)
+    idx, aux = data["idx"], data["aux"]
+    y_mean, y_std = standardization(data["targets"]["train"].mag, data["targets"]["train"].detected)
+    cfg = IRConfig(n_members=1, seed=seed, feature_kind="ceiling")
+    tens = {s: _target_tensors(data["targets"][s], y_mean, y_std, cfg.ul_sigma_mag) for s in idx}
+    load_s = time.perf_counter() - t_load
+
+    n = idx["train"].size
+    steps_per_epoch = max(1, n // batch_size)
+    encoder = WidthSpectrumEncoder(sdss_instrument(), int(n_latent), widths=tuple(int(w) for w in widths))
+    head = IRNet(int(n_latent) + aux["train"].shape[1], cfg.hidden, full_cov=True)
+    net = torch.nn.ModuleList([encoder, head])
+    run = _train(net, data, tens, rng, batch_size=batch_size, lr=lr, weight_decay=cfg.weight_decay,
+                 budget_s=60.0 * minutes, schedule_steps=None if max_epochs is None else max_epochs * steps_per_epoch,
+                 progress=progress)  # fmt: skip
+    out = _score(encoder, head, (y_mean, y_std, cfg), data, split, cat.table)
+    out["training"] = {
+        "n_train": int(n),
+        "n_valid": int(idx["valid"].size),
+        "split": split,
+        "n_scored": int(idx[split].size),
+        "n_latent": int(n_latent),
+        "widths": [int(w) for w in widths],
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "n_steps": run.n_steps,
+        "epochs": run.n_steps / steps_per_epoch,
+        "best_valid_nll": float(run.best_valid),
+        "valid_nll_per_epoch": [float(v) for _, v in run.history],
+        "train_minutes": run.seconds / 60,
+        "load_minutes": load_s / 60,
+        "n_parameters": int(sum(p.numel() for p in net.parameters())),
+        "catalog": str(cat.path),
+    }
+    return out
+
+
+def _train(net, data: dict, tens: dict, rng, **settings):
+    """Fit ``net`` = [encoder, head] on the censored WISE likelihood (one-cycle, best epoch kept)."""
+    encoder, head = net
+    idx, spec, aux = data["idx"], data["spectra"], data["aux"]
+
+    def nll(s, sl):
+        y, ns, d, c = (x[sl] for x in tens[s])
+        mu, chol = head(torch.cat([encoder(spec[s][sl]), aux[s][sl]], dim=1))
+        return censored_gaussian_nll(mu, chol, y, ns, d, c)
+
+    def valid_nll(_losses) -> float:
+        net.eval()
+        with torch.no_grad():
+            tot = sum(
+                float(nll("valid", slice(a, a + 1024)).sum()) for a in range(0, idx["valid"].size, 1024)
+            )
+        return tot / idx["valid"].size
+
+    run = fit_one_cycle(
+        net,
+        torch.optim.Adam(net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]),
+        lambda b: nll("train", b).mean(),
+        idx["train"].size,
+        settings["batch_size"],
+        settings["lr"],
+        rng,
+        budget_s=settings["budget_s"],
+        schedule_steps=settings["schedule_steps"],
+        end_epoch=valid_nll,
+        keep_best=True,
+        clip_norm=5.0,
+        desc="ceiling network",
+        progress=settings["progress"],
+    )
+    net.eval()
+    return run
+
+
+def _ceiling_data(cat, split: str, max_train: int | None, rng, progress: bool) -> dict:
+    """Rows, spectra, standardized auxiliary inputs and WISE targets of the three splits."""
     t = cat.table
     idx = {s: np.sort(cat.split_indices(s)) for s in ("train", "valid", split)}
     for s, rows in idx.items():
@@ -102,82 +179,24 @@ def information_ceiling(
         idx["train"] = np.sort(
             rng.choice(idx["train"], size=min(max_train, idx["train"].size), replace=False)
         )
-    t_load = time.perf_counter()
-    spec = {s: _load_spectra(cat, idx[s], progress and s == "train")[0] for s in idx}
+    spec = {s: load_spectra(cat, idx[s], progress and s == "train")[0] for s in idx}
     aux_raw = {s: build_features("spectrum", t, idx[s], np.zeros((idx[s].size, 0))) for s in idx}
     scaler = Scaler.fit(aux_raw["train"])
     aux = {s: torch.from_numpy(scaler.transform(a).astype(np.float32)) for s, a in aux_raw.items()}
     targets = {s: wise_targets(t, idx[s]) for s in idx}
-    det = targets["train"].detected
-    mags = np.where(det, targets["train"].mag, np.nan)
-    y_mean, y_std = np.nanmean(mags, axis=0), np.nanstd(mags, axis=0)
-    cfg = IRConfig(n_members=1, seed=seed, feature_kind="ceiling")
-    tens = {s: _target_tensors(targets[s], y_mean, y_std, cfg.ul_sigma_mag) for s in idx}
-    load_s = time.perf_counter() - t_load
+    return {"idx": idx, "spectra": spec, "aux": aux, "targets": targets}
 
-    encoder = WidthSpectrumEncoder(sdss_instrument(), int(n_latent), widths=tuple(int(w) for w in widths))
-    head = IRNet(int(n_latent) + aux["train"].shape[1], cfg.hidden, full_cov=True)
-    params = list(encoder.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
 
-    def predict(s, sl):
-        return head(torch.cat([encoder(spec[s][sl]), aux[s][sl]], dim=1))
+def _score(encoder, head, standardization_config: tuple, data: dict, split: str, table: dict) -> dict:
+    """Metrics of the trained network on ``split`` through the shipped machinery.
 
-    def nll(s, sl):
-        y, ns, d, c = (x[sl] for x in tens[s])
-        mu, chol = predict(s, sl)
-        return censored_gaussian_nll(mu, chol, y, ns, d, c)
+    Learned features + scaled auxiliary inputs -> :class:`.predictor.IREnsemble` (its one member
+    is the network's head; ``standardization_config`` = its ``(y_mean, y_std, IRConfig)``), with
+    the covariance scale fitted on the validation split.
+    """
+    from .evaluate import chi2_by_class, ir_metrics
 
-    def valid_nll() -> float:
-        encoder.eval(), head.eval()
-        with torch.no_grad():
-            tot = sum(
-                float(nll("valid", slice(a, a + 1024)).sum()) for a in range(0, idx["valid"].size, 1024)
-            )
-        encoder.train(), head.train()
-        return tot / idx["valid"].size
-
-    n = idx["train"].size
-    steps_per_epoch = max(1, n // batch_size)
-    budget_s = 60.0 * minutes
-    best, best_state, history = np.inf, None, []
-    step, t0 = 0, time.perf_counter()
-    bar = tqdm(desc="ceiling network", unit="step", disable=not progress)
-    done = False
-    while not done:
-        perm = torch.from_numpy(rng.permutation(n))
-        for k in range(steps_per_epoch):
-            frac = (time.perf_counter() - t0) / budget_s
-            if max_epochs is not None:
-                frac = max(frac, step / (max_epochs * steps_per_epoch))
-            if frac >= 1.0:
-                done = True
-                break
-            for g in opt.param_groups:
-                g["lr"] = one_cycle_lr(frac, lr)
-            loss = nll("train", perm[k * batch_size : (k + 1) * batch_size]).mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-        v = valid_nll()
-        history.append(v)
-        bar.set_postfix(valid_nll=f"{v:.3f}")
-        if v < best:
-            best = v
-            best_state = (
-                [p.detach().clone() for p in encoder.parameters()],
-                [p.detach().clone() for p in head.parameters()],
-            )
-    bar.close()
-    with torch.no_grad():
-        for p, q in zip(list(encoder.parameters()) + list(head.parameters()), best_state[0] + best_state[1]):
-            p.copy_(q)
-    encoder.eval(), head.eval()
-
-    # score through the shipped machinery: learned features + scaled aux inputs -> IREnsemble
+    idx, spec, aux, targets = data["idx"], data["spectra"], data["aux"], data["targets"]
     with torch.no_grad():
         feats = {
             s: np.concatenate(
@@ -190,33 +209,14 @@ def information_ceiling(
             for s in ("valid", split)
         }
     d = feats["valid"].shape[1]
-    ens = IREnsemble([head], Scaler(np.zeros(d), np.ones(d)), y_mean, y_std, cfg)
+    ens = IREnsemble([head], Scaler(np.zeros(d), np.ones(d)), *standardization_config)
     ens.cov_scale = fit_cov_scale(ens, feats["valid"], targets["valid"])
     post = ens.predict(feats[split])
     pred_detected = post.detected_mean_mag()
     out = ir_metrics(post, targets[split], pred=pred_detected)
     mean = ir_metrics(post, targets[split], pred="mean")
     out["true_mean"] = {k: {b: m["chi2_n"] for b, m in mean[k].items()} for k in ("bands", "colors")}
-    by_class = chi2_by_class(post, targets[split], t, idx[split], pred=pred_detected)
+    by_class = chi2_by_class(post, targets[split], table, idx[split], pred=pred_detected)
     if by_class is not None:
         out["by_class"] = by_class
-    out["training"] = {
-        "n_train": int(n),
-        "n_valid": int(idx["valid"].size),
-        "split": split,
-        "n_scored": int(idx[split].size),
-        "n_latent": int(n_latent),
-        "widths": [int(w) for w in widths],
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "n_steps": step,
-        "epochs": step / steps_per_epoch,
-        "best_valid_nll": float(best),
-        "valid_nll_per_epoch": [float(v) for v in history],
-        "train_minutes": (time.perf_counter() - t0) / 60,
-        "load_minutes": load_s / 60,
-        "n_parameters": int(sum(p.numel() for p in params)),
-        "catalog": str(cat.path),
-    }
     return out

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constants import WISE_BANDS
+from ..constants import N_PIX, WISE_BANDS
 from ..errors import ModelError
 
 OPTICAL_BANDS = "ugriz"
@@ -176,3 +176,34 @@ class Scaler:
     @classmethod
     def from_dict(cls, d: dict) -> Scaler:
         return cls(d["mean"], d["std"], d.get("names"))
+
+
+def load_spectra(cat, idx, progress: bool, chunk: int = 2048):
+    """Read a catalog's spectra in chunks into float32 tensors (N, 3921); NaNs -> 0 with weight 0.
+
+    Parameters
+    ----------
+    cat : explorer.catalog.Catalog
+    idx : array of int
+        Rows to read.
+    progress : bool
+        tqdm bar over the chunks (when there is more than one).
+
+    Returns
+    -------
+    flux, weight : Tensor (N, 3921)
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    n = len(idx)
+    flux = torch.empty((n, N_PIX), dtype=torch.float32)
+    weight = torch.empty((n, N_PIX), dtype=torch.float32)
+    for s in tqdm(range(0, n, chunk), desc="read spectra", disable=not progress or n <= chunk):
+        f, w = cat.spectra(idx[s : s + chunk])
+        bad = ~np.isfinite(f) | ~np.isfinite(w) | (w < 0)
+        f[bad] = 0.0
+        w[bad] = 0.0
+        flux[s : s + chunk] = torch.from_numpy(f)
+        weight[s : s + chunk] = torch.from_numpy(w)
+    return flux, weight

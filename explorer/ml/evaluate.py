@@ -31,6 +31,7 @@ import numpy as np
 from ..constants import WISE_BANDS, mjy_to_vega_mag
 from ..errors import ModelError
 from .data import WiseTargets, build_features, wise_targets
+from .evaluation_figures import figures
 from .predictor import COLOR_PAIRS, N_BANDS, IRPosterior, color_name, coverage_from_pit
 
 LEVEL68 = math.erf(1 / math.sqrt(2))  # 0.6827
@@ -228,26 +229,6 @@ def truth_flux_reference(table: dict, idx, targets: WiseTargets) -> dict | None:
     return out
 
 
-def resolve_floors(table: dict, floors: dict | None = None) -> tuple[dict, str]:
-    """Irreducible scatter floors (q_PAH fractional, L_bol,AGN dex) and where they came from.
-
-    Order: the ``floors`` argument; the simulator's ``hidden_scatter_floors(table)`` (measured
-    on the catalog's truth columns); the simulator's design ``HIDDEN_SCATTER``; none.
-    """
-    if floors:
-        return dict(floors), "argument"
-    try:
-        from ..simulate.population import HIDDEN_SCATTER, hidden_scatter_floors
-    except ImportError:
-        return {}, "unavailable: explorer.simulate.population cannot be imported"
-    try:
-        measured = hidden_scatter_floors(table)
-        out = {k: v for k, v in measured.items() if isinstance(v, int | float)}
-        return out, "explorer.simulate.population.hidden_scatter_floors(catalog table)"
-    except (KeyError, ValueError, TypeError):
-        return dict(HIDDEN_SCATTER), "explorer.simulate.population.HIDDEN_SCATTER (design values)"
-
-
 def property_metrics(pp, targets: dict, floors: dict) -> dict:
     """Scatter and calibration of the property heads on the test split."""
     out = {}
@@ -307,19 +288,14 @@ def _auc(p, y) -> float:
     return float((r[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
-def real_sdss_files() -> list[Path]:
-    """The two real SDSS DR18 spectra shipped by ``ppxf`` (not redistributed here)."""
-    try:
-        import importlib.resources as res
+def autoencoder_metrics(
+    encoder, catalog, idx_test, max_test: int = 5000, seed: int = 0, *, real_spectra=None
+) -> dict:
+    """Median reduced chi^2 of the reconstruction on the test split and on real SDSS spectra.
 
-        base = res.files("ppxf") / "spectra"
-        return [Path(str(base / n)) for n in ("NGC3073_SDSS_DR18.fits", "NGC3522_SDSS_DR18.fits")]
-    except ModuleNotFoundError:
-        return []
-
-
-def autoencoder_metrics(encoder, catalog, idx_test, max_test: int = 5000, seed: int = 0) -> dict:
-    """Median reduced chi^2 of the reconstruction on the test split and on real SDSS spectra."""
+    ``real_spectra``: ``{name: spectrum (z, flux, weight) or a reason it is missing}``, or one
+    reason for all (a str); None: not evaluated.
+    """
     out = {}
     idx = np.asarray(idx_test)
     if len(idx) > max_test:
@@ -334,23 +310,19 @@ def autoencoder_metrics(encoder, catalog, idx_test, max_test: int = 5000, seed: 
         [float(v) for v in np.nanpercentile(chi2, [16, 84])] if chi2.size else None
     )
     out["n_test_spectra"] = int(len(idx))
-    real = {}
-    try:
-        from ..io.sdss import read_sdss_spectrum
-    except ImportError as exc:
-        out["real_sdss_reduced_chi2"] = f"unavailable: {exc}"
+    if real_spectra is None or isinstance(real_spectra, str):
+        out["real_sdss_reduced_chi2"] = real_spectra or "not evaluated: no real spectra given"
         return out
-    for f in real_sdss_files():
-        try:
-            sp = read_sdss_spectrum(f)
-        except Exception as exc:  # report, keep going
-            real[f.name] = f"unreadable: {type(exc).__name__}: {exc}"
+    real = {}
+    for name, sp in real_spectra.items():
+        if isinstance(sp, str):
+            real[name] = sp
             continue
-        real[f.name] = {
+        real[name] = {
             "z": sp.z,
             "reduced_chi2": float(encoder.reduced_chi2(sp.flux[None], sp.weight[None], [sp.z])[0]),
         }
-    out["real_sdss_reduced_chi2"] = real or "unavailable: ppxf not installed"
+    out["real_sdss_reduced_chi2"] = real or "not evaluated: no real spectra given"
     return out
 
 
@@ -360,6 +332,8 @@ def evaluate(
     *,
     split: str = "test",
     floors: dict | None = None,
+    floors_source: str | None = None,
+    real_spectra=None,
     figures_dir: str | Path | None = None,
     autoencoder: bool = True,
     write: bool = False,
@@ -374,9 +348,11 @@ def evaluate(
         Model name (``models/<name>``), directory, or a loaded bundle.
     split : str
         Catalog split to evaluate on (``test``).
-    floors : dict, optional
-        ``{"qpah_frac": ..., "lbol_agn_dex": ...}``; default: from the simulator (see
-        :func:`resolve_floors`).
+    floors, floors_source : dict, str, optional
+        ``{"qpah_frac": ..., "lbol_agn_dex": ...}`` and where they came from; default: none
+        (the command line passes :func:`explorer.simulate.population.scatter_floors`).
+    real_spectra : dict or str, optional
+        Real SDSS spectra for :func:`autoencoder_metrics` (the CLI: ``io.sdss.real_sdss_spectra``).
     figures_dir : path, optional
         Also write the figures there (:func:`figures`).
     autoencoder : bool
@@ -425,7 +401,7 @@ def evaluate(
         post = bundle.photometry_only.predict(build_features("photometry", cat.table, idx))
         result["baselines"]["photometry_only"] = ir_metrics(post, targets, pred="detected")
         arrays["posteriors"]["photometry_only"] = post
-    fl, fl_src = resolve_floors(cat.table, floors)
+    fl, fl_src = dict(floors or {}), (floors_source or "argument") if floors else "none given"
     result["floors"] = {"values": fl, "source": fl_src}
     ref = truth_flux_reference(cat.table, idx, targets)
     if ref is not None:
@@ -446,7 +422,7 @@ def evaluate(
     else:
         result["properties"] = "not evaluated: no property heads in the model directory"
     if autoencoder and bundle.encoder is not None:
-        result["autoencoder"] = autoencoder_metrics(bundle.encoder, cat, idx)
+        result["autoencoder"] = autoencoder_metrics(bundle.encoder, cat, idx, real_spectra=real_spectra)
     result["acceptance"] = acceptance(result)
     result["meta"]["seconds"] = time.perf_counter() - t0
     if figures_dir is not None:
@@ -505,135 +481,3 @@ def write_evaluation(model_dir, result: dict) -> None:
 
     write_model_card(d, result)
     register_file(d, "MODEL_CARD.md")
-
-
-# --- figures ------------------------------------------------------------------------------------
-def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
-    """Prediction-vs-observation, chi histograms and coverage/PIT figures (PNG, 150 dpi).
-
-    Parameters
-    ----------
-    out_dir : path
-    arrays : dict
-        ``{"targets": WiseTargets, "posteriors": {name: IRPosterior (true mags)}}`` as built
-        by :func:`evaluate` (call ``evaluate(..., figures_dir=...)``).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.stats import norm
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t: WiseTargets = arrays["targets"]
-    posts: dict = arrays["posteriors"]
-    paths = []
-    plt.rcParams.update({"font.size": 12, "axes.titlesize": 13})
-    colors = {"ours": "C0", "paper_mlp": "C1", "photometry_only": "C2"}
-    labels = {"ours": "spectrum (ours)", "paper_mlp": "paper MLP", "photometry_only": "ugriz photometry"}
-
-    if "ours" in posts:
-        post = posts["ours"]
-        fig, axes = plt.subplots(1, 4, figsize=(18, 4.6))
-        for b, ax in enumerate(axes):
-            sel = t.detected[:, b]
-            x, y = t.mag[sel, b], post.mean_mag[sel, b]
-            hb = ax.hexbin(x, y, gridsize=60, mincnt=1, bins="log", cmap="viridis")
-            fig.colorbar(hb, ax=ax, label="galaxies per cell")
-            lo, hi = np.percentile(np.concatenate([x, y]), [0.5, 99.5]) if sel.any() else (0, 1)
-            ax.plot([lo, hi], [lo, hi], "r-", lw=1)
-            ax.set_xlim(lo, hi)
-            ax.set_ylim(lo, hi)
-            ax.set_xlabel(f"observed {WISE_BANDS[b]} [Vega mag]")
-            ax.set_ylabel(f"predicted {WISE_BANDS[b]} [Vega mag]")
-            ax.set_title(f"{WISE_BANDS[b]} (N={int(sel.sum())} detected)")
-        fig.tight_layout()
-        paths.append(out_dir / "pred_vs_obs.png")
-        fig.savefig(paths[-1], dpi=150)
-        plt.close(fig)
-
-    grid = np.linspace(-5, 5, 201)
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.4))
-    for b, ax in enumerate(axes):
-        for name, post in posts.items():
-            sel = t.detected[:, b]
-            chi = (post.mean_mag[sel, b] - t.mag[sel, b]) / t.sigma[sel, b]
-            ax.hist(
-                np.clip(chi, -5, 5),
-                bins=60,
-                range=(-5, 5),
-                density=True,
-                histtype="step",
-                lw=1.6,
-                color=colors.get(name),
-                label=labels.get(name, name),
-            )
-        ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
-        ax.set_xlabel(f"chi = (pred - obs) / sigma_obs, {WISE_BANDS[b]} (clipped to +-5)")
-        ax.set_ylabel("density")
-    axes[0].legend(fontsize=9)
-    fig.tight_layout()
-    paths.append(out_dir / "chi_hist.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
-
-    levels = np.linspace(0.05, 0.99, 40)
-    fig, axes = plt.subplots(2, 4, figsize=(18, 8))
-    for b in range(4):
-        for name, post in posts.items():
-            sel = t.detected[:, b]
-            obs = post[np.flatnonzero(sel)].observed(t.sigma[sel]) if sel.any() else None
-            if obs is None:
-                continue
-            pit = obs.cdf(t.mag[sel])[:, b]
-            axes[0, b].hist(
-                pit,
-                bins=20,
-                range=(0, 1),
-                density=True,
-                histtype="step",
-                lw=1.6,
-                color=colors.get(name),
-                label=labels.get(name, name),
-            )
-            cov = [coverage_from_pit(pit, lv) for lv in levels]
-            axes[1, b].plot(levels, cov, color=colors.get(name), lw=1.6, label=labels.get(name, name))
-        axes[0, b].axhline(1, color="k", ls="--", lw=1)
-        axes[0, b].set_xlabel(f"PIT of observed {WISE_BANDS[b]}")
-        axes[0, b].set_ylabel("density")
-        axes[1, b].plot([0, 1], [0, 1], "k--", lw=1)
-        axes[1, b].set_xlabel("nominal central interval")
-        axes[1, b].set_ylabel(f"empirical coverage, {WISE_BANDS[b]}")
-    axes[0, 0].legend(fontsize=9)
-    fig.tight_layout()
-    paths.append(out_dir / "coverage_pit.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
-
-    if "properties" in arrays:
-        pp, pt = arrays["properties"]
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
-        q = np.exp(pt["ln_qpah"])
-        ok = np.isfinite(q)
-        axes[0].scatter(q[ok], pp.qpah[ok], s=3, alpha=0.4)
-        axes[0].set_xlabel("true q_PAH [%]")
-        axes[0].set_ylabel("predicted q_PAH [%]")
-        ok = (pt["agn"] == 1) & np.isfinite(pt["log_lbol_agn"])
-        axes[1].scatter(
-            pt["log_lbol_agn"][ok], pp.log_lbol_agn[ok], s=4, alpha=0.5, c=pp.p_agn[ok], vmin=0, vmax=1
-        )
-        axes[1].set_xlabel("true log10 L_bol,AGN [erg/s]")
-        axes[1].set_ylabel("predicted log10 L_bol,AGN [erg/s]")
-        ok = np.isfinite(pt["log_sfr"])
-        axes[2].scatter(pt["log_sfr"][ok], pp.log_sfr[ok], s=3, alpha=0.4)
-        axes[2].set_xlabel("true log10 SFR [M_sun/yr]")
-        axes[2].set_ylabel("predicted log10 SFR [M_sun/yr]")
-        for ax in axes:
-            lo, hi = ax.get_xlim()
-            ax.plot([lo, hi], [lo, hi], "r-", lw=1)
-        fig.tight_layout()
-        paths.append(out_dir / "properties.png")
-        fig.savefig(paths[-1], dpi=150)
-        plt.close(fig)
-    return paths

@@ -96,6 +96,14 @@ def render_model_card(manifest: dict, result: dict) -> str:
         "the predictive interval of the observation (model + catalog error).",
         "",
     ]
+    L += _metric_sections(result)
+    L += _property_sections(result)
+    return "\n".join(L)
+
+
+def _metric_sections(result: dict) -> list[str]:
+    """WISE metric tables: ours, with the posterior mean, by class, baselines, the truth reference."""
+    L = []
     L += _table(result)
     if result.get("true_mean"):
         L += ["", "### Same, with `pred` = posterior mean of the true magnitude", ""]
@@ -137,6 +145,12 @@ def render_model_card(manifest: dict, result: dict) -> str:
         for key in ("truth", "detected"):
             if ref.get(key):
                 L += [f"`{key}`:", ""] + _table(ref[key]) + [""]
+    return L
+
+
+def _property_sections(result: dict) -> list[str]:
+    """Physical properties, autoencoder, acceptance checks and limitations."""
+    L = []
     props = result.get("properties")
     L += ["", "## Physical properties", ""]
     if isinstance(props, dict):
@@ -177,7 +191,7 @@ def render_model_card(manifest: dict, result: dict) -> str:
         "- Calibration (variance scale) is fitted on the validation split, which also served for early stopping.",
         "",
     ]
-    return "\n".join(L)
+    return L
 
 
 def write_model_card(model_dir, result: dict) -> Path:

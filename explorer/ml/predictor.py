@@ -28,7 +28,6 @@ distribution of a *measurement*. A per-band variance scale fitted on the validat
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -40,6 +39,7 @@ from torch import nn
 from ..constants import WISE_BANDS, WISE_F0_JY, wise_measurement
 from ..errors import ModelError
 from .data import UL_SIGMA_MAG, Scaler, WiseTargets
+from .fit import EarlyStopping, fit_ensemble, standardization
 
 N_BANDS = 4
 _TRIL = torch.tril_indices(N_BANDS, N_BANDS, offset=-1)
@@ -478,7 +478,7 @@ def train_ir_ensemble(
     """Train a deep ensemble with the censored full-covariance Gaussian likelihood.
 
     Each member starts from its own seed and sees its own batch order; each keeps the weights
-    of its best validation epoch (early stopping with ``patience``).
+    of its best validation epoch (early stopping with ``patience``; :func:`.fit.fit_ensemble`).
 
     Parameters
     ----------
@@ -489,63 +489,36 @@ def train_ir_ensemble(
     progress : bool
         tqdm progress bar over epochs.
     """
-    from tqdm.auto import tqdm
-
     config = config or IRConfig()
-    det = t_train.detected
-    y_mean = np.array(
-        [np.mean(t_train.mag[det[:, b], b]) if det[:, b].any() else 0.0 for b in range(N_BANDS)]
-    )
-    y_std = np.array(
-        [np.std(t_train.mag[det[:, b], b]) if det[:, b].sum() > 1 else 1.0 for b in range(N_BANDS)]
-    )
-    y_std = np.where(y_std > 0, y_std, 1.0)
+    y_mean, y_std = standardization(t_train.mag, t_train.detected)
     scaler = Scaler.fit(x_train, config.feature_names or None)
     xt = torch.from_numpy(scaler.transform(x_train))
     xv = torch.from_numpy(scaler.transform(x_valid))
     yt, nt, dt, ct = _target_tensors(t_train, y_mean, y_std, config.ul_sigma_mag)
     yv, nv, dv, cv = _target_tensors(t_valid, y_mean, y_std, config.ul_sigma_mag)
-    members, history = [], []
-    n = len(xt)
-    bar = tqdm(
-        total=config.n_members * config.epochs, desc="train IR ensemble", disable=not progress, unit="ep"
+
+    def batch_loss(model, b):
+        mu, chol = model(xt[b])
+        return censored_gaussian_nll(mu, chol, yt[b], nt[b], dt[b], ct[b]).mean()
+
+    settings = EarlyStopping(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        patience=config.patience,
     )
-    for k in range(config.n_members):
-        seed = config.seed * 1000 + k
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        model = IRNet(xt.shape[1], config.hidden, config.full_cov)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
-        best, best_state, bad_epochs, hist = np.inf, None, 0, []
-        for _epoch in range(config.epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            for s in range(0, n, config.batch_size):
-                b = perm[s : s + config.batch_size]
-                mu, chol = model(xt[b])
-                loss = censored_gaussian_nll(mu, chol, yt[b], nt[b], dt[b], ct[b]).mean()
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                opt.step()
-            sched.step()
-            v = _nll_eval(model, xv, yv, nv, dv, cv) if len(xv) else float(loss)
-            hist.append(v)
-            bar.update(1)
-            bar.set_postfix(member=k, valid_nll=f"{v:.3f}")
-            if v < best - 1e-4:
-                best, best_state, bad_epochs = v, copy.deepcopy(model.state_dict()), 0
-            else:
-                bad_epochs += 1
-                if bad_epochs >= config.patience:
-                    bar.update(config.epochs - _epoch - 1)
-                    break
-        model.load_state_dict(best_state)
-        members.append(model.eval())
-        history.append(hist)
-    bar.close()
-    meta = {"valid_nll_history": history, "n_train": int(n), "n_valid": int(len(xv))}
+    members, history = fit_ensemble(
+        lambda: IRNet(xt.shape[1], config.hidden, config.full_cov),
+        [config.seed * 1000 + k for k in range(config.n_members)],
+        batch_loss,
+        len(xt),
+        settings,
+        valid_loss=(lambda model: _nll_eval(model, xv, yv, nv, dv, cv)) if len(xv) else None,
+        desc="train IR ensemble",
+        progress=progress,
+    )
+    meta = {"valid_nll_history": history, "n_train": int(len(xt)), "n_valid": int(len(xv))}
     return IREnsemble(members, scaler, y_mean, y_std, config, meta=meta)
 
 

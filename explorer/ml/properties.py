@@ -17,7 +17,6 @@ mean variance + variance of the means), and P(AGN) the mean probability.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,7 @@ from torch import nn
 
 from ..errors import ModelError
 from .data import Scaler
+from .fit import EarlyStopping, fit_ensemble, standardization
 
 #: regression targets: name -> (catalog column, transform applied to the truth)
 REGRESSION_TARGETS = {
@@ -208,18 +208,10 @@ def train_property_ensemble(
     progress: bool = True,
 ) -> PropertyEnsemble:
     """Train the multi-task property ensemble (early stopping on the validation loss)."""
-    from tqdm.auto import tqdm
-
     names = list(REGRESSION_TARGETS)
     yt = np.stack([targets_train[k] for k in names], 1)
     yv = np.stack([targets_valid[k] for k in names], 1)
-    t_mean = np.array(
-        [np.nanmean(yt[:, j]) if np.isfinite(yt[:, j]).any() else 0.0 for j in range(len(names))]
-    )
-    t_std = np.array(
-        [np.nanstd(yt[:, j]) if np.isfinite(yt[:, j]).sum() > 1 else 1.0 for j in range(len(names))]
-    )
-    t_std = np.where(t_std > 0, t_std, 1.0)
+    t_mean, t_std = standardization(yt, np.isfinite(yt))
     scaler = Scaler.fit(x_train, feature_names)
 
     def tensors(x, y, agn):
@@ -235,44 +227,16 @@ def train_property_ensemble(
 
     tr = tensors(x_train, yt, targets_train["agn"])
     va = tensors(x_valid, yv, targets_valid["agn"])
-    n = len(tr[0])
-    members, history = [], []
-    bar = tqdm(total=n_members * epochs, desc="train property heads", disable=not progress, unit="ep")
-    for k in range(n_members):
-        s = seed * 1000 + 500 + k
-        torch.manual_seed(s)
-        gen = torch.Generator().manual_seed(s)
-        net = PropertyNet(tr[0].shape[1], hidden)
-        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-        best, best_state, bad, hist = np.inf, None, 0, []
-        for epoch in range(epochs):
-            net.train()
-            perm = torch.randperm(n, generator=gen)
-            for st in range(0, n, batch_size):
-                b = perm[st : st + batch_size]
-                loss = _loss(*net(tr[0][b]), tr[1][b], tr[2][b], tr[3][b], tr[4][b])
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-                opt.step()
-            sched.step()
-            net.eval()
-            with torch.no_grad():
-                v = float(_loss(*net(va[0]), *va[1:])) if len(va[0]) else float(loss)
-            hist.append(v)
-            bar.update(1)
-            if v < best - 1e-4:
-                best, best_state, bad = v, copy.deepcopy(net.state_dict()), 0
-            else:
-                bad += 1
-                if bad >= patience:
-                    bar.update(epochs - epoch - 1)
-                    break
-        net.load_state_dict(best_state)
-        members.append(net.eval())
-        history.append(hist)
-    bar.close()
+    members, history = fit_ensemble(
+        lambda: PropertyNet(tr[0].shape[1], hidden),
+        [seed * 1000 + 500 + k for k in range(n_members)],
+        lambda net, b: _loss(*net(tr[0][b]), tr[1][b], tr[2][b], tr[3][b], tr[4][b]),
+        len(tr[0]),
+        EarlyStopping(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=1e-5, patience=patience),
+        valid_loss=(lambda net: float(_loss(*net(va[0]), *va[1:]))) if len(va[0]) else None,
+        desc="train property heads",
+        progress=progress,
+    )
     return PropertyEnsemble(
         members,
         scaler,

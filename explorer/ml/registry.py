@@ -331,11 +331,6 @@ class ModelBundle:
             out.append(enc.encode(f))
         return np.concatenate(out) if out else np.zeros((0, enc.n_latent), np.float32)
 
-    def catalog_features(self, kind: str, catalog, idx, latents=None) -> np.ndarray:
-        if kind != "photometry" and latents is None:
-            latents = self.catalog_latents(catalog, idx)
-        return build_features(kind, catalog.table, idx, latents)
-
 
 def load_models(name_or_path: str | os.PathLike, components=None, check: bool = True) -> ModelBundle:
     """Load a model directory after verifying its files against the manifest.

@@ -4,7 +4,8 @@
 total and fiber magnitudes) into a ``torch.nn.Module`` that maps normalized flux
 ``(B, 3921)`` through the encoder, the IR ensemble and the property heads to
 ``(B, len(TARGETS))`` outputs. The attribution engine (:mod:`explorer.attribution`) integrates
-gradients of these outputs with respect to the flux.
+gradients of these outputs with respect to the flux; it takes the module by its contract
+(``targets``, ``model_id``, optional ``reference_baselines``), so this layer does not import it.
 
 Outputs (all in the units the app shows):
 
@@ -52,6 +53,8 @@ class SpectrumToIR(nn.Module):
         self.register_buffer("y_mean", torch.tensor(pred.y_mean, dtype=torch.float32))
         self.register_buffer("y_std", torch.tensor(pred.y_std, dtype=torch.float32))
         self.targets = list(IR_TARGETS)
+        #: cache key of the models (set by :func:`build_target_function`)
+        self.model_id: str | None = None
         self.props = None
         if bundle.properties is not None:
             props = bundle.properties
@@ -119,7 +122,7 @@ class ReferenceSpectra:
         return self._cache[key]
 
 
-def build_target_function(bundle, spectrum, row: dict | None = None, references=None):
+def build_target_function(bundle, spectrum, row: dict | None = None, references=None) -> SpectrumToIR:
     """The attribution target for one galaxy.
 
     Parameters
@@ -134,13 +137,18 @@ def build_target_function(bundle, spectrum, row: dict | None = None, references=
 
     Returns
     -------
-    explorer.attribution.engine.TargetFunction
+    SpectrumToIR
+        A module that meets the attribution engine's target-function contract
+        (:class:`explorer.attribution.engine.TargetFunctionLike`): ``targets``, ``model_id``
+        (the first 16 hex digits of ``predictor.pt``'s checksum) and, with ``references``,
+        ``reference_baselines``.
     """
-    from ..attribution.engine import TargetFunction
-
     row = row or {}
     mag_total = np.array([row.get(f"mag_{b}_total", np.nan) for b in "ugriz"], float)
     mag_fiber = np.array([row.get(f"mag_{b}_fiber", np.nan) for b in "ugriz"], float)
     module = SpectrumToIR(bundle, spectrum.z, spectrum.norm, mag_total, mag_fiber)
-    model_id = bundle.manifest.get("files", {}).get("predictor.pt", {}).get("sha256", str(bundle.path))[:16]
-    return TargetFunction(module, module.targets, model_id=model_id, reference_baselines=references)
+    checksum = bundle.manifest.get("files", {}).get("predictor.pt", {}).get("sha256", str(bundle.path))
+    module.model_id = checksum[:16]
+    if references is not None:
+        module.reference_baselines = references
+    return module

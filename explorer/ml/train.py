@@ -7,6 +7,7 @@ Both functions write into ``models/<name>/`` (or a directory path) and update it
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,13 +75,13 @@ def train_encoder(
     -------
     dict: path, training summary, test-split median reduced chi^2.
     """
-    from .encoder import train_encoder as _train
-    from .registry import catalog_provenance, command_line, resolve_model_dir
+    from .encoder_training import fit_encoder
+    from .registry import catalog_provenance, command_line, register_file, resolve_model_dir
 
     cat = _open(catalog)
     d = resolve_model_dir(name)
     d.mkdir(parents=True, exist_ok=True)
-    model = _train(
+    model = fit_encoder(
         cat,
         n_latent=n_latent,
         widths=_ints(widths),
@@ -103,8 +104,6 @@ def train_encoder(
     tmp = d / "encoder.pt.partial"
     model.save(tmp)
     tmp.replace(path)
-    from .registry import register_file
-
     info = {
         "training_command": command_line(),
         "seed": seed,
@@ -192,154 +191,125 @@ def train_predictor(
         Also train the property heads / the two baselines.
     n_threads, seed, progress
     """
-    with torch_threads(n_threads):
-        return _train_predictor(
-            catalog,
-            name,
-            n_members,
-            features,
-            hidden,
-            epochs,
-            batch_size,
-            lr,
-            patience,
-            calibrate,
-            properties,
-            baselines,
-            seed,
-            progress,
-        )
+    from .registry import catalog_provenance, command_line, load_models, resolve_model_dir
 
-
-def _train_predictor(
-    catalog,
-    name,
-    n_members,
-    features,
-    hidden,
-    epochs,
-    batch_size,
-    lr,
-    patience,
-    calibrate,
-    properties,
-    baselines,
-    seed,
-    progress,
-) -> dict:
-    from .baselines import train_paper_mlp
-    from .predictor import IRConfig, fit_cov_scale, train_ir_ensemble
-    from .registry import catalog_provenance, command_line, load_models, resolve_model_dir, save_component
-
+    if features not in ("spectrum", "spectrum_ap"):
+        raise ModelError(f"features must be 'spectrum' or 'spectrum_ap', got {features!r}")
     cat = _open(catalog)
     d = resolve_model_dir(name)
     bundle = load_models(d, components=["encoder"])
     idx_tr, idx_va = cat.split_indices("train"), cat.split_indices("valid")
     if len(idx_tr) == 0 or len(idx_va) == 0:
         raise ModelError(f"{cat.path}: need good rows in both the train and valid splits")
-    t0 = time.perf_counter()
-    lat_tr = bundle.catalog_latents(cat, idx_tr, progress=progress)
-    lat_va = bundle.catalog_latents(cat, idx_va, progress=progress)
-    encode_s = time.perf_counter() - t0
-    t_tr, t_va = wise_targets(cat.table, idx_tr), wise_targets(cat.table, idx_va)
-    n_lat = bundle.encoder.n_latent
-    info = {"training_command": command_line(), "seed": seed, "catalog": catalog_provenance(cat)}
-    summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
-
-    def fit_ir(kind: str, component: str, x_tr, x_va):
-        cfg = IRConfig(
-            feature_kind=kind,
-            feature_names=feature_names(kind, n_lat),
-            hidden=_ints(hidden),
-            n_members=n_members,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            patience=patience,
-            seed=seed,
-        )
-        t = time.perf_counter()
-        ens = train_ir_ensemble(x_tr, t_tr, x_va, t_va, cfg, progress=progress)
-        if calibrate:
-            ens.cov_scale = fit_cov_scale(ens, x_va, t_va)
-        ens.meta["train_seconds"] = time.perf_counter() - t
-        save_component(d, component, ens.state(), config=cfg.to_dict(), info=info)
-        summary[component] = {"cov_scale": ens.cov_scale.tolist(), "train_seconds": ens.meta["train_seconds"]}
-
-    if features not in ("spectrum", "spectrum_ap"):
-        raise ModelError(f"features must be 'spectrum' or 'spectrum_ap', got {features!r}")
-    x_tr = build_features(features, cat.table, idx_tr, lat_tr)
-    x_va = build_features(features, cat.table, idx_va, lat_va)
-    fit_ir(features, "predictor", x_tr, x_va)
-
-    if properties:
-        from .properties import fit_sigma_scale, property_targets, train_property_ensemble
-
-        try:
-            p_tr, p_va = property_targets(cat.table, idx_tr), property_targets(cat.table, idx_va)
-        except ModelError as exc:
-            summary["properties"] = f"skipped: {exc}"
-        else:
-            t = time.perf_counter()
-            pe = train_property_ensemble(
-                x_tr,
-                p_tr,
-                x_va,
-                p_va,
-                n_members=n_members,
-                seed=seed,
-                progress=progress,
-                feature_names=feature_names(features, n_lat),
-                feature_kind=features,
-            )
-            if calibrate:
-                pe.sigma_scale = fit_sigma_scale(pe, x_va, p_va)
-            pe.meta["train_seconds"] = time.perf_counter() - t
-            save_component(
-                d,
-                "properties",
-                pe.state(),
-                config={
-                    "hidden": list(pe.hidden),
-                    "n_members": n_members,
-                    "feature_names": feature_names(features, n_lat),
-                },
-                info=info,
-            )
-            summary["properties"] = {
-                "train_seconds": pe.meta["train_seconds"],
-                "sigma_scale": pe.sigma_scale.tolist(),
-            }
-
-    if baselines:
-        xp_tr = build_features("paper", cat.table, idx_tr, lat_tr)
-        xp_va = build_features("paper", cat.table, idx_va, lat_va)
-        t = time.perf_counter()
-        pm = train_paper_mlp(
-            xp_tr,
-            t_tr,
-            xp_va,
-            t_va,
-            seed=seed,
-            progress=progress,
-            feature_names=feature_names("paper", n_lat),
-        )
-        pm.meta["train_seconds"] = time.perf_counter() - t
-        save_component(
-            d,
-            "paper_mlp",
-            pm.state(),
-            config={
-                "layers": [8, 20, 50, 50, 20, 4],
-                "lr": 4e-3,
-                "batch_size": 512,
-                "feature_names": feature_names("paper", n_lat),
+    with torch_threads(n_threads):
+        t0 = time.perf_counter()
+        lat_tr = bundle.catalog_latents(cat, idx_tr, progress=progress)
+        lat_va = bundle.catalog_latents(cat, idx_va, progress=progress)
+        encode_s = time.perf_counter() - t0
+        job = _PredictorJob(
+            cat=cat,
+            model_dir=d,
+            idx=(idx_tr, idx_va),
+            latents=(lat_tr, lat_va),
+            targets=(wise_targets(cat.table, idx_tr), wise_targets(cat.table, idx_va)),
+            n_latent=bundle.encoder.n_latent,
+            info={"training_command": command_line(), "seed": seed, "catalog": catalog_provenance(cat)},
+            schedule={
+                "hidden": _ints(hidden),
+                "n_members": n_members,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "patience": patience,
+                "seed": seed,
             },
-            info=info,
+            calibrate=calibrate,
+            progress=progress,
         )
-        summary["paper_mlp"] = {"train_seconds": pm.meta["train_seconds"]}
-        xo_tr = build_features("photometry", cat.table, idx_tr)
-        xo_va = build_features("photometry", cat.table, idx_va)
-        fit_ir("photometry", "photometry_only", xo_tr, xo_va)
+        summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
+        summary["predictor"] = job.fit_ir(features, "predictor", job.features(features))
+        if properties:
+            summary["properties"] = job.fit_properties(features)
+        if baselines:
+            summary["paper_mlp"] = job.fit_paper_mlp()
+            summary["photometry_only"] = job.fit_ir(
+                "photometry", "photometry_only", job.features("photometry")
+            )
     summary["path"] = str(Path(d))
     return summary
+
+
+@dataclass
+class _PredictorJob:
+    """What the heads trained on one encoder's latents share: data, destination, settings."""
+
+    cat: object
+    model_dir: Path
+    idx: tuple  # (train rows, valid rows)
+    latents: tuple  # (train latents, valid latents)
+    targets: tuple  # (train WiseTargets, valid WiseTargets)
+    n_latent: int
+    info: dict
+    schedule: dict  # hidden, n_members, epochs, batch_size, lr, patience, seed
+    calibrate: bool
+    progress: bool
+
+    def features(self, kind: str) -> tuple:
+        """(train, valid) feature matrices of a feature set."""
+        lat = self.latents if kind != "photometry" else (None, None)
+        return tuple(build_features(kind, self.cat.table, i, x) for i, x in zip(self.idx, lat, strict=True))
+
+    def fit_ir(self, kind: str, component: str, x: tuple) -> dict:
+        """Train, calibrate and save an IR ensemble on feature set ``kind``."""
+        from .predictor import IRConfig, fit_cov_scale, train_ir_ensemble
+        from .registry import save_component
+
+        cfg = IRConfig(feature_kind=kind, feature_names=feature_names(kind, self.n_latent), **self.schedule)
+        t = time.perf_counter()
+        ens = train_ir_ensemble(x[0], self.targets[0], x[1], self.targets[1], cfg, progress=self.progress)
+        if self.calibrate:
+            ens.cov_scale = fit_cov_scale(ens, x[1], self.targets[1])
+        ens.meta["train_seconds"] = time.perf_counter() - t
+        save_component(self.model_dir, component, ens.state(), config=cfg.to_dict(), info=self.info)
+        return {"cov_scale": ens.cov_scale.tolist(), "train_seconds": ens.meta["train_seconds"]}
+
+    def fit_properties(self, kind: str) -> dict | str:
+        """Train, calibrate and save the property heads (simulated catalogs only)."""
+        from .properties import fit_sigma_scale, property_targets, train_property_ensemble
+        from .registry import save_component
+
+        try:
+            p_tr, p_va = (property_targets(self.cat.table, i) for i in self.idx)
+        except ModelError as exc:
+            return f"skipped: {exc}"
+        x_tr, x_va = self.features(kind)
+        names = feature_names(kind, self.n_latent)
+        n_members, seed = self.schedule["n_members"], self.schedule["seed"]
+        t = time.perf_counter()
+        pe = train_property_ensemble(
+            x_tr, p_tr, x_va, p_va, n_members=n_members, seed=seed, progress=self.progress,
+            feature_names=names, feature_kind=kind,
+        )  # fmt: skip
+        if self.calibrate:
+            pe.sigma_scale = fit_sigma_scale(pe, x_va, p_va)
+        pe.meta["train_seconds"] = time.perf_counter() - t
+        config = {"hidden": list(pe.hidden), "n_members": n_members, "feature_names": names}
+        save_component(self.model_dir, "properties", pe.state(), config=config, info=self.info)
+        return {"train_seconds": pe.meta["train_seconds"], "sigma_scale": pe.sigma_scale.tolist()}
+
+    def fit_paper_mlp(self) -> dict:
+        """Train and save the paper's demo MLP."""
+        from .baselines import train_paper_mlp
+        from .registry import save_component
+
+        xp_tr, xp_va = self.features("paper")
+        names = feature_names("paper", self.n_latent)
+        t = time.perf_counter()
+        pm = train_paper_mlp(
+            xp_tr, self.targets[0], xp_va, self.targets[1], seed=self.schedule["seed"], progress=self.progress,
+            feature_names=names,
+        )  # fmt: skip
+        pm.meta["train_seconds"] = time.perf_counter() - t
+        config = {"layers": [8, 20, 50, 50, 20, 4], "lr": 4e-3, "batch_size": 512, "feature_names": names}
+        save_component(self.model_dir, "paper_mlp", pm.state(), config=config, info=self.info)
+        return {"train_seconds": pm.meta["train_seconds"]}

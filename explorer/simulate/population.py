@@ -578,3 +578,21 @@ def hidden_scatter_floors(table: dict) -> dict:
         # expected chi^2_N of a perfect visible-information predictor: 1 + <(dm/sigma)^2>
         out[f"{b}_chi2n_floor"] = float(1.0 + np.mean((dm[det] / sig[det]) ** 2)) if det.any() else np.nan
     return out
+
+
+def scatter_floors(table: dict) -> tuple[dict, str]:
+    """Irreducible scatter floors (q_PAH fractional, L_bol,AGN dex) of a catalog and their source.
+
+    Measured on the catalog's truth columns (:func:`hidden_scatter_floors`, numbers only), else
+    the design values :data:`HIDDEN_SCATTER` (a catalog without those columns).
+
+    Returns
+    -------
+    (floors, source) : dict, str
+    """
+    try:
+        measured = hidden_scatter_floors(table)
+    except (KeyError, ValueError, TypeError):
+        return dict(HIDDEN_SCATTER), "explorer.simulate.population.HIDDEN_SCATTER (design values)"
+    out = {k: v for k, v in measured.items() if isinstance(v, int | float)}
+    return out, "explorer.simulate.population.hidden_scatter_floors(catalog table)"
