@@ -1,7 +1,7 @@
 """Shared fixtures: the real SDSS DR18 spectra shipped with ppxf (used in place, never copied), and
 one tiny catalog (``tiny_table``, ``write_tiny_catalog``, ``tiny_catalog``) for the tests that
 need a catalog file. Models trained on a toy catalog use
-``make_toy_catalog`` (explorer.ml.toy) instead: it has learnable structure, this one does not."""
+``make_toy_catalog`` (explorer.testing.toy) instead: it has learnable structure, this one does not."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def sdss_ngc3522() -> Path:
 
 @pytest.fixture(scope="session")
 def toy_catalog_path(tmp_path_factory) -> Path:
-    """A 600-galaxy toy catalog with a planted spectrum -> WISE relation (explorer.ml.toy)."""
-    from explorer.ml.toy import make_toy_catalog
+    """A 600-galaxy toy catalog with a planted spectrum -> WISE relation (explorer.testing.toy)."""
+    from explorer.testing.toy import make_toy_catalog
 
     return make_toy_catalog(tmp_path_factory.mktemp("toy") / "toy.h5", n=600, seed=0)
 
