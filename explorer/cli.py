@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_data import register as register_data_verbs
 from .errors import ExplorerError
 from .jsonutil import json_default
 from .paths import DEMO_CATALOG
@@ -443,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG))
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=cmd_report)
+    register_data_verbs(sub)
     return p
 
 

@@ -176,9 +176,11 @@ def train_predictor(
         Model name or directory.
     n_members : int
         Deep-ensemble size (>= 5 recommended).
-    features : {"spectrum", "spectrum_ap"}
+    features : {"spectrum", "spectrum_ap", "paper"}
         Input set of the predictor and property heads (:mod:`explorer.ml.data`): with or
-        without the ugriz total magnitudes.
+        without the ugriz total magnitudes, or the paper's 8 inputs (latents, z, log norm:
+        the only choice for a latent catalog such as the paper's release, which has no
+        optical photometry and needs no encoder).
     hidden : "a,b,c,..."
         MLP hidden sizes of the IR ensemble members. A wider ensemble (``"256,256,256,256"``,
         ``epochs=300``, ``patience=40``) lowers chi^2_N on the 50k run's test split (W1-W4
@@ -233,7 +235,12 @@ def _train_predictor(
 
     cat = _open(catalog)
     d = resolve_model_dir(name)
-    bundle = load_models(d, components=["encoder"])
+    if getattr(cat, "has_spectra", True):
+        bundle = load_models(d, components=["encoder"])
+    else:  # latent catalog (paper release): the latents are stored, no encoder is needed
+        from .registry import ModelBundle
+
+        bundle = ModelBundle(path=d, manifest={})
     idx_tr, idx_va = cat.split_indices("train"), cat.split_indices("valid")
     if len(idx_tr) == 0 or len(idx_va) == 0:
         raise ModelError(f"{cat.path}: need good rows in both the train and valid splits")
@@ -242,7 +249,7 @@ def _train_predictor(
     lat_va = bundle.catalog_latents(cat, idx_va, progress=progress)
     encode_s = time.perf_counter() - t0
     t_tr, t_va = wise_targets(cat.table, idx_tr), wise_targets(cat.table, idx_va)
-    n_lat = bundle.encoder.n_latent
+    n_lat = lat_tr.shape[1]
     info = {"training_command": command_line(), "seed": seed, "catalog": catalog_provenance(cat)}
     summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
 
@@ -266,11 +273,14 @@ def _train_predictor(
         save_component(d, component, ens.state(), config=cfg.to_dict(), info=info)
         summary[component] = {"cov_scale": ens.cov_scale.tolist(), "train_seconds": ens.meta["train_seconds"]}
 
-    if features not in ("spectrum", "spectrum_ap"):
-        raise ModelError(f"features must be 'spectrum' or 'spectrum_ap', got {features!r}")
+    if features not in ("spectrum", "spectrum_ap", "paper"):
+        raise ModelError(f"features must be 'spectrum', 'spectrum_ap' or 'paper', got {features!r}")
     x_tr = build_features(features, cat.table, idx_tr, lat_tr)
     x_va = build_features(features, cat.table, idx_va, lat_va)
     fit_ir(features, "predictor", x_tr, x_va)
+    from .domain import DomainReference, save_domain  # out-of-domain reference, stored with the model
+
+    save_domain(d, DomainReference.from_training(cat.table, idx_tr, lat_tr, source=f"{cat.path} (train split)"))
 
     if properties:
         from .properties import fit_sigma_scale, property_targets, train_property_ensemble
@@ -340,6 +350,9 @@ def _train_predictor(
         summary["paper_mlp"] = {"train_seconds": pm.meta["train_seconds"]}
         xo_tr = build_features("photometry", cat.table, idx_tr)
         xo_va = build_features("photometry", cat.table, idx_va)
-        fit_ir("photometry", "photometry_only", xo_tr, xo_va)
+        if any(f"mag_{b}_total" in cat.table for b in "ugriz"):
+            fit_ir("photometry", "photometry_only", xo_tr, xo_va)
+        else:  # e.g. the paper's release: no optical photometry to train the baseline on
+            summary["photometry_only"] = "skipped: the catalog has no ugriz magnitudes"
     summary["path"] = str(Path(d))
     return summary
