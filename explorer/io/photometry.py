@@ -56,11 +56,12 @@ class PhotometryTable:
         return self.by_sdss_id.get(galaxy_id)
 
 
-def _float(table, name) -> np.ndarray:
+def _float(table, name, sentinels: bool = True) -> np.ndarray:
     col = table[name]
     out = np.asarray(np.ma.getdata(col), dtype=float).copy()
     out[np.ma.getmaskarray(col)] = np.nan
-    out[(out <= -9000) | (out >= 9000)] = np.nan
+    if sentinels:  # SDSS writes -9999 / 9999 for a missing magnitude
+        out[(out <= -9000) | (out >= 9000)] = np.nan
     return out
 
 
@@ -81,7 +82,9 @@ def read_photometry_table(path, *, deredden: bool = True) -> PhotometryTable:
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     fmt = _FORMATS.get(suffixes[-1] if suffixes else "")
     try:
-        t = Table.read(path, format=fmt) if fmt else Table.read(path)
+        # SkyServer CSV exports begin with a "#Table1" line: '#' lines are comments
+        kw = {"comment": "#"} if fmt == "ascii.csv" else {}
+        t = Table.read(path, format=fmt, **kw) if fmt else Table.read(path)
     except Exception as exc:
         raise CatalogError(
             f"{path}: photometry table unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
@@ -94,7 +97,7 @@ def read_photometry_table(path, *, deredden: bool = True) -> PhotometryTable:
         col = t[lower["specobjid"]]
         by_sid = {str(v).strip(): i for i, v in enumerate(np.ma.getdata(col))}
     if all(k in lower for k in ("plate", "mjd", "fiberid")):
-        p, m, f = (_float(t, lower[k]) for k in ("plate", "mjd", "fiberid"))
+        p, m, f = (_float(t, lower[k], sentinels=False) for k in ("plate", "mjd", "fiberid"))
         by_id = {sdss_id(p[i], m[i], f[i]): i for i in range(n) if np.isfinite(p[i] + m[i] + f[i])}
     if not by_sid and not by_id:
         raise CatalogError(f"{path}: photometry table has no specObjID nor plate/mjd/fiberID columns")
@@ -102,7 +105,7 @@ def read_photometry_table(path, *, deredden: bool = True) -> PhotometryTable:
     kind = "cmodelmag" if all(f"cmodelmag_{b}" in lower for b in BANDS) else "modelmag"
     if not all(f"{kind}_{b}" in lower for b in BANDS):
         raise CatalogError(f"{path}: photometry table has no cModelMag_[ugriz] or modelMag_[ugriz] columns")
-    notes.append(f"total magnitudes: {kind.replace('mag', 'Mag')}_*")
+    notes.append(f"total magnitudes: {'cModelMag' if kind == 'cmodelmag' else 'modelMag'}_*")
     has_fiber = all(f"fibermag_{b}" in lower for b in BANDS)
     has_ext = all(f"extinction_{b}" in lower for b in BANDS)
     if not has_fiber:

@@ -194,7 +194,7 @@ def score_domain(ref: DomainReference, z, spec_norm, latents, mag_total=None) ->
             bad = np.isfinite(m[:, k]) & ((m[:, k] < lo) | (m[:, k] > hi))
             ood_mag |= bad
             for i in np.flatnonzero(bad):
-                reasons[i].append(f"{b}={m[i, k]:.3g} outside training range [{lo:.3g}, {hi:.3g}]")
+                reasons[i].append(f"{b} mag={m[i, k]:.3g} outside training range [{lo:.3g}, {hi:.3g}]")
     ood = ood_z | ood_lat | ood_norm | ood_mag
     return DomainScores(
         ood=ood,
@@ -262,10 +262,13 @@ def domain_reference(bundle, train_catalog=None, *, max_rows: int = 20000, save:
             train_catalog = alt
     cat = train_catalog if isinstance(train_catalog, Catalog) else Catalog(train_catalog)
     idx = cat.split_indices("train")
+    which = "train split"
+    if len(idx) == 0:  # e.g. the demo catalog (test galaxies of the 50k run): all good rows
+        idx, which = np.flatnonzero(cat.good), "all good rows (no train split)"
     if len(idx) > max_rows:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_rows, replace=False))
     lat = bundle.catalog_latents(cat, idx)
-    ref = DomainReference.from_training(cat.table, idx, lat, source=f"{cat.path} (train split, {len(idx)} rows)")
+    ref = DomainReference.from_training(cat.table, idx, lat, source=f"{cat.path} ({which}, {len(idx)} rows)")
     if save:
         save_domain(bundle.path, ref)
     return ref
