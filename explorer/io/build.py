@@ -140,6 +140,8 @@ def _read_one(args) -> dict:
         meta = {k: v for k, v in spec.meta.items() if k != "path"}
         meta["specobjid"] = _specobjid(path)
         rec.update(id=spec.id, z=spec.z, norm=spec.norm, meta=meta, flux=spec.flux, weight=spec.weight)
+    if "error" in rec:  # one line per rejected file in the report
+        rec["error"] = " ".join(rec["error"].split())
     if cache_dir is not None:
         _cache_store(Path(cache_dir), rec)
     return rec
