@@ -88,7 +88,10 @@ def _chunk_table(cat, bundle, ref, idx, n_detected_samples: int):
     kw = dict(latents=lat, z=z, spec_norm=norm, mag_total=mags("total"), mag_fiber=mags("fiber"))
     post = bundle.predict(**kw)
     q = post.quantiles([0.16, 0.5, 0.84])
-    det = post.detected_mean_mag(n_samples=n_detected_samples)
+    # Monte Carlo draws seeded by the galaxy's row, so the numbers do not depend on the chunking
+    det = np.concatenate(
+        [post[k : k + 1].detected_mean_mag(n_samples=n_detected_samples, rng=int(i)) for k, i in enumerate(idx)]
+    ) if len(idx) else np.zeros((0, len(WISE_BANDS)))  # fmt: skip
     cols: dict = {"id": np.asarray(t["id"]).astype(str)[idx]}
     for c in ("ra_deg", "dec_deg"):
         cols[c] = np.asarray(t[c], float)[idx] if c in t else np.full(len(idx), np.nan)
