@@ -249,7 +249,9 @@ class Catalog:
                 f"{self.path} has format_version {version}, this reader needs {FORMAT_VERSION}"
             )
         self.content = str(attrs.get("content", "spectra"))
-        needs = ("spectra/flux", "spectra/weight", "table") if self.content != "latents" else ("latents", "table")
+        needs = (
+            ("spectra/flux", "spectra/weight", "table") if self.content != "latents" else ("latents", "table")
+        )
         for need in needs:
             if need not in self._h5:
                 self._h5.close()
@@ -266,7 +268,9 @@ class Catalog:
                 shape = self._h5[name].shape
                 self._h5.close()
                 raise CatalogError(f"{self.path}: {name} has shape {shape}, expected ({self.n}, {N_PIX})")
-        if "latents" in self._h5 and (self._h5["latents"].ndim != 2 or self._h5["latents"].shape[0] != self.n):
+        if "latents" in self._h5 and (
+            self._h5["latents"].ndim != 2 or self._h5["latents"].shape[0] != self.n
+        ):
             shape = self._h5["latents"].shape
             self._h5.close()
             raise CatalogError(f"{self.path}: latents have shape {shape}, expected ({self.n}, S)")

@@ -142,7 +142,9 @@ def register(subparsers) -> None:
     s.add_argument("spectra", nargs="+", help="folder(s), glob(s), list file(s) or spec FITS files")
     s.add_argument("--wise", required=True, help="AllWISE table from IRSA (.tbl, .csv, .fits, .xml)")
     s.add_argument("--out", type=Path, required=True, help="output catalog .h5")
-    s.add_argument("--photometry", default=None, help="SkyServer/CasJobs ugriz export (specObjID or plate/mjd/fiberID)")
+    s.add_argument(
+        "--photometry", default=None, help="SkyServer/CasJobs ugriz export (specObjID or plate/mjd/fiberID)"
+    )
     s.add_argument("--match", choices=["position", "id"], default="position")
     s.add_argument(
         "--radius",
@@ -155,13 +157,17 @@ def register(subparsers) -> None:
     s.add_argument("--cache", type=Path, default=None, help="cache folder (default: OUT with .cache)")
     s.add_argument("--no-cache", action="store_true")
     s.add_argument("--drop-unmatched", action="store_true", help="leave spectra without WISE out")
-    s.add_argument("--no-deredden", action="store_true", help="keep ugriz uncorrected for Galactic extinction")
+    s.add_argument(
+        "--no-deredden", action="store_true", help="keep ugriz uncorrected for Galactic extinction"
+    )
     s.add_argument("--report", type=Path, default=None, help="also write the build report as JSON")
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_build_catalog)
 
-    s = subparsers.add_parser("import-paper-table", help="the paper's released sdss_wise_cross_reg*.csv -> latent catalog")
+    s = subparsers.add_parser(
+        "import-paper-table", help="the paper's released sdss_wise_cross_reg*.csv -> latent catalog"
+    )
     s.add_argument("tables", nargs="+", help="sdss_wise_cross_reg0.csv(.gz), sdss_wise_cross_reg1.csv(.gz)")
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--test-ids", default=None, help="test_ids.csv (row indices into the reg1 table)")
@@ -172,7 +178,9 @@ def register(subparsers) -> None:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_import_paper_table)
 
-    s = subparsers.add_parser("export-paper-table", help="write a catalog in the paper's release layout (CSV)")
+    s = subparsers.add_parser(
+        "export-paper-table", help="write a catalog in the paper's release layout (CSV)"
+    )
     s.add_argument("catalog")
     s.add_argument("--out", type=Path, required=True, help=".csv or .csv.gz")
     s.add_argument("--models", default="default", help="encoder for a spectral catalog")
@@ -180,7 +188,9 @@ def register(subparsers) -> None:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_export_paper_table)
 
-    s = subparsers.add_parser("predict", help="WISE posteriors, properties and out-of-domain flags for a catalog")
+    s = subparsers.add_parser(
+        "predict", help="WISE posteriors, properties and out-of-domain flags for a catalog"
+    )
     s.add_argument("catalog")
     s.add_argument("--models", default="default")
     s.add_argument("--out", type=Path, required=True, help=".fits, .csv, .parquet or .ecsv")

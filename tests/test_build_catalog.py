@@ -147,9 +147,20 @@ def test_find_spectra_list_file_and_glob(spec_dir, tmp_path):
 def test_cli_build_catalog_exit_codes(spec_dir, tmp_path, capsys):
     from explorer.cli import main
 
-    rc = main(["build-catalog", str(spec_dir), "--wise", str(WISE_TBL), "--out", str(tmp_path / "c.h5"), "--quiet"])
+    rc = main(
+        ["build-catalog", str(spec_dir), "--wise", str(WISE_TBL), "--out", str(tmp_path / "c.h5"), "--quiet"]
+    )
     assert rc == 0 and "2 matched" in capsys.readouterr().out
-    rc = main(["build-catalog", str(spec_dir), "--wise", str(tmp_path / "absent.tbl"), "--out", str(tmp_path / "d.h5")])
+    rc = main(
+        [
+            "build-catalog",
+            str(spec_dir),
+            "--wise",
+            str(tmp_path / "absent.tbl"),
+            "--out",
+            str(tmp_path / "d.h5"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "absent.tbl" in err and len(err.strip().splitlines()) == 1
     assert np.isfinite(1.0)

@@ -68,7 +68,10 @@ def test_nan_latents_rows_are_dropped_and_reported(tmp_path):
     df.to_csv(tmp_path / "reg1.csv", index=False)
     out = import_paper_table([tmp_path / "reg1.csv"], tmp_path / "p.h5")
     assert out["n_galaxies"] == 28
-    assert len(out["rejected"]) == 1 and "reg1.csv: 2 row(s) dropped, NaN/inf latents: rows [4, 11]" in out["rejected"][0]
+    assert (
+        len(out["rejected"]) == 1
+        and "reg1.csv: 2 row(s) dropped, NaN/inf latents: rows [4, 11]" in out["rejected"][0]
+    )
     with Catalog(tmp_path / "p.h5") as cat:
         assert "reg1:4" not in set(cat.table["id"]) and cat.provenance["rejected"] == out["rejected"]
 
@@ -76,7 +79,9 @@ def test_nan_latents_rows_are_dropped_and_reported(tmp_path):
 def test_export_import_round_trip(tmp_path):
     write_paper_csv(tmp_path / "reg1.csv", 80, seed=3)
     import_paper_table([tmp_path / "reg1.csv"], tmp_path / "a.h5", seed=5)
-    export_paper_table(tmp_path / "a.h5", tmp_path / "sdss_wise_cross_reg1.csv", test_ids_out=tmp_path / "test_ids.csv")
+    export_paper_table(
+        tmp_path / "a.h5", tmp_path / "sdss_wise_cross_reg1.csv", test_ids_out=tmp_path / "test_ids.csv"
+    )
     exported = pd.read_csv(tmp_path / "sdss_wise_cross_reg1.csv")
     assert list(exported.columns) == PAPER_COLUMNS
     import_paper_table(
@@ -85,7 +90,9 @@ def test_export_import_round_trip(tmp_path):
     with Catalog(tmp_path / "a.h5") as a, Catalog(tmp_path / "b.h5") as b:
         np.testing.assert_allclose(a.latents, b.latents, rtol=1e-6)
         for col in ("z", "spec_norm", "w1_mag_vega", "w3_sigma_mag", "w4_is_ul"):
-            np.testing.assert_allclose(np.asarray(a.table[col], float), np.asarray(b.table[col], float), rtol=1e-9)
+            np.testing.assert_allclose(
+                np.asarray(a.table[col], float), np.asarray(b.table[col], float), rtol=1e-9
+            )
         assert np.array_equal(a.table["split"] == "test", b.table["split"] == "test")
 
 

@@ -45,7 +45,9 @@ def test_predict_cli_writes_one_row_per_galaxy_with_ood_flag(setup, suffix, caps
 
     d, model = setup
     out = d / f"pred{suffix}"
-    rc = main(["predict", str(d / "cat.h5"), "--models", str(model), "--out", str(out), "--chunk", "1", "--quiet"])
+    rc = main(
+        ["predict", str(d / "cat.h5"), "--models", str(model), "--out", str(out), "--chunk", "1", "--quiet"]
+    )
     assert rc == 0 and "2 flagged out of the training domain" in capsys.readouterr().out
     t = Table.read(out, format="ascii.csv") if suffix == ".csv" else Table.read(out)
     assert len(t) == 2 and sorted(t["id"].astype(str)) == ["0945-52652-0470", "2488-54149-0001"]

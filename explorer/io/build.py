@@ -72,7 +72,9 @@ def find_spectra(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
     for item in map(str, inputs):
         p = Path(item)
         if p.is_dir():
-            found = [q for q in sorted(p.rglob("*")) if q.is_file() and q.name.lower().endswith(_SPEC_SUFFIXES)]
+            found = [
+                q for q in sorted(p.rglob("*")) if q.is_file() and q.name.lower().endswith(_SPEC_SUFFIXES)
+            ]
             if not found:
                 problems.append((item, "folder holds no .fits/.fits.gz files"))
             out += found
@@ -365,7 +367,9 @@ def build_catalog(
         by_sha[r["sha256"]] = r["path"]
         good.append(r)
     if not good:
-        raise CatalogError(f"none of the {len(paths)} spectrum files could be used:\n  " + "\n  ".join(rep.rejected))
+        raise CatalogError(
+            f"none of the {len(paths)} spectrum files could be used:\n  " + "\n  ".join(rep.rejected)
+        )
     n = len(good)
     ids = np.array([r["id"] for r in good])
     ra = np.array([r["meta"].get("ra_deg", np.nan) for r in good], float)
@@ -422,9 +426,10 @@ def build_catalog(
     rep.n_matched = int(np.count_nonzero(wise_row >= 0))
     n_bad_wise = len(wt.bad_rows)
     if n_bad_wise:
-        rep.notes.append(f"{wt.source}: {n_bad_wise} WISE rows flagged and not matched: " + "; ".join(
-            f"row {i}: {why}" for i, why in list(wt.bad_rows.items())[:10]
-        ))
+        rep.notes.append(
+            f"{wt.source}: {n_bad_wise} WISE rows flagged and not matched: "
+            + "; ".join(f"row {i}: {why}" for i, why in list(wt.bad_rows.items())[:10])
+        )
 
     keep = np.ones(n, bool) if not drop_unmatched else wise_row >= 0
     sel = np.flatnonzero(keep)
@@ -470,14 +475,18 @@ def build_catalog(
 
     phot_info: dict = {"optical_photometry": False}
     if phot is not None:
-        prow = np.array([phot.lookup(table["specobjid"][k], table["id"][k]) for k in range(sel.size)], dtype=object)
+        prow = np.array(
+            [phot.lookup(table["specobjid"][k], table["id"][k]) for k in range(sel.size)], dtype=object
+        )
         found = np.array([p is not None for p in prow])
         for name, src in phot.columns.items():
             col = np.full(sel.size, np.nan)
             col[found] = src[prow[found].astype(int)]
             table[name] = col
         for k in np.flatnonzero(~found):
-            rep.notes.append(f"{table['spec_file'][k]} ({table['id'][k]}): not in photometry table {phot.source}")
+            rep.notes.append(
+                f"{table['spec_file'][k]} ({table['id'][k]}): not in photometry table {phot.source}"
+            )
         rep.notes += [f"{phot.source}: {t}" for t in phot.notes]
         phot_info = {"optical_photometry": bool(found.any())}
     else:
@@ -499,11 +508,18 @@ def build_catalog(
         "photometry_table": (
             {"path": str(photometry), "sha256": sha256_of(photometry), "notes": phot.notes} if phot else None
         ),
-        "match": {"method": match, "radius_arcsec": radius_arcsec if match == "position" else None,
-                  "radius_reason": "half the W1 beam (6.1 arcsec FWHM, Wright et al. 2010)"},  # fmt: skip
+        "match": {
+            "method": match,
+            "radius_arcsec": radius_arcsec if match == "position" else None,
+            "radius_reason": "half the W1 beam (6.1 arcsec FWHM, Wright et al. 2010)",
+        },  # fmt: skip
         "counts": {
-            "files": rep.n_files, "galaxies": rep.n_galaxies, "matched": rep.n_matched,
-            "unmatched": len(rep.unmatched), "ambiguous": len(rep.ambiguous), "rejected": len(rep.rejected),
+            "files": rep.n_files,
+            "galaxies": rep.n_galaxies,
+            "matched": rep.n_matched,
+            "unmatched": len(rep.unmatched),
+            "ambiguous": len(rep.ambiguous),
+            "rejected": len(rep.rejected),
         },  # fmt: skip
         "rejected": rep.rejected,
         "unmatched": rep.unmatched,

@@ -91,9 +91,7 @@ def _read_csv(path: Path):
         raise CatalogError(f"{path}: not a readable CSV table ({type(exc).__name__}: {exc})") from None
     missing = [c for c in PAPER_COLUMNS if c not in df.columns]
     if missing:
-        raise CatalogError(
-            f"{path}: paper table is missing columns {missing} (has {list(df.columns)[:20]})"
-        )
+        raise CatalogError(f"{path}: paper table is missing columns {missing} (has {list(df.columns)[:20]})")
     return df
 
 
@@ -253,7 +251,9 @@ def import_paper_table(
             else [_reg1_index(paths)]
         )
         if not into:
-            raise CatalogError(f"--test-ids-into {test_ids_into!r} is none of the inputs {[str(p) for p in paths]}")
+            raise CatalogError(
+                f"--test-ids-into {test_ids_into!r} is none of the inputs {[str(p) for p in paths]}"
+            )
         fi = into[0]
         n_rows = pt.sources[fi]["rows"]
         out_of_range = ids[ids >= n_rows]
@@ -280,9 +280,7 @@ def import_paper_table(
         "command": command,
         "kind": "paper release table (latents, no spectra)",
         "inputs": pt.sources,
-        "test_ids": test_src
-        if isinstance(test_src, str)
-        else {**test_src, "sha256": sha256_of(test_ids)},
+        "test_ids": test_src if isinstance(test_src, str) else {**test_src, "sha256": sha256_of(test_ids)},
         "reg_scale": reg_scale,
         "nondetection": f"w?sigmpro >= {NONDETECTION_THRESHOLD_MAG:g} (release: 9999) -> upper limit",
         "rejected": pt.rejected,
@@ -339,7 +337,9 @@ def _write_paper_csv(cat, idx, lat, out, test_ids_out) -> dict:
     import pandas as pd
 
     if lat.shape[1] != N_LATENT:
-        raise CatalogError(f"{cat.path}: the release layout has {N_LATENT} latents, these have {lat.shape[1]}")
+        raise CatalogError(
+            f"{cat.path}: the release layout has {N_LATENT} latents, these have {lat.shape[1]}"
+        )
     t = cat.table
     data = {c: lat[:, i] for i, c in enumerate(LATENT_COLUMNS)}
     data["Z"] = np.asarray(t["z"], float)[idx]

@@ -70,7 +70,9 @@ class DomainReference:
         lat = np.asarray(latents, dtype=float)
         lat = lat[np.all(np.isfinite(lat), axis=1)]
         if len(lat) <= lat.shape[1]:
-            raise ModelError(f"need more than {lat.shape[1]} training latents for a covariance, got {len(lat)}")
+            raise ModelError(
+                f"need more than {lat.shape[1]} training latents for a covariance, got {len(lat)}"
+            )
         z = np.asarray(table["z"], float)[idx]
         z = z[np.isfinite(z)]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -166,7 +168,9 @@ def score_domain(ref: DomainReference, z, spec_norm, latents, mag_total=None) ->
         ln = np.log10(np.atleast_1d(np.asarray(spec_norm, float)))
     lat = np.atleast_2d(np.asarray(latents, float))
     if lat.shape[1] != ref.latent_mean.size:
-        raise ModelError(f"latents have {lat.shape[1]} dimensions, the domain reference {ref.latent_mean.size}")
+        raise ModelError(
+            f"latents have {lat.shape[1]} dimensions, the domain reference {ref.latent_mean.size}"
+        )
     diff = lat - ref.latent_mean
     prec = np.linalg.pinv(ref.latent_cov)
     d2 = np.einsum("ni,ij,nj->n", diff, prec, diff)

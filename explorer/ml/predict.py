@@ -202,7 +202,9 @@ def predict_catalog(
         "domain_reference": ref.source,
         "command": command,
         "wise_magnitudes": "Vega; posterior of the TRUE magnitude (not a measurement)",
-        "properties": "from the property heads (trained on simulation truth)" if bundle.properties else "none",
+        "properties": "from the property heads (trained on simulation truth)"
+        if bundle.properties
+        else "none",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
@@ -252,7 +254,9 @@ def predict_catalog(
     if fmt == "csv":  # CSV has no room for metadata: a sidecar
         side = out.with_name(out.name + ".meta.json")
         side.write_text(
-            json.dumps({"meta": meta, "units": {c: u for c, (u, _) in COLUMN_UNITS.items()}}, indent=1, default=str)
+            json.dumps(
+                {"meta": meta, "units": {c: u for c, (u, _) in COLUMN_UNITS.items()}}, indent=1, default=str
+            )
         )
     return {
         "path": str(out),

@@ -280,7 +280,9 @@ def _train_predictor(
     fit_ir(features, "predictor", x_tr, x_va)
     from .domain import DomainReference, save_domain  # out-of-domain reference, stored with the model
 
-    save_domain(d, DomainReference.from_training(cat.table, idx_tr, lat_tr, source=f"{cat.path} (train split)"))
+    save_domain(
+        d, DomainReference.from_training(cat.table, idx_tr, lat_tr, source=f"{cat.path} (train split)")
+    )
 
     if properties:
         from .properties import fit_sigma_scale, property_targets, train_property_ensemble
