@@ -71,10 +71,9 @@ def cmd_import_paper_table(args) -> int:
 
 
 def cmd_export_paper_table(args) -> int:
-    import numpy as np
 
     from .catalog import Catalog
-    from .io.paper_table import export_paper_table
+    from .io.paper_table import export_paper_table, export_rows
 
     with Catalog(args.catalog) as cat:
         latents = None
@@ -82,8 +81,8 @@ def cmd_export_paper_table(args) -> int:
             from .ml.registry import load_models
 
             bundle = load_models(args.models, components=["encoder"])
-            latents = bundle.catalog_latents(cat, np.flatnonzero(cat.good), progress=not args.json)
-        out = export_paper_table(cat, args.out, latents=latents, test_ids_out=args.test_ids)
+            latents = bundle.catalog_latents(cat, export_rows(cat, args.rows), progress=not args.json)
+        out = export_paper_table(cat, args.out, latents=latents, test_ids_out=args.test_ids, rows=args.rows)
     _print_json(out) if args.json else print(f"wrote {out['path']} ({out['n_rows']} rows)")
     return 0
 
@@ -185,6 +184,7 @@ def register(subparsers) -> None:
     s.add_argument("--out", type=Path, required=True, help=".csv or .csv.gz")
     s.add_argument("--models", default="default", help="encoder for a spectral catalog")
     s.add_argument("--test-ids", type=Path, default=None, help="also write test_ids.csv here")
+    s.add_argument("--rows", type=int, default=None, help="only the first N good rows")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_export_paper_table)
 

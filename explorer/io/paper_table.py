@@ -302,7 +302,7 @@ def import_paper_table(
     return {"path": str(path), "n_galaxies": n, "splits": counts, "rejected": pt.rejected, "notes": notes}
 
 
-def export_paper_table(catalog, out, *, latents=None, test_ids_out=None) -> dict:
+def export_paper_table(catalog, out, *, latents=None, test_ids_out=None, rows: int | None = None) -> dict:
     """Write a catalog in the release's exact layout (round trip of :func:`import_paper_table`).
 
     Parameters
@@ -316,13 +316,15 @@ def export_paper_table(catalog, out, *, latents=None, test_ids_out=None) -> dict
         model's encoder; this layer does not load models).
     test_ids_out : path, optional
         Also write the test split's row indices into ``out`` (``test_ids`` header).
+    rows : int, optional
+        Write only the first ``rows`` good rows (e.g. a 20k-row file from a 50k catalog).
 
     Only rows that pass validation (:attr:`Catalog.good`) are written, in catalog order.
     """
     from ..catalog import Catalog
 
     cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
-    idx = np.flatnonzero(cat.good)
+    idx = export_rows(cat, rows)
     if latents is None:
         if cat.latents is None:
             raise CatalogError(f"{cat.path} holds spectra, not latents: encode them first (--models)")
@@ -331,6 +333,12 @@ def export_paper_table(catalog, out, *, latents=None, test_ids_out=None) -> dict
     if latents.shape[0] != idx.size:
         raise CatalogError(f"{cat.path}: {latents.shape[0]} latents for {idx.size} good rows")
     return _write_paper_csv(cat, idx, latents, out, test_ids_out)
+
+
+def export_rows(cat, rows: int | None = None) -> np.ndarray:
+    """Catalog rows :func:`export_paper_table` writes: the good ones, at most ``rows``."""
+    idx = np.flatnonzero(cat.good)
+    return idx if rows is None else idx[: max(0, int(rows))]
 
 
 def _write_paper_csv(cat, idx, lat, out, test_ids_out) -> dict:
