@@ -41,10 +41,10 @@ def cmd_build_catalog(args) -> int:
         progress=not (args.quiet or args.json),
         command=_command(),
     )
-    if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps(rep.to_dict(), indent=2, default=json_default))
-    _print_json(rep.to_dict()) if args.json else print(rep.text())
+    report = args.report or args.out.with_suffix(".report.json")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(rep.to_dict(), indent=2, default=json_default))
+    _print_json(rep.to_dict()) if args.json else print(rep.text() + f"\n  full report: {report}")
     return 0
 
 
@@ -159,7 +159,7 @@ def register(subparsers) -> None:
     s.add_argument(
         "--no-deredden", action="store_true", help="keep ugriz uncorrected for Galactic extinction"
     )
-    s.add_argument("--report", type=Path, default=None, help="also write the build report as JSON")
+    s.add_argument("--report", type=Path, default=None, help="build report JSON (default: OUT with .report.json)")
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_build_catalog)

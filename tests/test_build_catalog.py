@@ -39,8 +39,9 @@ def test_two_real_spectra_give_a_two_galaxy_catalog(spec_dir, tmp_path):
         assert cat.table["w4_is_ul"][i] and not cat.table["w3_is_ul"][i]  # ph_qual AAAU
         assert cat.table["wise_sep_arcsec"][i] < 1.0
         prov = cat.provenance
-        assert prov["match"]["radius_arcsec"] == 3.0 and len(prov["spectra"]) == 2
-        assert all(len(s["sha256"]) == 64 for s in prov["spectra"])
+        assert prov["match"]["radius_arcsec"] == 3.0 and prov["spectra"]["n_files"] == 2
+        assert all(len(h) == 64 for h in cat.table["spec_sha256"])
+        assert len(prov["wise_table"]["sha256"]) == 64
         assert prov["counts"]["matched"] == 2
 
 
@@ -164,3 +165,17 @@ def test_cli_build_catalog_exit_codes(spec_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "absent.tbl" in err and len(err.strip().splitlines()) == 1
     assert np.isfinite(1.0)
+
+
+def test_join_by_id_column(spec_dir, tmp_path):
+    from astropy.table import Table
+
+    t = Table.read(WISE_TBL, format="ascii.ipac")
+    t["sdss_id"] = ["0945-52652-0470", "2488-54149-0001", "9999-99999-9999"]
+    t["ra"] = t["dec"] = [0.0, 1.0, 2.0]  # positions that match nothing: the id decides
+    t.write(tmp_path / "ids.tbl", format="ascii.ipac")
+    rep = build_catalog(spec_dir, tmp_path / "ids.tbl", tmp_path / "cat.h5", match="id", wise_id_column="sdss_id",
+                        workers=1, progress=False)  # fmt: skip
+    assert rep.n_matched == 2
+    with Catalog(tmp_path / "cat.h5") as cat:
+        assert cat.table["w1_mag_vega"][cat.index_of("2488-54149-0001")] == pytest.approx(10.411)

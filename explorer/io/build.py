@@ -451,6 +451,7 @@ def build_catalog(
         "sdss_class": np.array([str(mm.get("class", "")) for mm in meta]),
         "specobjid": np.array([str(mm.get("specobjid", "")) for mm in meta]),
         "spec_file": np.array([os.path.basename(good[i]["path"]) for i in sel]),
+        "spec_sha256": np.array([good[i]["sha256"] for i in sel]),
         "wise_match": status[sel],
         "wise_row": wise_row[sel],
         "wise_sep_arcsec": sep[sel],
@@ -497,13 +498,20 @@ def build_catalog(
     for k, i in enumerate(sel):
         flux[k], weight[k] = good[i]["flux"], good[i]["weight"]
 
-    inputs = [{"path": r["path"], "sha256": r["sha256"]} for r in good]
+    def head(lines: list, n: int = 100) -> list:  # the full lists are in the report file
+        return lines[:n] + ([f"... {len(lines) - n} more in the build report"] if len(lines) > n else [])
+
+    folders = sorted({str(Path(r["path"]).parent) for r in good})
     rep.seconds = time.perf_counter() - t0
     rep.spectra_per_second = rep.n_files / rep.seconds if rep.seconds > 0 else 0.0
     provenance = {
         "command": command,
         "kind": "SDSS spectra x AllWISE (build-catalog)",
-        "spectra": inputs,
+        "spectra": {
+            "folders": head(folders, 20),
+            "n_files": rep.n_files,
+            "per_galaxy": "table columns spec_file and spec_sha256",
+        },
         "wise_table": {"path": str(wise), "sha256": sha256_of(wise), "rows": len(wt)},
         "photometry_table": (
             {"path": str(photometry), "sha256": sha256_of(photometry), "notes": phot.notes} if phot else None
@@ -521,9 +529,9 @@ def build_catalog(
             "ambiguous": len(rep.ambiguous),
             "rejected": len(rep.rejected),
         },  # fmt: skip
-        "rejected": rep.rejected,
-        "unmatched": rep.unmatched,
-        "ambiguous": rep.ambiguous,
+        "rejected": head(rep.rejected),
+        "unmatched": head(rep.unmatched),
+        "ambiguous": head(rep.ambiguous),
         "split": "deterministic from sha256(id): 80% train, 10% valid, 10% test",
     }
     write_catalog(out, table, flux, weight, simulated=False, provenance=provenance, extra_attrs=phot_info)
