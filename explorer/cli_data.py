@@ -106,6 +106,8 @@ def cmd_predict(args) -> int:
             f"wrote {out['path']}: {out['n_rows']} galaxies, {out['n_out_of_domain']} flagged out of the "
             f"training domain (columns ood, ood_reason) in {out['seconds']:.1f} s"
         )
+        for line in out["out_of_domain_examples"]:
+            print(f"  out of domain: {line}")
     return 0
 
 
@@ -159,7 +161,9 @@ def register(subparsers) -> None:
     s.add_argument(
         "--no-deredden", action="store_true", help="keep ugriz uncorrected for Galactic extinction"
     )
-    s.add_argument("--report", type=Path, default=None, help="build report JSON (default: OUT with .report.json)")
+    s.add_argument(
+        "--report", type=Path, default=None, help="build report JSON (default: OUT with .report.json)"
+    )
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_build_catalog)

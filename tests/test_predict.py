@@ -48,7 +48,9 @@ def test_predict_cli_writes_one_row_per_galaxy_with_ood_flag(setup, suffix, caps
     rc = main(
         ["predict", str(d / "cat.h5"), "--models", str(model), "--out", str(out), "--chunk", "1", "--quiet"]
     )
-    assert rc == 0 and "2 flagged out of the training domain" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert rc == 0 and "2 flagged out of the training domain" in printed
+    assert "out of domain: 0945-52652-0470: z=0.003763 outside training range" in printed
     t = Table.read(out, format="ascii.csv") if suffix == ".csv" else Table.read(out)
     assert len(t) == 2 and sorted(t["id"].astype(str)) == ["0945-52652-0470", "2488-54149-0001"]
     for c in ("w3_mean_mag", "w3_sigma_mag", "w3_p16_mag", "w3_p50_mag", "w3_p84_mag", "w3_detected_mean_mag",

@@ -163,7 +163,7 @@ def predict_catalog(
 
     Returns
     -------
-    dict: path, n rows, n out of domain, format, seconds.
+    dict: path, n rows, n out of domain (and up to 20 "id: reason" lines), format, seconds.
     """
     import time
 
@@ -212,11 +212,14 @@ def predict_catalog(
     tables = []
     writer = None
     n_ood = 0
+    ood_examples: list[str] = []
     try:
         for s in tqdm(range(0, n, chunk), desc="predict", disable=not progress):
             idx = np.arange(s, min(n, s + chunk))
             cols = _chunk_table(cat, bundle, ref, idx, n_detected_samples)
             n_ood += int(np.count_nonzero(cols["ood"]))
+            for k in np.flatnonzero(cols["ood"])[: max(0, 20 - len(ood_examples))]:
+                ood_examples.append(f"{cols['id'][k]}: {cols['ood_reason'][k]}")
             tab = _to_table(cols)
             if fmt == "csv":
                 with open(tmp, "a" if s else "w") as fh:
@@ -263,5 +266,6 @@ def predict_catalog(
         "format": fmt,
         "n_rows": int(n),
         "n_out_of_domain": n_ood,
+        "out_of_domain_examples": ood_examples,
         "seconds": time.perf_counter() - t0,
     }
