@@ -9,6 +9,13 @@ Layout of a catalog file (``format = "irox-catalog"``, ``format_version = 1``)::
                             ``spec_norm`` (dimensionless); chunked one galaxy per chunk
     /spectra/weight         (N, 3921) inverse variance of that normalized flux; 0 = masked
     /table/<column>         one 1-D dataset per column, length N (see ``COLUMNS``)
+    /latents                (N, S) optional: precomputed encoder latents (attrs: source)
+
+A *latent catalog* (``content = "latents"``) has ``/latents`` and no ``/spectra`` group: the
+galaxies come as official spender latents (e.g. the paper's released table, see
+:mod:`explorer.io.paper_table`), so spectra-level features (reading, decoding, attributing a
+spectrum) are unavailable while everything that needs only latents + z + normalization works.
+Files without the ``content`` attribute are spectral catalogs (``content = "spectra"``).
 
 One galaxy is read with :meth:`Catalog.spectrum` without loading the rest of the file.
 Rows that fail validation (duplicate id, z outside [0, 0.5], no usable pixels, NaN or
@@ -109,13 +116,16 @@ def _encode_column(name: str, values) -> np.ndarray:
 def write_catalog(
     path: str | Path,
     table: dict[str, np.ndarray],
-    flux: np.ndarray,
-    weight: np.ndarray,
+    flux: np.ndarray | None,
+    weight: np.ndarray | None,
     *,
     simulated: bool,
     provenance: dict | None = None,
     spectra_dtype: str = "float32",
     compression: str | None = "gzip",
+    latents: np.ndarray | None = None,
+    latent_source: str = "",
+    extra_attrs: dict | None = None,
 ) -> Path:
     """Write a catalog file.
 
@@ -134,6 +144,12 @@ def write_catalog(
     spectra_dtype : {"float32", "float16"}
         Storage type of the spectra (float16 halves the file; its 5e-4 relative precision is
         far below the noise of SDSS spectra).
+    latents : ndarray, shape (N, S), optional
+        Precomputed latents. With ``flux = weight = None`` the file is a latent catalog.
+    latent_source : str
+        Where the latents come from (e.g. "spender sdss_II (paper release)").
+    extra_attrs : dict, optional
+        More root attributes (scalars or strings), e.g. ``optical_photometry``.
     """
     import h5py
 
@@ -142,17 +158,25 @@ def write_catalog(
     if missing:
         raise CatalogError(f"cannot write {path}: required columns missing: {missing}")
     n = len(np.asarray(table["id"]))
-    flux = np.asarray(flux)
-    weight = np.asarray(weight)
-    if flux.shape != (n, N_PIX) or weight.shape != (n, N_PIX):
-        raise CatalogError(
-            f"cannot write {path}: flux {flux.shape} and weight {weight.shape} must be ({n}, {N_PIX})"
-        )
+    has_spectra = flux is not None or weight is not None
+    if not has_spectra and latents is None:
+        raise CatalogError(f"cannot write {path}: a catalog needs spectra (flux, weight) or latents")
+    if has_spectra:
+        flux = np.asarray(flux)
+        weight = np.asarray(weight)
+        if flux.shape != (n, N_PIX) or weight.shape != (n, N_PIX):
+            raise CatalogError(
+                f"cannot write {path}: flux {flux.shape} and weight {weight.shape} must be ({n}, {N_PIX})"
+            )
+    if latents is not None:
+        latents = np.asarray(latents, dtype=np.float32)
+        if latents.ndim != 2 or latents.shape[0] != n:
+            raise CatalogError(f"cannot write {path}: latents {latents.shape} must be ({n}, S)")
     for name, col in table.items():
         if len(np.asarray(col)) != n:
             raise CatalogError(f"cannot write {path}: column {name!r} has {len(col)} rows, expected {n}")
     cols = dict(table)
-    if "n_good_pix" not in cols:
+    if "n_good_pix" not in cols and has_spectra:
         cols["n_good_pix"] = np.count_nonzero(weight > 0, axis=1).astype(np.int32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".partial")
@@ -169,11 +193,17 @@ def write_catalog(
             flux_unit=SDSS_FLUX_UNIT,
             simulated=bool(simulated),
             provenance=json.dumps(provenance or {}, sort_keys=True),
+            content="spectra" if has_spectra else "latents",
         )
-        g = f.create_group("spectra")
-        chunks = (1, N_PIX) if n else None
-        g.create_dataset("flux", data=flux.astype(spectra_dtype), chunks=chunks, **kw)
-        g.create_dataset("weight", data=weight.astype(spectra_dtype), chunks=chunks, **kw)
+        f.attrs.update(extra_attrs or {})
+        if has_spectra:
+            g = f.create_group("spectra")
+            chunks = (1, N_PIX) if n else None
+            g.create_dataset("flux", data=flux.astype(spectra_dtype), chunks=chunks, **kw)
+            g.create_dataset("weight", data=weight.astype(spectra_dtype), chunks=chunks, **kw)
+        if latents is not None:
+            ds = f.create_dataset("latents", data=latents, **kw)
+            ds.attrs["source"] = latent_source
         t = f.create_group("table")
         for name, col in cols.items():
             ds = t.create_dataset(name, data=_encode_column(name, col))
@@ -218,7 +248,11 @@ class Catalog:
             raise CatalogError(
                 f"{self.path} has format_version {version}, this reader needs {FORMAT_VERSION}"
             )
-        for need in ("spectra/flux", "spectra/weight", "table"):
+        self.content = str(attrs.get("content", "spectra"))
+        needs = (
+            ("spectra/flux", "spectra/weight", "table") if self.content != "latents" else ("latents", "table")
+        )
+        for need in needs:
             if need not in self._h5:
                 self._h5.close()
                 raise CatalogError(f"{self.path} is truncated or damaged: group/dataset {need!r} missing")
@@ -229,11 +263,17 @@ class Catalog:
         if missing:
             self._h5.close()
             raise CatalogError(f"{self.path}: required columns missing from /table: {missing}")
-        for name in ("spectra/flux", "spectra/weight"):
+        for name in ("spectra/flux", "spectra/weight") if self.has_spectra else ():
             if self._h5[name].shape != (self.n, N_PIX):
                 shape = self._h5[name].shape
                 self._h5.close()
                 raise CatalogError(f"{self.path}: {name} has shape {shape}, expected ({self.n}, {N_PIX})")
+        if "latents" in self._h5 and (
+            self._h5["latents"].ndim != 2 or self._h5["latents"].shape[0] != self.n
+        ):
+            shape = self._h5["latents"].shape
+            self._h5.close()
+            raise CatalogError(f"{self.path}: latents have shape {shape}, expected ({self.n}, S)")
         for name, ds in self._h5["table"].items():
             if ds.shape != (self.n,):
                 self._h5.close()
@@ -242,6 +282,32 @@ class Catalog:
                 )
         self._table: dict[str, np.ndarray] | None = None
         self._bad: dict[int, str] | None = None
+
+    # -- content ----------------------------------------------------------------------------
+    @property
+    def has_spectra(self) -> bool:
+        """False for a latent catalog (no ``/spectra``; latents stored instead)."""
+        return self.content != "latents"
+
+    @property
+    def latents(self) -> np.ndarray | None:
+        """Stored latents (N, S) float32, or None when the catalog holds spectra only."""
+        if "latents" not in self._h5:
+            return None
+        if getattr(self, "_latents", None) is None:
+            self._latents = self._h5["latents"][()].astype(np.float32)
+        return self._latents
+
+    @property
+    def attrs(self) -> dict:
+        """Root attributes other than the layout ones (e.g. ``optical_photometry``)."""
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self._h5.attrs.items()}
+
+    def _need_spectra(self) -> None:
+        if not self.has_spectra:
+            raise CatalogError(
+                f"{self.path} is a latent catalog (official latents, no spectra): spectra cannot be read"
+            )
 
     # -- table ------------------------------------------------------------------------------
     @property
@@ -306,6 +372,7 @@ class Catalog:
 
     def spectrum(self, i: int) -> GalaxySpectrum:
         """Read one galaxy's spectrum (and only that) from disk."""
+        self._need_spectra()
         self._check_index(i)
         i = int(i)
         flux = self._h5["spectra/flux"][i].astype(np.float32)
@@ -324,6 +391,7 @@ class Catalog:
 
     def spectra(self, indices) -> tuple[np.ndarray, np.ndarray]:
         """Read a batch: (flux, weight), each (len(indices), 3921) float32."""
+        self._need_spectra()
         idx = np.asarray(indices, dtype=int)
         if idx.size == 0:
             return np.zeros((0, N_PIX), np.float32), np.zeros((0, N_PIX), np.float32)
@@ -357,7 +425,8 @@ class Catalog:
 
     def __repr__(self) -> str:
         kind = "simulated" if self.simulated else "observed"
-        return f"Catalog({str(self.path)!r}, {self.n} {kind} galaxies)"
+        latent = "" if self.has_spectra else ", latents only"
+        return f"Catalog({str(self.path)!r}, {self.n} {kind} galaxies{latent})"
 
 
 def validate_table(table: dict[str, np.ndarray]) -> dict[int, str]:

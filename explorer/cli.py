@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_data import register as register_data_verbs
 from .errors import ExplorerError
 from .jsonutil import json_default
 from .paths import DEMO_CATALOG
@@ -361,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_verbs(sub)
     _add_attribute_verb(sub)
     _add_report_verbs(sub)
+    register_data_verbs(sub)
     return p
 
 

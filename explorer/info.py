@@ -53,7 +53,8 @@ def catalog_info(path: str | Path) -> dict:
             "wise_detected_fraction": detected,
             "class_fractions": fractions,
             "splits": splits,
-            "spectrum_pixels": int(cat._h5["spectra/flux"].shape[1]),
+            "spectrum_pixels": int(cat._h5["spectra/flux"].shape[1]) if cat.has_spectra else 0,
+            "content": cat.content,  # "latents": a latent catalog (no spectra)
             "provenance": _provenance_summary(cat.provenance),
         }
 

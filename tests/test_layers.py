@@ -39,6 +39,7 @@ LAYERS = {
     "attribution": 4,
     "app": 5,
     "cli": 5,
+    "cli_data": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,

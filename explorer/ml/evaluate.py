@@ -421,7 +421,7 @@ def evaluate(
             arrays["properties"] = (pp, pt)
     else:
         result["properties"] = "not evaluated: no property heads in the model directory"
-    if autoencoder and bundle.encoder is not None:
+    if autoencoder and bundle.encoder is not None and cat.has_spectra:
         result["autoencoder"] = autoencoder_metrics(bundle.encoder, cat, idx, real_spectra=real_spectra)
     result["acceptance"] = acceptance(result)
     result["meta"]["seconds"] = time.perf_counter() - t0

@@ -320,11 +320,16 @@ class ModelBundle:
         return props.predict(build_features(props.feature_kind, table, np.arange(len(latents)), latents))
 
     def catalog_latents(self, catalog, idx, batch: int = 2048, progress: bool = False) -> np.ndarray:
-        """Encode the spectra of rows ``idx`` of a catalog (read in batches)."""
+        """Encode the spectra of rows ``idx`` of a catalog (read in batches).
+
+        A latent catalog (no spectra, e.g. the paper's release) gives its stored latents.
+        """
         from tqdm.auto import tqdm
 
-        enc = self._need("encoder")
         idx = np.asarray(idx, dtype=int)
+        if not getattr(catalog, "has_spectra", True):
+            return np.asarray(catalog.latents, dtype=np.float32)[idx]
+        enc = self._need("encoder")
         out = []
         for s in tqdm(range(0, len(idx), batch), desc="encode spectra", disable=not progress):
             f, _ = catalog.spectra(idx[s : s + batch])

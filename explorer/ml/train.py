@@ -175,9 +175,11 @@ def train_predictor(
         Model name or directory.
     n_members : int
         Deep-ensemble size (>= 5 recommended).
-    features : {"spectrum", "spectrum_ap"}
+    features : {"spectrum", "spectrum_ap", "paper"}
         Input set of the predictor and property heads (:mod:`explorer.ml.data`): with or
-        without the ugriz total magnitudes.
+        without the ugriz total magnitudes, or the paper's 8 inputs (latents, z, log norm:
+        the only choice for a latent catalog such as the paper's release, which has no
+        optical photometry and needs no encoder).
     hidden : "a,b,c,..."
         MLP hidden sizes of the IR ensemble members. A wider ensemble (``"256,256,256,256"``,
         ``epochs=300``, ``patience=40``) lowers chi^2_N on the 50k run's test split (W1-W4
@@ -193,11 +195,16 @@ def train_predictor(
     """
     from .registry import catalog_provenance, command_line, load_models, resolve_model_dir
 
-    if features not in ("spectrum", "spectrum_ap"):
-        raise ModelError(f"features must be 'spectrum' or 'spectrum_ap', got {features!r}")
+    if features not in ("spectrum", "spectrum_ap", "paper"):
+        raise ModelError(f"features must be 'spectrum', 'spectrum_ap' or 'paper', got {features!r}")
     cat = _open(catalog)
     d = resolve_model_dir(name)
-    bundle = load_models(d, components=["encoder"])
+    if cat.has_spectra:
+        bundle = load_models(d, components=["encoder"])
+    else:  # latent catalog (paper release): the latents are stored, no encoder is needed
+        from .registry import ModelBundle
+
+        bundle = ModelBundle(path=d, manifest={})
     idx_tr, idx_va = cat.split_indices("train"), cat.split_indices("valid")
     if len(idx_tr) == 0 or len(idx_va) == 0:
         raise ModelError(f"{cat.path}: need good rows in both the train and valid splits")
@@ -212,7 +219,7 @@ def train_predictor(
             idx=(idx_tr, idx_va),
             latents=(lat_tr, lat_va),
             targets=(wise_targets(cat.table, idx_tr), wise_targets(cat.table, idx_va)),
-            n_latent=bundle.encoder.n_latent,
+            n_latent=lat_tr.shape[1],
             info={"training_command": command_line(), "seed": seed, "catalog": catalog_provenance(cat)},
             schedule={
                 "hidden": _ints(hidden),
@@ -228,13 +235,21 @@ def train_predictor(
         )
         summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
         summary["predictor"] = job.fit_ir(features, "predictor", job.features(features))
+        from .domain import DomainReference, save_domain  # out-of-domain reference, kept with the model
+
+        save_domain(
+            d, DomainReference.from_training(cat.table, idx_tr, lat_tr, source=f"{cat.path} (train split)")
+        )
         if properties:
             summary["properties"] = job.fit_properties(features)
         if baselines:
             summary["paper_mlp"] = job.fit_paper_mlp()
-            summary["photometry_only"] = job.fit_ir(
-                "photometry", "photometry_only", job.features("photometry")
-            )
+            if any(f"mag_{b}_total" in cat.table for b in "ugriz"):
+                summary["photometry_only"] = job.fit_ir(
+                    "photometry", "photometry_only", job.features("photometry")
+                )
+            else:  # e.g. the paper's release: no optical photometry to train the baseline on
+                summary["photometry_only"] = "skipped: the catalog has no ugriz magnitudes"
     summary["path"] = str(Path(d))
     return summary
 
