@@ -37,8 +37,12 @@ install-dev: $(VENV)/.installed-dev
 # `make run PORT=9000` serves on another port; `python -m explorer serve --help` lists the rest.
 PORT ?= 8866
 
+# `make run CATALOG=my.h5 MODELS=name` opens another catalog / model directory (default: the demo
+# catalog and models/default)
+CATALOG ?=
+MODELS  ?=
 run: install
-	$(BIN)/python -m explorer serve --port=$(PORT)
+	$(BIN)/python -m explorer serve --port=$(PORT) $(if $(CATALOG),--catalog=$(CATALOG)) $(if $(MODELS),--models=$(MODELS))
 
 app: run
 

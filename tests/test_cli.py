@@ -141,3 +141,11 @@ def test_make_run_installs_then_serves_and_make_test_does_not_serve():
     assert all("pip install" not in line for line in run[serve[0] :])  # installing comes first
     assert any("-m explorer serve" in line for line in dry("app"))  # `make app` is an alias
     assert not any("serve" in line or "voila" in line for line in dry("test"))
+    # `make run CATALOG=... MODELS=...` hands both to serve
+    out = subprocess.run(
+        [make, "-n", "-s", "-C", str(REPO_ROOT), "run", "CATALOG=my.h5", "MODELS=mine"],
+        capture_output=True,
+        text=True,
+    )
+    line = next(x for x in out.stdout.splitlines() if "-m explorer serve" in x)
+    assert line.split()[-3:] == ["--port=8866", "--catalog=my.h5", "--models=mine"], line
