@@ -428,7 +428,17 @@ def _add_model_verbs(sub) -> None:
     s.add_argument("catalog")
     s.add_argument("--name", default="default")
     s.add_argument("--members", type=int, default=5, help="deep-ensemble size")
-    s.add_argument("--features", default="spectrum", choices=["spectrum", "spectrum_ap"])
+    s.add_argument(
+        "--features",
+        "--inputs",
+        dest="features",
+        default="spectrum",
+        choices=["spectrum", "spectrum_ap", "paper"],
+        help="predictor inputs (--inputs is the same option): spectrum = latents, z, log10 norm, ugriz "
+        "aperture corrections and total magnitudes; spectrum_ap = without the total magnitudes; paper = "
+        "latents, z, log10 norm, the only choice for a latent catalog (import-paper-table) or a catalog "
+        "without ugriz photometry",
+    )
     s.add_argument("--hidden", default="128,128,128", help="IR ensemble MLP hidden sizes")
     s.add_argument("--epochs", type=int, default=150)
     s.add_argument("--patience", type=int, default=20, help="early stopping (epochs without improvement)")

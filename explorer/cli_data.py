@@ -111,28 +111,6 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _extend_train_predictor(subparsers) -> None:
-    """Let ``train-predictor`` take the paper's inputs (``--inputs paper``, alias of ``--features``).
-
-    Kept here so that cli.py needs only the one ``register`` call; if cli.py grows its own
-    ``--inputs`` option this only adds "paper" to the choices.
-    """
-    tp = subparsers.choices.get("train-predictor")
-    if tp is None:
-        return
-    for action in tp._actions:
-        if action.dest == "features" and action.choices is not None and "paper" not in action.choices:
-            action.choices = [*action.choices, "paper"]
-    if "--inputs" not in tp._option_string_actions:
-        tp.add_argument(
-            "--inputs",
-            dest="features",
-            choices=["spectrum", "spectrum_ap", "paper"],
-            help="predictor inputs (same as --features); 'paper' = 6 latents + z + log10 norm, "
-            "the only choice for a latent catalog (import-paper-table) or one without ugriz photometry",
-        )
-
-
 def register(subparsers) -> None:
     """Add the real-data verbs to ``python -m explorer``'s subparsers."""
     from .io.build import DEFAULT_RADIUS_ARCSEC
@@ -203,5 +181,3 @@ def register(subparsers) -> None:
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_predict)
-
-    _extend_train_predictor(subparsers)

@@ -120,6 +120,26 @@ def test_cli_train_predictor_accepts_inputs_paper():
     assert args.features == "paper"
     assert build_parser().parse_args(["train-predictor", "x.h5"]).features == "spectrum"
 
+    # one option under two names: --features takes "paper" too, --inputs the spectrum kinds
+    def features(*opts):
+        return build_parser().parse_args(["train-predictor", "x.h5", *opts]).features
+
+    assert features("--features", "paper") == "paper" and features("--inputs", "spectrum_ap") == "spectrum_ap"
+    with pytest.raises(SystemExit):
+        features("--inputs", "latents")
+
+
+def test_help_lists_the_real_data_verbs_with_the_others(capsys):
+    from explorer.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert exc.value.code == 0
+    for verb in ("train-predictor", "evaluate", "serve", "build-catalog", "import-paper-table",
+                 "export-paper-table", "predict"):  # fmt: skip
+        assert f"    {verb}" in text, verb
+
 
 def test_info_and_predict_on_a_latent_catalog(tmp_path, capsys):
     from astropy.table import Table

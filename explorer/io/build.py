@@ -330,8 +330,6 @@ def build_catalog(
         readable, the WISE or photometry table unusable); every such message names the file.
     """
     from ..catalog import write_catalog
-    from .crossmatch import crossmatch_by_id, crossmatch_by_position
-    from .wise import read_wise_table
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -340,18 +338,62 @@ def build_catalog(
     elif cache_dir is False:
         cache_dir = None
     rep = BuildReport(path=str(out))
+    paths = _collect_inputs(spectra, rep)
+    # read the tables first: a broken table fails in a second, before any spectrum is read
+    wt, phot = _read_tables(wise, wise_id_column, photometry, deredden)
+    good = _usable_spectra(paths, rep, workers=workers, cache_dir=cache_dir, progress=progress)
+    ids = np.array([r["id"] for r in good])
+    ra = np.array([r["meta"].get("ra_deg", np.nan) for r in good], float)
+    dec = np.array([r["meta"].get("dec_deg", np.nan) for r in good], float)
+    m = _match_wise(good, ids, ra, dec, wt, rep, match=match, radius_arcsec=radius_arcsec)
+    keep = np.ones(len(good), bool) if not drop_unmatched else m.wise_row >= 0
+    sel = np.flatnonzero(keep)
+    rep.n_galaxies = int(sel.size)
+    if not sel.size:
+        raise CatalogError(f"no spectrum matched {wt.source} ({m.how}) and --drop-unmatched was given")
+    table = _assemble_table(good, sel, ids, ra, dec, m, wt)
+    phot_info = _join_photometry(table, phot, rep)
+    flux = np.zeros((sel.size, N_PIX), np.float32)
+    weight = np.zeros((sel.size, N_PIX), np.float32)
+    for k, i in enumerate(sel):
+        flux[k], weight[k] = good[i]["flux"], good[i]["weight"]
+    rep.seconds = time.perf_counter() - t0
+    rep.spectra_per_second = rep.n_files / rep.seconds if rep.seconds > 0 else 0.0
+    provenance = _provenance(rep, good, wise, wt, photometry, phot, match, radius_arcsec, command)
+    write_catalog(out, table, flux, weight, simulated=False, provenance=provenance, extra_attrs=phot_info)
+    rep.notes.append(
+        "catalog attribute optical_photometry="
+        + str(phot_info["optical_photometry"])
+        + ("" if phot_info["optical_photometry"] else " (predict with a paper-input model)")
+    )
+    return rep
+
+
+def _collect_inputs(spectra, rep: BuildReport) -> list[Path]:
+    """Spectrum paths named by ``spectra``; inputs that name nothing go to ``rep.rejected``."""
     paths, problems = find_spectra(spectra)
     rep.rejected += [f"{item}: {why}" for item, why in problems]
     if not paths:
         raise CatalogError(f"no spectrum files found in {spectra}")
     rep.n_files = len(paths)
-    # read the tables first: a broken table fails in a second, before any spectrum is read
+    return paths
+
+
+def _read_tables(wise, wise_id_column, photometry, deredden: bool):
+    """(WiseTable, PhotometryTable or None)."""
+    from .wise import read_wise_table
+
     wt = read_wise_table(wise, id_column=wise_id_column)
     phot = None
     if photometry is not None:
         from .photometry import read_photometry_table
 
         phot = read_photometry_table(photometry, deredden=deredden)
+    return wt, phot
+
+
+def _usable_spectra(paths, rep: BuildReport, *, workers: int, cache_dir, progress: bool) -> list[dict]:
+    """Read ``paths`` (cache first); unreadable files and byte-identical duplicates are rejected."""
     records = read_spectra(paths, workers=workers, cache_dir=cache_dir, progress=progress)
     rep.n_from_cache = sum(1 for r in records if r.get("cached"))
     rep.n_read = len(records) - rep.n_from_cache
@@ -370,22 +412,33 @@ def build_catalog(
         raise CatalogError(
             f"none of the {len(paths)} spectrum files could be used:\n  " + "\n  ".join(rep.rejected)
         )
-    n = len(good)
-    ids = np.array([r["id"] for r in good])
-    ra = np.array([r["meta"].get("ra_deg", np.nan) for r in good], float)
-    dec = np.array([r["meta"].get("dec_deg", np.nan) for r in good], float)
+    return good
 
-    # -- crossmatch
-    wise_row = np.full(n, -1)
-    sep = np.full(n, np.nan)
-    status = np.full(n, "none", dtype="<U9")
+
+@dataclass
+class _Match:
+    """WISE match of the usable spectra: WISE row (-1: none), separation, status, how (for messages)."""
+
+    wise_row: np.ndarray
+    sep: np.ndarray
+    status: np.ndarray
+    how: str
+
+
+def _match_wise(good, ids, ra, dec, wt, rep: BuildReport, *, match: str, radius_arcsec: float) -> _Match:
+    """Match the usable spectra to the WISE table by id or position (see the module notes)."""
+    from .crossmatch import crossmatch_by_id, crossmatch_by_position
+
+    n = len(good)
+    res = _Match(np.full(n, -1), np.full(n, np.nan), np.full(n, "none", dtype="<U9"), "")
     wg = wt.good
+    psel = wsel = None  # position match: the spectra and WISE rows with positions
     if match == "id":
         if "id" not in wt.columns:
             raise CatalogError(f"{wt.source}: no identifier column for an id match (use --wise-id-column)")
         m = crossmatch_by_id(ids, np.where(wg, wt.columns["id"], ""), names=("spectra", "wise"))
         idx1, idx2 = m.idx1, m.idx2
-        how = "by id"
+        res.how = "by id"
     elif match == "position":
         if "ra_deg" not in wt.columns:
             raise CatalogError(f"{wt.source}: no ra/dec columns for a position match")
@@ -398,32 +451,42 @@ def build_catalog(
             ra[psel], dec[psel], wt.columns["ra_deg"][wsel], wt.columns["dec_deg"][wsel], radius_arcsec
         )
         idx1, idx2 = psel[m.idx1], wsel[m.idx2]
-        sep[idx1] = m.sep_arcsec
-        how = f"within {radius_arcsec:g} arcsec"
+        res.sep[idx1] = m.sep_arcsec
+        res.how = f"within {radius_arcsec:g} arcsec"
     else:
         raise CatalogError(f"match must be 'position' or 'id', got {match!r}")
-    wise_row[idx1] = idx2
-    status[idx1] = "matched"
+    res.wise_row[idx1] = idx2
+    res.status[idx1] = "matched"
+    _report_match(res, m, good, ids, wt, rep, psel, wsel)
+    return res
+
+
+def _report_match(res: _Match, m, good, ids, wt, rep: BuildReport, psel, wsel) -> None:
+    """Flag ambiguous matches in ``res.status``; list them and the unmatched spectra in ``rep``.
+
+    ``psel``/``wsel`` map the indices of a position match back to rows (None for an id match).
+    """
+    status, how = res.status, res.how
     for j2, i1s in m.ambiguous2.items():
-        spec_rows = [int(psel[i] if match == "position" else i) for i in i1s]
-        j = int(wsel[j2] if match == "position" else j2)
+        spec_rows = [int(psel[i] if psel is not None else i) for i in i1s]
+        j = int(wsel[j2] if wsel is not None else j2)
         status[spec_rows] = "ambiguous"
         files = ", ".join(f"{good[i]['path']} ({ids[i]})" for i in spec_rows)
         rep.ambiguous.append(f"WISE row {j} of {wt.source} matched by {len(spec_rows)} spectra: {files}")
     for i1, j2s in m.ambiguous1.items():
-        i = int(psel[i1] if match == "position" else i1)
-        rows = [int(wsel[j] if match == "position" else j) for j in j2s]
+        i = int(psel[i1] if psel is not None else i1)
+        rows = [int(wsel[j] if wsel is not None else j) for j in j2s]
         status[i] = "ambiguous"
         rep.ambiguous.append(
             f"{good[i]['path']} ({ids[i]}): {len(rows)} WISE sources {how} (rows {rows}); nearest used"
         )
-    for i in np.flatnonzero(wise_row < 0):
+    for i in np.flatnonzero(res.wise_row < 0):
         near = ""
-        if match == "position" and m.nearest_sep_arcsec is not None and i in psel:
+        if psel is not None and m.nearest_sep_arcsec is not None and i in psel:
             k = int(np.flatnonzero(psel == i)[0])
             near = f", nearest WISE source {m.nearest_sep_arcsec[k]:.3g} arcsec away"
         rep.unmatched.append(f"{good[i]['path']} ({ids[i]}): no WISE source {how}{near}")
-    rep.n_matched = int(np.count_nonzero(wise_row >= 0))
+    rep.n_matched = int(np.count_nonzero(res.wise_row >= 0))
     n_bad_wise = len(wt.bad_rows)
     if n_bad_wise:
         rep.notes.append(
@@ -431,13 +494,9 @@ def build_catalog(
             + "; ".join(f"row {i}: {why}" for i, why in list(wt.bad_rows.items())[:10])
         )
 
-    keep = np.ones(n, bool) if not drop_unmatched else wise_row >= 0
-    sel = np.flatnonzero(keep)
-    rep.n_galaxies = int(sel.size)
-    if not sel.size:
-        raise CatalogError(f"no spectrum matched {wt.source} ({how}) and --drop-unmatched was given")
 
-    # -- table
+def _assemble_table(good, sel, ids, ra, dec, m: _Match, wt) -> dict:
+    """Catalog table columns of the kept spectra ``sel``: spectrum metadata, match, WISE photometry."""
     meta = [good[i]["meta"] for i in sel]
     table: dict = {
         "id": ids[sel],
@@ -452,11 +511,11 @@ def build_catalog(
         "specobjid": np.array([str(mm.get("specobjid", "")) for mm in meta]),
         "spec_file": np.array([os.path.basename(good[i]["path"]) for i in sel]),
         "spec_sha256": np.array([good[i]["sha256"] for i in sel]),
-        "wise_match": status[sel],
-        "wise_row": wise_row[sel],
-        "wise_sep_arcsec": sep[sel],
+        "wise_match": m.status[sel],
+        "wise_row": m.wise_row[sel],
+        "wise_sep_arcsec": m.sep[sel],
     }
-    rows = wise_row[sel]
+    rows = m.wise_row[sel]
     has = rows >= 0
     for w in WISE_BANDS:
         b = w.lower()
@@ -473,42 +532,40 @@ def build_catalog(
         wid = np.full(sel.size, "", dtype=object)
         wid[has] = wt.columns["id"][rows[has]]
         table["wise_id"] = wid.astype(str)
+    return table
 
-    phot_info: dict = {"optical_photometry": False}
-    if phot is not None:
-        prow = np.array(
-            [phot.lookup(table["specobjid"][k], table["id"][k]) for k in range(sel.size)], dtype=object
-        )
-        found = np.array([p is not None for p in prow])
-        for name, src in phot.columns.items():
-            col = np.full(sel.size, np.nan)
-            col[found] = src[prow[found].astype(int)]
-            table[name] = col
-        for k in np.flatnonzero(~found):
-            rep.notes.append(
-                f"{table['spec_file'][k]} ({table['id'][k]}): not in photometry table {phot.source}"
-            )
-        rep.notes += [f"{phot.source}: {t}" for t in phot.notes]
-        phot_info = {"optical_photometry": bool(found.any())}
-    else:
+
+def _join_photometry(table: dict, phot, rep: BuildReport) -> dict:
+    """Add the ugriz columns of ``phot`` (if any) to ``table``; returns the catalog attributes."""
+    if phot is None:
         rep.notes.append("no photometry table: no ugriz magnitudes; use a model trained with --inputs paper")
+        return {"optical_photometry": False}
+    n = table["id"].size
+    prow = np.array([phot.lookup(table["specobjid"][k], table["id"][k]) for k in range(n)], dtype=object)
+    found = np.array([p is not None for p in prow])
+    for name, src in phot.columns.items():
+        col = np.full(n, np.nan)
+        col[found] = src[prow[found].astype(int)]
+        table[name] = col
+    for k in np.flatnonzero(~found):
+        rep.notes.append(f"{table['spec_file'][k]} ({table['id'][k]}): not in photometry table {phot.source}")
+    rep.notes += [f"{phot.source}: {t}" for t in phot.notes]
+    return {"optical_photometry": bool(found.any())}
 
-    flux = np.zeros((sel.size, N_PIX), np.float32)
-    weight = np.zeros((sel.size, N_PIX), np.float32)
-    for k, i in enumerate(sel):
-        flux[k], weight[k] = good[i]["flux"], good[i]["weight"]
 
-    def head(lines: list, n: int = 100) -> list:  # the full lists are in the report file
-        return lines[:n] + ([f"... {len(lines) - n} more in the build report"] if len(lines) > n else [])
+def _head(lines: list, n: int = 100) -> list:
+    """The first ``n`` lines (the full lists are in the report file)."""
+    return lines[:n] + ([f"... {len(lines) - n} more in the build report"] if len(lines) > n else [])
 
+
+def _provenance(rep: BuildReport, good, wise, wt, photometry, phot, match, radius_arcsec, command) -> dict:
+    """The catalog's provenance attribute."""
     folders = sorted({str(Path(r["path"]).parent) for r in good})
-    rep.seconds = time.perf_counter() - t0
-    rep.spectra_per_second = rep.n_files / rep.seconds if rep.seconds > 0 else 0.0
-    provenance = {
+    return {
         "command": command,
         "kind": "SDSS spectra x AllWISE (build-catalog)",
         "spectra": {
-            "folders": head(folders, 20),
+            "folders": _head(folders, 20),
             "n_files": rep.n_files,
             "per_galaxy": "table columns spec_file and spec_sha256",
         },
@@ -529,15 +586,8 @@ def build_catalog(
             "ambiguous": len(rep.ambiguous),
             "rejected": len(rep.rejected),
         },  # fmt: skip
-        "rejected": head(rep.rejected),
-        "unmatched": head(rep.unmatched),
-        "ambiguous": head(rep.ambiguous),
+        "rejected": _head(rep.rejected),
+        "unmatched": _head(rep.unmatched),
+        "ambiguous": _head(rep.ambiguous),
         "split": "deterministic from sha256(id): 80% train, 10% valid, 10% test",
     }
-    write_catalog(out, table, flux, weight, simulated=False, provenance=provenance, extra_attrs=phot_info)
-    rep.notes.append(
-        "catalog attribute optical_photometry="
-        + str(phot_info["optical_photometry"])
-        + ("" if phot_info["optical_photometry"] else " (predict with a paper-input model)")
-    )
-    return rep

@@ -169,48 +169,20 @@ def predict_catalog(
 
     from tqdm.auto import tqdm
 
-    from ..catalog import Catalog
     from .domain import domain_reference
-    from .registry import ModelBundle, load_models
 
     t0 = time.perf_counter()
     out = Path(out)
     fmt = _format_of(out)
     if chunk < 1:
         raise ModelError(f"chunk must be >= 1, got {chunk}")
-    cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
-    bundle = models if isinstance(models, ModelBundle) else load_models(models)
-    if bundle.predictor is None:
-        raise ModelError(f"{bundle.path}: no predictor.pt in this model directory")
-    kind = bundle.predictor.feature_kind
-    if kind in ("spectrum", "spectrum_ap") and not cat.attrs.get("optical_photometry", True):
-        raise ModelError(
-            f"{cat.path} has no ugriz photometry (optical_photometry = False) but {bundle.path}'s predictor "
-            f"uses it ({kind!r} inputs): use a model trained with --inputs paper"
-        )
+    cat, bundle = _open_inputs(catalog, models)
     ref = domain_reference(bundle, train_catalog)
-    man = bundle.manifest
-    meta = {
-        "irox_output": "predictions",
-        "catalog": {"path": str(cat.path), "n_galaxies": int(cat.n), "simulated": bool(cat.simulated)},
-        "models": str(bundle.path),
-        "model_name": man.get("name", ""),
-        "predictor_sha256": man.get("files", {}).get("predictor.pt", {}).get("sha256", ""),
-        "predictor_inputs": kind,
-        "training_command": man.get("training_command", ""),
-        "training_catalog": (man.get("catalog") or {}).get("path", ""),
-        "domain_reference": ref.source,
-        "command": command,
-        "wise_magnitudes": "Vega; posterior of the TRUE magnitude (not a measurement)",
-        "properties": "from the property heads (trained on simulation truth)"
-        if bundle.properties
-        else "none",
-    }
+    meta = _output_meta(cat, bundle, ref, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     n = cat.n
-    tables = []
-    writer = None
+    writer = _TableWriter(fmt, tmp, meta)
     n_ood = 0
     ood_examples: list[str] = []
     try:
@@ -220,36 +192,8 @@ def predict_catalog(
             n_ood += int(np.count_nonzero(cols["ood"]))
             for k in np.flatnonzero(cols["ood"])[: max(0, 20 - len(ood_examples))]:
                 ood_examples.append(f"{cols['id'][k]}: {cols['ood_reason'][k]}")
-            tab = _to_table(cols)
-            if fmt == "csv":
-                with open(tmp, "a" if s else "w") as fh:
-                    tab.write(fh, format="ascii.csv" if s == 0 else "ascii.no_header", delimiter=",")
-            elif fmt == "parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                at = pa.table({c: np.asarray(tab[c]) for c in tab.colnames})
-                if writer is None:
-                    md = {
-                        "irox_meta": json.dumps(meta, default=str),
-                        "irox_units": json.dumps({c: COLUMN_UNITS.get(c, ("", ""))[0] for c in tab.colnames}),
-                    }
-                    writer = pq.ParquetWriter(tmp, at.schema.with_metadata(md))
-                writer.write_table(at)
-            else:
-                tables.append(tab)
-        if writer is not None:
-            writer.close()
-        if fmt in ("fits", "ecsv"):
-            from astropy.table import vstack
-
-            full = vstack(tables) if tables else _to_table({})
-            full.meta.update(
-                {k: (json.dumps(v, default=str) if isinstance(v, dict) else v) for k, v in meta.items()}
-                if fmt == "fits"
-                else meta
-            )
-            full.write(tmp, format="fits" if fmt == "fits" else "ascii.ecsv", overwrite=True)
+            writer.add(_to_table(cols), first=s == 0)
+        writer.close()
         tmp.replace(out)
     finally:
         if tmp.exists():
@@ -269,3 +213,86 @@ def predict_catalog(
         "out_of_domain_examples": ood_examples,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _open_inputs(catalog, models):
+    """(Catalog, ModelBundle), checked: the bundle has a predictor whose inputs the catalog has."""
+    from ..catalog import Catalog
+    from .registry import ModelBundle, load_models
+
+    cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+    bundle = models if isinstance(models, ModelBundle) else load_models(models)
+    if bundle.predictor is None:
+        raise ModelError(f"{bundle.path}: no predictor.pt in this model directory")
+    kind = bundle.predictor.feature_kind
+    if kind in ("spectrum", "spectrum_ap") and not cat.attrs.get("optical_photometry", True):
+        raise ModelError(
+            f"{cat.path} has no ugriz photometry (optical_photometry = False) but {bundle.path}'s predictor "
+            f"uses it ({kind!r} inputs): use a model trained with --inputs paper"
+        )
+    return cat, bundle
+
+
+def _output_meta(cat, bundle, ref, command: str) -> dict:
+    """Metadata of the output table: catalog, model, domain reference, command."""
+    man = bundle.manifest
+    return {
+        "irox_output": "predictions",
+        "catalog": {"path": str(cat.path), "n_galaxies": int(cat.n), "simulated": bool(cat.simulated)},
+        "models": str(bundle.path),
+        "model_name": man.get("name", ""),
+        "predictor_sha256": man.get("files", {}).get("predictor.pt", {}).get("sha256", ""),
+        "predictor_inputs": bundle.predictor.feature_kind,
+        "training_command": man.get("training_command", ""),
+        "training_catalog": (man.get("catalog") or {}).get("path", ""),
+        "domain_reference": ref.source,
+        "command": command,
+        "wise_magnitudes": "Vega; posterior of the TRUE magnitude (not a measurement)",
+        "properties": "from the property heads (trained on simulation truth)"
+        if bundle.properties
+        else "none",
+    }
+
+
+class _TableWriter:
+    """Writes the output table to ``tmp`` chunk by chunk: CSV and Parquet streamed, FITS and ECSV
+    collected and written by :meth:`close`."""
+
+    def __init__(self, fmt: str, tmp: Path, meta: dict):
+        self.fmt, self.tmp, self.meta = fmt, tmp, meta
+        self.tables: list = []
+        self.parquet = None
+
+    def add(self, tab, *, first: bool) -> None:
+        if self.fmt == "csv":
+            with open(self.tmp, "w" if first else "a") as fh:
+                tab.write(fh, format="ascii.csv" if first else "ascii.no_header", delimiter=",")
+        elif self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            at = pa.table({c: np.asarray(tab[c]) for c in tab.colnames})
+            if self.parquet is None:
+                md = {
+                    "irox_meta": json.dumps(self.meta, default=str),
+                    "irox_units": json.dumps({c: COLUMN_UNITS.get(c, ("", ""))[0] for c in tab.colnames}),
+                }
+                self.parquet = pq.ParquetWriter(self.tmp, at.schema.with_metadata(md))
+            self.parquet.write_table(at)
+        else:
+            self.tables.append(tab)
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        if self.fmt in ("fits", "ecsv"):
+            from astropy.table import vstack
+
+            full = vstack(self.tables) if self.tables else _to_table({})
+            meta = self.meta
+            full.meta.update(
+                {k: (json.dumps(v, default=str) if isinstance(v, dict) else v) for k, v in meta.items()}
+                if self.fmt == "fits"
+                else meta
+            )
+            full.write(self.tmp, format="fits" if self.fmt == "fits" else "ascii.ecsv", overwrite=True)
