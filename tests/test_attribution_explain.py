@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.attribution import AttributionCache, TargetFunction, attribute_targets, line_shares
+from explorer.attribution import AttributionCache, attribute_targets, line_shares
 from explorer.attribution.explain import N_REFERENCES, explain_galaxy, reference_spectra
 from explorer.attribution.figures import plot_line_ranking
 from explorer.attribution.report import target_label
@@ -88,7 +88,7 @@ def test_explain_galaxy_target_choice_cache_and_save(shipped, tmp_path):
     # a model id computed from the (unwrapped) target function, as the app keys its cache
     c = explain_galaxy(
         bundle, spec, "W3", row=row, references=refs, cache=cache, wrap=lambda tf: _Wrapped(tf),
-        model_id=lambda tf: "m" if isinstance(tf, TargetFunction) else "wrapped", **FAST,
+        model_id=lambda tf: "wrapped" if isinstance(tf, _Wrapped) else "m", **FAST,
     )  # fmt: skip
     assert cache.hits == 2 and c.result is a.result
     assert explain_galaxy(bundle, spec, "all", row=row, references=refs, figure=False, **FAST).target == "W1"
