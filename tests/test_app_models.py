@@ -367,7 +367,7 @@ def _fake_target_module(calls: list):
     """A linear target function: W3 = 10 - 2 * mean flux in the Halpha window (known answer)."""
     from explorer.attribution import TargetFunction
 
-    def build_target_function(bundle, spectrum, row):
+    def build_target_function(bundle, spectrum, row=None, references=None):
         calls.append(spectrum.id)
         z = float(spectrum.z)
         win = np.abs(WAVE_OBS_VAC_AA / (1 + z) - HALPHA) < 5.0
@@ -432,7 +432,7 @@ def test_attribution_unavailable_without_target_module(app, monkeypatch):
 def test_attribution_failure_is_shown(app, monkeypatch):
     mod = types.ModuleType("explorer.ml.target")
 
-    def broken(bundle, spectrum, row):
+    def broken(bundle, spectrum, row=None, references=None):
         raise RuntimeError("wrapper exploded")
 
     mod.build_target_function = broken
