@@ -22,8 +22,9 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
-from ..constants import WISE_BANDS, vega_mag_to_mjy
+from ..constants import WISE_BANDS
 from ..errors import SpectrumFileError, WiseTableError
+from ..io.wise import wise_columns
 from .state import ExplorerState
 
 #: magnitude error assumed for a typed WISE detection without sigma (an assumption of the app,
@@ -189,7 +190,8 @@ def upload_row(spectrum, wise: dict | None = None) -> dict:
     ----------
     spectrum : GalaxySpectrum
     wise : dict band -> (mag_vega, sigma_mag, is_upper_limit), optional
-        Typed WISE photometry; bands left out (or with NaN magnitude) are unknown.
+        Typed WISE photometry; bands left out (or with NaN magnitude) are unknown. The catalog's
+        WISE columns come from :func:`explorer.io.wise.wise_columns`, as for a catalog row.
     """
     meta = spectrum.meta or {}
     row = {
@@ -203,19 +205,13 @@ def upload_row(spectrum, wise: dict | None = None) -> dict:
         "dec_deg": float(meta.get("dec_deg", np.nan)),
     }
     wise = wise or {}
-    for k, b in enumerate(WISE_BANDS):
-        mag, sig, ul = wise.get(b, (math.nan, math.nan, False))
-        key = b.lower()
-        have = math.isfinite(mag)
-        f = float(vega_mag_to_mjy(mag, k)) if have else math.nan
-        # no sigma typed for a detection: DEFAULT_SIGMA_MAG (the page says so)
-        sig = math.nan if (ul or not have) else (sig if math.isfinite(sig) else DEFAULT_SIGMA_MAG)
-        row[f"{key}_mag_vega"] = mag if have else math.nan
-        row[f"{key}_sigma_mag"] = sig
-        row[f"{key}_is_ul"] = bool(ul and have)
-        row[f"{key}_flux_mjy"] = f
-        # flux error from the magnitude error: dF = F * 0.4 ln(10) dm (first order)
-        row[f"{key}_flux_err_mjy"] = f * 0.4 * math.log(10) * sig if math.isfinite(sig) else math.nan
+    mag, sig, ul = np.array([wise.get(b, (math.nan, math.nan, False)) for b in WISE_BANDS], dtype=float).T
+    have = np.isfinite(mag)
+    ul = (ul != 0) & have  # a flag without a magnitude is no upper limit
+    # no sigma typed for a detection: DEFAULT_SIGMA_MAG (the page says so); unknown bands stay NaN
+    sig = np.where(have & ~ul & ~np.isfinite(sig), DEFAULT_SIGMA_MAG, np.where(have, sig, math.nan))
+    for key, col in wise_columns(np.where(have, mag, math.nan), sig, ul).items():
+        row[key] = bool(col) if col.dtype == bool else float(col)
     return row
 
 
