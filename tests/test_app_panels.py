@@ -321,3 +321,99 @@ def test_no_panel_imports_another_panel():
             elif isinstance(node, ast.Import):
                 imported |= {a.name.split(".")[-1] for a in node.names}
         assert not (imported & (panels - {name})), f"{name} imports {sorted(imported & panels)}"
+
+
+# --- upload limits (issue 18) ---------------------------------------------------------------------
+def test_oversized_upload_is_refused_before_anything_is_written(tiny_catalog, sdss_ngc3073, monkeypatch):
+    import datetime
+    import tempfile
+
+    from explorer.app import upload_panel
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    assert up.max_upload_bytes == upload_panel.MAX_UPLOAD_BYTES == 50 * 1024**2
+    state.select(1)
+    real_tmpdir = tempfile.TemporaryDirectory
+
+    def no_tmpdir(*a, **k):
+        raise AssertionError("an oversized upload must not be written anywhere")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_tmpdir)
+    big = b"SIMPLE  =" + bytes(upload_panel.MAX_UPLOAD_BYTES)  # one limit plus 9 bytes
+    assert up.handle_bytes("huge.fits", big) is None
+    msg = html.unescape(up.message.value)
+    assert "irox-error" in msg and "huge.fits" in msg and "upload limit of 50 MB" in msg, msg
+    assert state.galaxy.source == "catalog" and state.index == 1
+    # the same through the widget, as a browser sets it: refused, and the widget is cleared
+    up.message.value = ""
+    up.upload.value = (
+        {"name": "huge2.fits", "type": "", "size": len(big), "content": memoryview(big),
+         "last_modified": datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)},
+    )  # fmt: skip
+    assert "huge2.fits" in up.message.value and "upload limit of 50 MB" in up.message.value
+    assert up.upload.value == () and state.galaxy.source == "catalog"
+    # the page keeps working: a good upload afterwards is shown
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", real_tmpdir)
+    assert up.handle_bytes("NGC3073.fits", sdss_ngc3073.read_bytes()) is not None
+    assert "irox-ok" in up.message.value and state.galaxy.source == "upload"
+
+
+def test_gzip_bomb_is_refused_with_the_readers_message(tiny_catalog, sdss_ngc3073):
+    import gzip
+
+    from explorer.app.build import build_app
+    from explorer.io.sdss import MAX_DECOMPRESSED_BYTES
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    assert up.max_decompressed_bytes == MAX_DECOMPRESSED_BYTES  # the reader's bound by default
+    up.max_decompressed_bytes = 1024**2  # a small bound keeps the test fast
+    bomb = gzip.compress(b"SIMPLE  =" + bytes(3 * 1024**2))  # a few kB that inflate to 3 MB
+    assert len(bomb) < 20_000
+    assert up.handle_bytes("spec-bomb.fits.gz", bomb) is None
+    msg = html.unescape(up.message.value)
+    assert "irox-error" in msg and "spec-bomb.fits.gz: gzip content inflates beyond 1 MB; refused" in msg, msg
+    assert "/tmp" not in msg and state.galaxy.source == "catalog"
+    # a real gzipped spectrum under the bound is read, so the page keeps working
+    good = gzip.compress(sdss_ngc3073.read_bytes())
+    assert up.handle_bytes("NGC3073.fits.gz", good) is not None
+    assert "irox-ok" in up.message.value and state.galaxy.source == "upload"
+
+
+@pytest.mark.parametrize("failure", ["reader message", "unforeseen error"])
+def test_upload_temporary_directory_is_private_and_removed_after_a_failing_read(
+    tiny_catalog, monkeypatch, failure
+):
+    import stat
+
+    import explorer.io.sdss as sdss
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    seen = []
+    real_reader = sdss.read_sdss_spectrum
+
+    def spy(path, **kwargs):
+        seen.append((path, stat.S_IMODE(path.parent.stat().st_mode), path.read_bytes(), kwargs))
+        if failure == "unforeseen error":
+            raise RuntimeError(f"reader exploded on {path}")
+        return real_reader(path, **kwargs)
+
+    monkeypatch.setattr(sdss, "read_sdss_spectrum", spy)
+    assert up.handle_bytes("../../escape.fits", b"just some text, not FITS") is None
+    (path, mode, written, kwargs) = seen[0]
+    assert path.name == "upload.fits" and path.parent.name.startswith("irox-upload-")  # not the user's name
+    assert mode == 0o700 and written == b"just some text, not FITS"
+    assert kwargs == {"max_decompressed_bytes": up.max_decompressed_bytes}
+    assert not path.parent.exists()  # removed although the read failed
+    msg = html.unescape(up.message.value)
+    problem = (
+        "not a FITS file"
+        if failure == "reader message"
+        else "RuntimeError: reader exploded on ../../escape.fits"
+    )
+    assert "irox-error" in msg and problem in msg and str(path.parent) not in msg, msg
+    assert state.galaxy.source == "catalog"
