@@ -31,6 +31,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
+    monkeypatch.delenv("IROX_CATALOG", raising=False)
     monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IROX_EXPORT_DIR", str(tmp_path / "exports"))
     return tmp_path

@@ -13,7 +13,9 @@ from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_m
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """No models (observed data only), caches and exports under tmp_path."""
+    """No models (observed data only), caches and exports under tmp_path, no catalog from the
+    environment."""
+    monkeypatch.delenv("IROX_CATALOG", raising=False)
     monkeypatch.setenv("IROX_MODELS", str(tmp_path / "no-models"))
     monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IROX_EXPORT_DIR", str(tmp_path / "exports"))
@@ -66,6 +68,38 @@ def test_select_galaxy_updates_panels(tiny_catalog):
     assert not np.allclose(spec0, panels["spectrum"].src.data["flux"], equal_nan=True)
     assert len(panels["spectrum"].masked.data["wave"]) == 100
     assert not np.allclose(sed0, panels["sed"].det.data["flux"])
+
+
+def test_catalog_from_argument_else_environment_else_demo(tiny_catalog, tmp_path, monkeypatch, capsys):
+    import re
+    import shlex
+
+    from explorer.app.build import build_app, default_catalog_path
+    from explorer.cli import main
+    from explorer.errors import CatalogError
+    from explorer.paths import DEMO_CATALOG
+
+    assert default_catalog_path() == DEMO_CATALOG  # nothing set
+    monkeypatch.setenv("IROX_CATALOG", "")
+    assert default_catalog_path() == DEMO_CATALOG  # set but empty
+    # what `python -m explorer serve --catalog PATH` hands the dashboard's kernel
+    assert main(["serve", "--dry-run", "--catalog", str(tiny_catalog)]) == 0
+    words = shlex.split(capsys.readouterr().out.splitlines()[-1])
+    env = dict(w.split("=", 1) for w in words if re.match(r"[A-Z_]+=", w))  # VAR=value before the command
+    monkeypatch.setenv("IROX_CATALOG", env["IROX_CATALOG"])
+    _, state, _ = build_app()
+    assert state.catalog.path.resolve() == tiny_catalog.resolve()
+    # an explicit argument wins over the environment
+    other = tiny_catalog.with_name("other.h5")
+    other.write_bytes(tiny_catalog.read_bytes())
+    _, state, _ = build_app(other)
+    assert state.catalog.path.resolve() == other.resolve()
+    # a missing file named by the environment says where the path came from
+    monkeypatch.setenv("IROX_CATALOG", str(tmp_path / "nope.h5"))
+    with pytest.raises(
+        CatalogError, match=r"nope\.h5 \(the IROX_CATALOG environment variable\) does not exist"
+    ):
+        build_app()
 
 
 def test_upper_limits_are_not_plotted_as_detections(tiny_catalog):
