@@ -7,8 +7,7 @@ import html
 import numpy as np
 import pytest
 
-from explorer.catalog import write_catalog
-from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_mjy
+from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, vega_mag_to_mjy
 
 
 @pytest.fixture(autouse=True)
@@ -22,36 +21,23 @@ def _isolated(tmp_path, monkeypatch):
 
 
 @pytest.fixture()
-def tiny_catalog(tmp_path):
+def tiny_catalog(tmp_path, write_tiny_catalog):
+    """The shared tiny catalog (tests/conftest.py) cut to 3 galaxies with the values these tests
+    check: ids T-0..T-2, z 0.05/0.1/0.2, spec_norm 2/5/1, flat spectra near 1 with 100 pixels of
+    galaxy 1 masked, r magnitudes 16/17/17.5 and galaxy 2 a W4 upper limit."""
     n = 3
     rng = np.random.default_rng(1)
-    z = np.array([0.05, 0.1, 0.2])
     flux = 1.0 + 0.05 * rng.standard_normal((n, N_PIX))
     weight = np.full((n, N_PIX), 400.0)
     weight[1, 100:200] = 0.0  # masked stretch in galaxy 1
-    mags = np.array([[12.0, 12.1, 9.0, 7.0], [13.0, 12.0, 10.0, 7.5], [14.0, 14.1, 12.5, 8.0]])
-    table = {
-        "id": [f"T-{i}" for i in range(n)],
-        "z": z,
-        "spec_norm": [2.0, 5.0, 1.0],
-        "split": ["test"] * n,
-        "class_label": ["star-forming", "agn", "quenched"],
-        "mag_r_total": [16.0, 17.0, 17.5],
-    }
-    for k, b in enumerate(WISE_BANDS):
-        ul = np.array([False, False, k == 3])
-        sig = np.where(ul, np.nan, 0.05)
-        f = vega_mag_to_mjy(mags[:, k], k)
-        table |= {
-            f"{b.lower()}_mag_vega": mags[:, k],
-            f"{b.lower()}_sigma_mag": sig,
-            f"{b.lower()}_is_ul": ul,
-            f"{b.lower()}_flux_mjy": f,
-            f"{b.lower()}_flux_err_mjy": f * 0.4 * np.log(10) * sig,
-        }
-    path = tmp_path / "tiny.h5"
-    write_catalog(path, table, flux, weight, simulated=False)
-    return path
+    is_ul = np.zeros((n, 4), bool)
+    is_ul[2, 3] = True
+    return write_tiny_catalog(
+        tmp_path / "tiny.h5", n=n, flux=flux, weight=weight, is_ul=is_ul, sigma=np.full((n, 4), 0.05),
+        mags=[[12.0, 12.1, 9.0, 7.0], [13.0, 12.0, 10.0, 7.5], [14.0, 14.1, 12.5, 8.0]],
+        id=[f"T-{i}" for i in range(n)], z=[0.05, 0.1, 0.2], spec_norm=[2.0, 5.0, 1.0], split=["test"] * n,
+        class_label=["star-forming", "agn", "quenched"], mag_r_total=[16.0, 17.0, 17.5],
+    )  # fmt: skip
 
 
 def test_select_galaxy_updates_panels(tiny_catalog):
