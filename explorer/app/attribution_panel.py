@@ -191,8 +191,8 @@ class AttributionPanel:
 
         t0 = time.perf_counter()
         try:
-            # the engine's defaults, given explicitly: the same attributions (and cache keys) as
-            # `python -m explorer attribute`, and the numbers the progress estimate needs
+            # the engine's defaults (those of `python -m explorer attribute`), given explicitly: they
+            # keep the panel's cache keys, and the progress estimate needs them
             settings = {
                 "n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS, "n_baselines": DEFAULT_N_BASELINES,
             }  # fmt: skip
