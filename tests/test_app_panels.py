@@ -437,3 +437,15 @@ def test_upload_temporary_directory_is_private_and_removed_after_a_failing_read(
     )
     assert "irox-error" in msg and problem in msg and str(path.parent) not in msg, msg
     assert state.galaxy.source == "catalog"
+
+
+def test_voila_accepts_uploads_beyond_the_upload_limit():
+    """Tornado drops a websocket message above its cap without a word; the cap of the served app
+    must let a file larger than the upload limit arrive, so that the panel's message is shown."""
+    from explorer.app.browser import VOILA_OPTIONS, VOILA_OPTIONS_COLD, WEBSOCKET_MAX_MESSAGE_BYTES
+    from explorer.app.upload_panel import MAX_UPLOAD_BYTES
+
+    assert WEBSOCKET_MAX_MESSAGE_BYTES >= 2 * MAX_UPLOAD_BYTES
+    option = f"--Voila.tornado_settings={{'websocket_max_message_size': {WEBSOCKET_MAX_MESSAGE_BYTES}}}"
+    assert option in VOILA_OPTIONS and option in VOILA_OPTIONS_COLD
+    assert not any(o.startswith(("--preheat_kernel", "--pool_size")) for o in VOILA_OPTIONS_COLD)

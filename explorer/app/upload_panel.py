@@ -6,7 +6,9 @@ bytes are written, under a fixed name, into a private temporary directory (remov
 happens) and read by :func:`explorer.io.sdss.read_sdss_spectrum`, which refuses a gzip that
 inflates beyond :data:`MAX_UPLOAD_DECOMPRESSED_BYTES`; nothing in an upload is executed. Any
 problem (too large, not FITS, truncated, every pixel masked, z outside the accepted range, ...) is
-shown in the page as the reader's message and the app keeps the galaxy it was showing.
+shown in the page as the reader's message and the app keeps the galaxy it was showing. (A file
+beyond Voila's websocket cap, :data:`explorer.app.browser.WEBSOCKET_MAX_MESSAGE_BYTES` = twice the
+limit, never reaches the kernel: the server drops it and the page shows nothing, but keeps working.)
 
 A pasted AllWISE row (a header line and one data row: IPAC table, CSV, tab- or
 whitespace-separated) is parsed by astropy into a table and converted and validated by
