@@ -18,7 +18,6 @@ import pytest
 import torch
 from astropy.io import fits
 
-from explorer.catalog import write_catalog
 from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_mjy
 
 
@@ -31,14 +30,17 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
+    monkeypatch.delenv("IROX_CATALOG", raising=False)
     monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IROX_EXPORT_DIR", str(tmp_path / "exports"))
     return tmp_path
 
 
 @pytest.fixture(scope="module")
-def sim_catalog(tmp_path_factory):
-    """Six simulated-looking galaxies with ugriz, WISE (one W4 upper limit) and truth columns."""
+def sim_catalog(tmp_path_factory, write_tiny_catalog):
+    """Six simulated-looking galaxies (the shared tiny catalog of tests/conftest.py with these
+    columns): an Halpha line in every spectrum, 200 masked pixels in galaxy 2, ugriz, WISE (galaxy
+    5 a W4 upper limit) and truth columns."""
     n = 6
     rng = np.random.default_rng(3)
     z = np.array([0.03, 0.05, 0.08, 0.1, 0.15, 0.2])
@@ -49,7 +51,9 @@ def sim_catalog(tmp_path_factory):
     weight = np.full((n, N_PIX), 900.0)
     weight[2, 500:700] = 0.0
     mags = np.array([[12.0 + 0.3 * i, 11.8 + 0.3 * i, 9.0 + 0.4 * i, 7.0 + 0.3 * i] for i in range(n)])
-    table = {
+    is_ul = np.zeros((n, 4), bool)
+    is_ul[5, 3] = True
+    columns = {
         "id": [f"SIM-{i}" for i in range(n)],
         "z": z,
         "spec_norm": np.linspace(1.0, 6.0, n),
@@ -60,23 +64,14 @@ def sim_catalog(tmp_path_factory):
         "truth_log_lbol_agn": np.full(n, 44.0),
     }
     for b, m in zip("ugriz", (18.5, 17.3, 16.6, 16.2, 15.9)):
-        table[f"mag_{b}_total"] = m + 0.2 * np.arange(n)
-        table[f"mag_{b}_fiber"] = m + 0.7 + 0.2 * np.arange(n)
+        columns[f"mag_{b}_total"] = m + 0.2 * np.arange(n)
+        columns[f"mag_{b}_fiber"] = m + 0.7 + 0.2 * np.arange(n)
     for k, b in enumerate(WISE_BANDS):
-        ul = np.array([False] * 5 + [k == 3])
-        sig = np.where(ul, np.nan, 0.04)
-        f = vega_mag_to_mjy(mags[:, k], k)
-        table |= {
-            f"{b.lower()}_mag_vega": mags[:, k],
-            f"{b.lower()}_sigma_mag": sig,
-            f"{b.lower()}_is_ul": ul,
-            f"{b.lower()}_flux_mjy": f,
-            f"{b.lower()}_flux_err_mjy": f * 0.4 * np.log(10) * np.nan_to_num(sig),
-            f"truth_{b.lower()}_flux_mjy": f * 1.05,
-        }
-    path = tmp_path_factory.mktemp("cat") / "sim.h5"
-    write_catalog(path, table, flux, weight, simulated=True)
-    return path
+        columns[f"truth_{b.lower()}_flux_mjy"] = vega_mag_to_mjy(mags[:, k], k) * 1.05
+    return write_tiny_catalog(
+        tmp_path_factory.mktemp("cat") / "sim.h5", simulated=True, n=n, mags=mags,
+        sigma=np.full((n, 4), 0.04), is_ul=is_ul, flux=flux, weight=weight, **columns,
+    )  # fmt: skip
 
 
 @pytest.fixture()
@@ -367,7 +362,7 @@ def _fake_target_module(calls: list):
     """A linear target function: W3 = 10 - 2 * mean flux in the Halpha window (known answer)."""
     from explorer.attribution import TargetFunction
 
-    def build_target_function(bundle, spectrum, row):
+    def build_target_function(bundle, spectrum, row=None, references=None):
         calls.append(spectrum.id)
         z = float(spectrum.z)
         win = np.abs(WAVE_OBS_VAC_AA / (1 + z) - HALPHA) < 5.0
@@ -432,7 +427,7 @@ def test_attribution_unavailable_without_target_module(app, monkeypatch):
 def test_attribution_failure_is_shown(app, monkeypatch):
     mod = types.ModuleType("explorer.ml.target")
 
-    def broken(bundle, spectrum, row):
+    def broken(bundle, spectrum, row=None, references=None):
         raise RuntimeError("wrapper exploded")
 
     mod.build_target_function = broken

@@ -7,49 +7,37 @@ import html
 import numpy as np
 import pytest
 
-from explorer.catalog import write_catalog
-from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, WISE_BANDS, vega_mag_to_mjy
+from explorer.constants import N_PIX, WAVE_OBS_VAC_AA, vega_mag_to_mjy
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """No models (observed data only), caches and exports under tmp_path."""
+    """No models (observed data only), caches and exports under tmp_path, no catalog from the
+    environment."""
+    monkeypatch.delenv("IROX_CATALOG", raising=False)
     monkeypatch.setenv("IROX_MODELS", str(tmp_path / "no-models"))
     monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IROX_EXPORT_DIR", str(tmp_path / "exports"))
 
 
 @pytest.fixture()
-def tiny_catalog(tmp_path):
+def tiny_catalog(tmp_path, write_tiny_catalog):
+    """The shared tiny catalog (tests/conftest.py) cut to 3 galaxies with the values these tests
+    check: ids T-0..T-2, z 0.05/0.1/0.2, spec_norm 2/5/1, flat spectra near 1 with 100 pixels of
+    galaxy 1 masked, r magnitudes 16/17/17.5 and galaxy 2 a W4 upper limit."""
     n = 3
     rng = np.random.default_rng(1)
-    z = np.array([0.05, 0.1, 0.2])
     flux = 1.0 + 0.05 * rng.standard_normal((n, N_PIX))
     weight = np.full((n, N_PIX), 400.0)
     weight[1, 100:200] = 0.0  # masked stretch in galaxy 1
-    mags = np.array([[12.0, 12.1, 9.0, 7.0], [13.0, 12.0, 10.0, 7.5], [14.0, 14.1, 12.5, 8.0]])
-    table = {
-        "id": [f"T-{i}" for i in range(n)],
-        "z": z,
-        "spec_norm": [2.0, 5.0, 1.0],
-        "split": ["test"] * n,
-        "class_label": ["star-forming", "agn", "quenched"],
-        "mag_r_total": [16.0, 17.0, 17.5],
-    }
-    for k, b in enumerate(WISE_BANDS):
-        ul = np.array([False, False, k == 3])
-        sig = np.where(ul, np.nan, 0.05)
-        f = vega_mag_to_mjy(mags[:, k], k)
-        table |= {
-            f"{b.lower()}_mag_vega": mags[:, k],
-            f"{b.lower()}_sigma_mag": sig,
-            f"{b.lower()}_is_ul": ul,
-            f"{b.lower()}_flux_mjy": f,
-            f"{b.lower()}_flux_err_mjy": f * 0.4 * np.log(10) * sig,
-        }
-    path = tmp_path / "tiny.h5"
-    write_catalog(path, table, flux, weight, simulated=False)
-    return path
+    is_ul = np.zeros((n, 4), bool)
+    is_ul[2, 3] = True
+    return write_tiny_catalog(
+        tmp_path / "tiny.h5", n=n, flux=flux, weight=weight, is_ul=is_ul, sigma=np.full((n, 4), 0.05),
+        mags=[[12.0, 12.1, 9.0, 7.0], [13.0, 12.0, 10.0, 7.5], [14.0, 14.1, 12.5, 8.0]],
+        id=[f"T-{i}" for i in range(n)], z=[0.05, 0.1, 0.2], spec_norm=[2.0, 5.0, 1.0], split=["test"] * n,
+        class_label=["star-forming", "agn", "quenched"], mag_r_total=[16.0, 17.0, 17.5],
+    )  # fmt: skip
 
 
 def test_select_galaxy_updates_panels(tiny_catalog):
@@ -66,6 +54,38 @@ def test_select_galaxy_updates_panels(tiny_catalog):
     assert not np.allclose(spec0, panels["spectrum"].src.data["flux"], equal_nan=True)
     assert len(panels["spectrum"].masked.data["wave"]) == 100
     assert not np.allclose(sed0, panels["sed"].det.data["flux"])
+
+
+def test_catalog_from_argument_else_environment_else_demo(tiny_catalog, tmp_path, monkeypatch, capsys):
+    import re
+    import shlex
+
+    from explorer.app.build import build_app, default_catalog_path
+    from explorer.cli import main
+    from explorer.errors import CatalogError
+    from explorer.paths import DEMO_CATALOG
+
+    assert default_catalog_path() == DEMO_CATALOG  # nothing set
+    monkeypatch.setenv("IROX_CATALOG", "")
+    assert default_catalog_path() == DEMO_CATALOG  # set but empty
+    # what `python -m explorer serve --catalog PATH` hands the dashboard's kernel
+    assert main(["serve", "--dry-run", "--catalog", str(tiny_catalog)]) == 0
+    words = shlex.split(capsys.readouterr().out.splitlines()[-1])
+    env = dict(w.split("=", 1) for w in words if re.match(r"[A-Z_]+=", w))  # VAR=value before the command
+    monkeypatch.setenv("IROX_CATALOG", env["IROX_CATALOG"])
+    _, state, _ = build_app()
+    assert state.catalog.path.resolve() == tiny_catalog.resolve()
+    # an explicit argument wins over the environment
+    other = tiny_catalog.with_name("other.h5")
+    other.write_bytes(tiny_catalog.read_bytes())
+    _, state, _ = build_app(other)
+    assert state.catalog.path.resolve() == other.resolve()
+    # a missing file named by the environment says where the path came from
+    monkeypatch.setenv("IROX_CATALOG", str(tmp_path / "nope.h5"))
+    with pytest.raises(
+        CatalogError, match=r"nope\.h5 \(the IROX_CATALOG environment variable\) does not exist"
+    ):
+        build_app()
 
 
 def test_upper_limits_are_not_plotted_as_detections(tiny_catalog):
@@ -321,3 +341,111 @@ def test_no_panel_imports_another_panel():
             elif isinstance(node, ast.Import):
                 imported |= {a.name.split(".")[-1] for a in node.names}
         assert not (imported & (panels - {name})), f"{name} imports {sorted(imported & panels)}"
+
+
+# --- upload limits (issue 18) ---------------------------------------------------------------------
+def test_oversized_upload_is_refused_before_anything_is_written(tiny_catalog, sdss_ngc3073, monkeypatch):
+    import datetime
+    import tempfile
+
+    from explorer.app import upload_panel
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    assert up.max_upload_bytes == upload_panel.MAX_UPLOAD_BYTES == 50 * 1024**2
+    state.select(1)
+    real_tmpdir = tempfile.TemporaryDirectory
+
+    def no_tmpdir(*a, **k):
+        raise AssertionError("an oversized upload must not be written anywhere")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_tmpdir)
+    big = b"SIMPLE  =" + bytes(upload_panel.MAX_UPLOAD_BYTES)  # one limit plus 9 bytes
+    assert up.handle_bytes("huge.fits", big) is None
+    msg = html.unescape(up.message.value)
+    assert "irox-error" in msg and "huge.fits" in msg and "upload limit of 50 MB" in msg, msg
+    assert state.galaxy.source == "catalog" and state.index == 1
+    # the same through the widget, as a browser sets it: refused, and the widget is cleared
+    up.message.value = ""
+    up.upload.value = (
+        {"name": "huge2.fits", "type": "", "size": len(big), "content": memoryview(big),
+         "last_modified": datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)},
+    )  # fmt: skip
+    assert "huge2.fits" in up.message.value and "upload limit of 50 MB" in up.message.value
+    assert up.upload.value == () and state.galaxy.source == "catalog"
+    # the page keeps working: a good upload afterwards is shown
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", real_tmpdir)
+    assert up.handle_bytes("NGC3073.fits", sdss_ngc3073.read_bytes()) is not None
+    assert "irox-ok" in up.message.value and state.galaxy.source == "upload"
+
+
+def test_gzip_bomb_is_refused_with_the_readers_message(tiny_catalog, sdss_ngc3073):
+    import gzip
+
+    from explorer.app.build import build_app
+    from explorer.io.sdss import MAX_DECOMPRESSED_BYTES
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    assert up.max_decompressed_bytes == MAX_DECOMPRESSED_BYTES  # the reader's bound by default
+    up.max_decompressed_bytes = 1024**2  # a small bound keeps the test fast
+    bomb = gzip.compress(b"SIMPLE  =" + bytes(3 * 1024**2))  # a few kB that inflate to 3 MB
+    assert len(bomb) < 20_000
+    assert up.handle_bytes("spec-bomb.fits.gz", bomb) is None
+    msg = html.unescape(up.message.value)
+    assert "irox-error" in msg and "spec-bomb.fits.gz: gzip content inflates beyond 1 MB; refused" in msg, msg
+    assert "/tmp" not in msg and state.galaxy.source == "catalog"
+    # a real gzipped spectrum under the bound is read, so the page keeps working
+    good = gzip.compress(sdss_ngc3073.read_bytes())
+    assert up.handle_bytes("NGC3073.fits.gz", good) is not None
+    assert "irox-ok" in up.message.value and state.galaxy.source == "upload"
+
+
+@pytest.mark.parametrize("failure", ["reader message", "unforeseen error"])
+def test_upload_temporary_directory_is_private_and_removed_after_a_failing_read(
+    tiny_catalog, monkeypatch, failure
+):
+    import stat
+
+    import explorer.io.sdss as sdss
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(tiny_catalog)
+    up = panels["upload"]
+    seen = []
+    real_reader = sdss.read_sdss_spectrum
+
+    def spy(path, **kwargs):
+        seen.append((path, stat.S_IMODE(path.parent.stat().st_mode), path.read_bytes(), kwargs))
+        if failure == "unforeseen error":
+            raise RuntimeError(f"reader exploded on {path}")
+        return real_reader(path, **kwargs)
+
+    monkeypatch.setattr(sdss, "read_sdss_spectrum", spy)
+    assert up.handle_bytes("../../escape.fits", b"just some text, not FITS") is None
+    (path, mode, written, kwargs) = seen[0]
+    assert path.name == "upload.fits" and path.parent.name.startswith("irox-upload-")  # not the user's name
+    assert mode == 0o700 and written == b"just some text, not FITS"
+    assert kwargs == {"max_decompressed_bytes": up.max_decompressed_bytes}
+    assert not path.parent.exists()  # removed although the read failed
+    msg = html.unescape(up.message.value)
+    problem = (
+        "not a FITS file"
+        if failure == "reader message"
+        else "RuntimeError: reader exploded on ../../escape.fits"
+    )
+    assert "irox-error" in msg and problem in msg and str(path.parent) not in msg, msg
+    assert state.galaxy.source == "catalog"
+
+
+def test_voila_accepts_uploads_beyond_the_upload_limit():
+    """Tornado drops a websocket message above its cap without a word; the cap of the served app
+    must let a file larger than the upload limit arrive, so that the panel's message is shown."""
+    from explorer.app.browser import VOILA_OPTIONS, VOILA_OPTIONS_COLD, WEBSOCKET_MAX_MESSAGE_BYTES
+    from explorer.app.upload_panel import MAX_UPLOAD_BYTES
+
+    assert WEBSOCKET_MAX_MESSAGE_BYTES >= 2 * MAX_UPLOAD_BYTES
+    option = f"--Voila.tornado_settings={{'websocket_max_message_size': {WEBSOCKET_MAX_MESSAGE_BYTES}}}"
+    assert option in VOILA_OPTIONS and option in VOILA_OPTIONS_COLD
+    assert not any(o.startswith(("--preheat_kernel", "--pool_size")) for o in VOILA_OPTIONS_COLD)

@@ -1,20 +1,22 @@
 """Attribution panel: integrated gradients of one model output over the spectrum, in the background.
 
-The differentiable wrapper from flux to model outputs comes from
-``explorer.ml.target.build_target_function(bundle, spectrum, row) -> TargetFunction``; if it
-cannot be imported (or no models are loaded) the panel says "attribution unavailable: <reason>"
-and the rest of the app works as before.
+One galaxy's attribution is :func:`explorer.attribution.explain.explain_galaxy`, the function of
+``python -m explorer attribute --spectrum`` (the panel adds its cache, a progress counter and the
+catalog's reference spectra). Its differentiable wrapper from flux to model outputs comes from
+``explorer.ml.target``; if that cannot be imported (or no models are loaded) the panel says
+"attribution unavailable: <reason>" and the rest of the app works as before. Output names and
+labels come from :data:`explorer.constants.TARGETS`.
 
 The attribution runs in a worker thread; the thread only sets ipywidget values (progress bar,
 status text, the figure as a PNG ``Image``, the ranked lines): it never touches a Bokeh model.
-The figure is :func:`explorer.attribution.plot_attribution`, and the export buttons save that
+The figure is the explanation's (:func:`explorer.attribution.plot_attribution`), and the export buttons save that
 same figure object.
 """
 
 from __future__ import annotations
 
 import html
-import inspect
+import importlib
 import threading
 import time
 
@@ -22,46 +24,25 @@ import ipywidgets as widgets
 import torch
 from torch import nn
 
-from ..constants import LINES
+from ..constants import TARGETS, target_spec
 from .compute import model_key
 from .export import ExportBar, figure_png, safe_name
 from .state import ExplorerState
 
-#: target name (as in the target function) -> label in the selector
-TARGET_LABELS = {
-    "W1": "W1 magnitude",
-    "W2": "W2 magnitude",
-    "W3": "W3 magnitude",
-    "W4": "W4 magnitude",
-    "W1-W2": "W1−W2 colour",
-    "W2-W3": "W2−W3 colour",
-    "W3-W4": "W3−W4 colour",
-    "qpah": "q_PAH",
-    "lbol_agn": "AGN L_bol",
-    "log_sfr": "SFR",
-}
-#: axis labels (with units) of the targets whose unit is not a magnitude
-TARGET_AXIS = {"qpah": "ln q_PAH", "lbol_agn": "log L_bol,AGN (erg/s)", "log_sfr": "log SFR (M☉/yr)"}
-#: reference spectra (decoded typical galaxies) drawn for the baselines
-N_REFERENCES = 32
 
-
-def engine_settings() -> dict:
-    """Engine settings of the app: the engine's defaults, so that the app and ``python -m explorer
-    attribute`` give the same attributions (refining only the badly integrated reference paths
-    keeps the rare 512-step case cheap). Imported when needed: captum stays out of app start-up."""
-    from ..attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_BASELINES, DEFAULT_N_STEPS
-
-    return {"n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS, "n_baselines": DEFAULT_N_BASELINES}
-
-
-def load_target_builder():
-    """``explorer.ml.target.build_target_function``, or raise ImportError with the reason."""
+def target_module_problem() -> str | None:
+    """Why the model wrapper ``explorer.ml.target`` (which :func:`explain_galaxy` builds the target
+    function with) cannot be imported, or None when it can."""
     try:
-        from ..ml.target import build_target_function
+        importlib.import_module("..ml.target", __package__)
     except Exception as exc:  # the module may be missing, or fail on import
-        raise ImportError(f"explorer.ml.target cannot be imported ({type(exc).__name__}: {exc})") from None
-    return build_target_function
+        return f"explorer.ml.target cannot be imported ({type(exc).__name__}: {exc})"
+    return None
+
+
+def menu_label(target: str) -> str:
+    """The selector's text of an output (``"W3 magnitude"``, ``"q_PAH"``; unknown: its name)."""
+    return target_spec(target).menu
 
 
 class CountingTarget(nn.Module):
@@ -90,7 +71,7 @@ class AttributionPanel:
         self.top_n = top_n
         self._cache = None  # AttributionCache, made on first use (keeps captum out of the start-up)
         self.target = widgets.Dropdown(
-            options=[(v, k) for k, v in TARGET_LABELS.items()], value="W3", description="target",
+            options=[(t.menu, t.name) for t in TARGETS], value="W3", description="target",
             layout=widgets.Layout(width="240px"),
         )  # fmt: skip
         self.run = widgets.Button(description="explain", icon="search", button_style="primary")
@@ -122,11 +103,7 @@ class AttributionPanel:
     def unavailable_reason(self) -> str | None:
         if self.state.models is None:
             return "no models loaded"
-        try:
-            load_target_builder()
-        except ImportError as exc:
-            return str(exc)
-        return None
+        return target_module_problem()
 
     @property
     def cache(self):
@@ -197,7 +174,7 @@ class AttributionPanel:
         self.progress.value = 0.0
         self.progress.bar_style = "info"
         self.status.value = (
-            f"<span class='irox-attr-status'>attributing {html.escape(TARGET_LABELS.get(target, target))} "
+            f"<span class='irox-attr-status'>attributing {html.escape(menu_label(target))} "
             f"of {html.escape(g.id)}… (the rest of the app stays usable)</span>"
         )
         self._thread = threading.Thread(target=self._work, args=(g, target, bundle, frame), daemon=True)
@@ -207,74 +184,26 @@ class AttributionPanel:
         return self._thread
 
     def _work(self, g, target, bundle, frame):
-        from ..attribution import cached_attribute_targets, line_shares, plot_attribution
-        from ..attribution.report import target_label
+        """Attribute ``target`` of galaxy ``g`` with :func:`explain_galaxy` (as the command line
+        does), reporting progress through a :class:`CountingTarget`; then show the result."""
+        from ..attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_BASELINES, DEFAULT_N_STEPS
+        from ..attribution.explain import explain_galaxy
 
         t0 = time.perf_counter()
         try:
-            build = load_target_builder()
-            refs = self._references(bundle)
-            if refs is not None and "references" in inspect.signature(build).parameters:
-                inner = build(bundle, g.spectrum, g.row, references=refs)
-            else:
-                inner = build(bundle, g.spectrum, g.row)
-            if target not in list(inner.targets):
-                raise ValueError(
-                    f"the target function has no output {target!r} (it has {list(inner.targets)})"
-                )
-            settings = engine_settings()
-            n_base = settings["n_baselines"]
-            expected = [n_base + 1 + n_base * settings["n_steps"]]
-            done = [0]
-            last = [0.0]
-
-            def on_rows(n):
-                if done[0] == 0:  # the engine's first pass is the galaxy + its K baselines
-                    expected[0] = n + (n - 1) * settings["n_steps"]
-                done[0] += n
-                if done[0] > expected[0]:  # the completeness loop doubled the steps
-                    expected[0] = done[0] * 2
-                now = time.perf_counter()
-                if now - last[0] > 0.1:
-                    last[0] = now
-                    self.progress.value = min(0.98, done[0] / expected[0])
-                    self.status.value = (
-                        f"<span class='irox-attr-status'>integrating gradients: {done[0]} spectra evaluated, "
-                        f"{now - t0:.1f} s</span>"
-                    )
-
-            tf = CountingTarget(inner, on_rows)
-            mid = f"{model_key(bundle)}:{getattr(inner, 'model_id', '') or 'target'}"
-            res = cached_attribute_targets(self.cache, tf, g.spectrum, [target], model_id=mid, **settings)[
-                target
-            ]
-            shares = line_shares(res, lines=LINES, weight=g.spectrum.weight)
-            fig = plot_attribution(
-                g.spectrum, res, LINES, frame=frame, top_n=self.top_n,
-                target_label=TARGET_AXIS.get(target) or target_label(target),
-                shares=shares,
+            # the engine's defaults (those of `python -m explorer attribute`), given explicitly: they
+            # keep the panel's cache keys, and the progress estimate needs them
+            settings = {
+                "n_steps": DEFAULT_N_STEPS, "max_steps": DEFAULT_MAX_STEPS, "n_baselines": DEFAULT_N_BASELINES,
+            }  # fmt: skip
+            ex = explain_galaxy(
+                bundle, g.spectrum, target, row=g.row, references=self._references(bundle),
+                wrap=lambda tf: CountingTarget(tf, self._progress_counter(t0, settings)),
+                cache=self.cache,
+                model_id=lambda tf: f"{model_key(bundle)}:{getattr(tf, 'model_id', '') or 'target'}",
+                frame=frame, top_n=self.top_n, **settings,
             )  # fmt: skip
-            png = figure_png(fig)
-            with self._lock:
-                self.fig, self._fig_key, self.result, self.shares = (
-                    fig,
-                    (g.id, target, model_key(bundle)),
-                    res,
-                    shares,
-                )
-            self.image.value = png
-            self.image.layout.display = None
-            self.top_lines.value = top_lines_html(shares, self.top_n, target)
-            elapsed = time.perf_counter() - t0
-            self.progress.value = 1.0
-            self.progress.bar_style = "success"
-            conv = "converged" if res.converged else "NOT converged"
-            self.status.value = (
-                f"<span class='irox-attr-status irox-attr-done'>done in {elapsed:.1f} s: {html.escape(g.id)}, "
-                f"{html.escape(TARGET_LABELS.get(target, target))}; {res.n_steps} steps, completeness gap "
-                f"{100 * res.completeness_gap:.1f}% ({conv})</span>"
-            )
-            self.last_error = None
+            self._show_result(g, target, bundle, ex, time.perf_counter() - t0)
         except Exception as exc:  # show any failure in the page; the app keeps working
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.progress.bar_style = "danger"
@@ -285,14 +214,62 @@ class AttributionPanel:
         finally:
             self.run.disabled = False
 
+    def _progress_counter(self, t0: float, settings: dict):
+        """``on_rows(n)`` for :class:`CountingTarget`: advances the progress bar and status text."""
+        n_base, n_steps = settings["n_baselines"], settings["n_steps"]
+        expected = [n_base + 1 + n_base * n_steps]
+        done = [0]
+        last = [0.0]
+
+        def on_rows(n):
+            if done[0] == 0:  # the engine's first pass is the galaxy + its K baselines
+                expected[0] = n + (n - 1) * n_steps
+            done[0] += n
+            if done[0] > expected[0]:  # the completeness loop doubled the steps
+                expected[0] = done[0] * 2
+            now = time.perf_counter()
+            if now - last[0] > 0.1:
+                last[0] = now
+                self.progress.value = min(0.98, done[0] / expected[0])
+                self.status.value = (
+                    f"<span class='irox-attr-status'>integrating gradients: {done[0]} spectra evaluated, "
+                    f"{now - t0:.1f} s</span>"
+                )
+
+        return on_rows
+
+    def _show_result(self, g, target, bundle, ex, elapsed: float) -> None:
+        """Put an :class:`~explorer.attribution.explain.Explanation` in the page."""
+        res, shares, fig = ex.result, ex.shares, ex.figure
+        png = figure_png(fig)
+        with self._lock:
+            self.fig, self._fig_key, self.result, self.shares = (
+                fig,
+                (g.id, target, model_key(bundle)),
+                res,
+                shares,
+            )
+        self.image.value = png
+        self.image.layout.display = None
+        self.top_lines.value = top_lines_html(shares, self.top_n, target)
+        self.progress.value = 1.0
+        self.progress.bar_style = "success"
+        conv = "converged" if res.converged else "NOT converged"
+        self.status.value = (
+            f"<span class='irox-attr-status irox-attr-done'>done in {elapsed:.1f} s: {html.escape(g.id)}, "
+            f"{html.escape(menu_label(target))}; {res.n_steps} steps, completeness gap "
+            f"{100 * res.completeness_gap:.1f}% ({conv})</span>"
+        )
+        self.last_error = None
+
     def _references(self, bundle):
         """Decoded typical galaxies of the catalog as baselines (one set per model), or None."""
         key = model_key(bundle)
         if getattr(self, "_refs_key", None) != key:
             try:
-                from ..ml.target import ReferenceSpectra
+                from ..attribution.explain import reference_spectra
 
-                self._refs = ReferenceSpectra(bundle, self.state.catalog, n=N_REFERENCES)
+                self._refs = reference_spectra(bundle, self.state.catalog)
             except Exception:  # older wrapper without references: the engine's default baseline
                 self._refs = None
             self._refs_key = key
@@ -312,7 +289,7 @@ def top_lines_html(shares, top_n: int, target: str) -> str:
     rows = shares.ranking("share", include_continuum=False)[:top_n]
     cont = float(shares.share[-1])
     out = [
-        f"<div class='irox-top-lines'><b>Top lines for {html.escape(TARGET_LABELS.get(target, target))}</b>",
+        f"<div class='irox-top-lines'><b>Top lines for {html.escape(menu_label(target))}</b>",
         "<table style='border-collapse:collapse;font-size:12px'><tr><th>#</th><th style='text-align:left'>line</th>"
         "<th>share of |attr|</th><th>net</th></tr>",
     ]

@@ -1,8 +1,9 @@
 """How the dashboard is served: Voila's options and environment (``make run``, the browser tests).
 
-:data:`VOILA_OPTIONS` and :func:`voila_env` are the one set of Voila options; the browser tests
-and the browser benchmark start Voila with them through :mod:`explorer.testing.browser`, and
-``tests/test_app_panels.py`` checks that the Makefile agrees.
+:data:`VOILA_OPTIONS` and :func:`voila_env` are the one set of Voila options:
+``python -m explorer serve`` (what ``make run`` runs) starts Voila with them, and so do the browser
+tests and the browser benchmark, through :mod:`explorer.testing.browser`;
+``tests/test_cli.py`` checks that the serve verb uses them.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ from pathlib import Path
 #: without its two Font Awesome links to a CDN; Voila's bundle already has Font Awesome). Voila
 #: looks for templates on ``JUPYTER_PATH``: see :func:`voila_env`.
 JUPYTER_DATA_DIR = Path(__file__).resolve().parent / "jupyter"
-#: Voila options of ``make run`` besides the port (the Makefile's ``VOILA_OPTIONS``): no browser
-#: window, loopback only, the ``irox`` template, and one preheated kernel (the notebook already
-#: run when a page opens). The browser tests start Voila with exactly these, so they test what a
-#: user runs; ``tests/test_app_panels.py`` checks that the Makefile agrees.
+#: Largest websocket message Voila's server accepts from a page (bytes). An upload reaches the
+#: kernel as one message, and Tornado's default (10 MiB) drops a larger one without a word, so
+#: the upload panel's limit (explorer.app.upload_panel.MAX_UPLOAD_BYTES, 50 MB) would never be
+#: seen; twice that limit lets a file up to 100 MB arrive and be refused with the panel's message.
+WEBSOCKET_MAX_MESSAGE_BYTES = 100 * 1024**2
+#: Voila options of ``python -m explorer serve`` (``make run``) besides the port: no browser
+#: window, loopback only, the ``irox`` template, uploads up to :data:`WEBSOCKET_MAX_MESSAGE_BYTES`,
+#: and one preheated kernel (the notebook already run when a page opens). The browser tests start
+#: Voila with exactly these, so they test what a user runs; ``tests/test_cli.py`` checks that the
+#: serve verb uses them.
 VOILA_OPTIONS = (
     "--no-browser",
     "--Voila.ip=127.0.0.1",
     "--template=irox",
+    f"--Voila.tornado_settings={{'websocket_max_message_size': {WEBSOCKET_MAX_MESSAGE_BYTES}}}",
     "--preheat_kernel=True",
     "--pool_size=1",
 )
 #: the same without the preheated kernel (every page starts and runs a new kernel: cold start)
-VOILA_OPTIONS_COLD = VOILA_OPTIONS[:3]
+VOILA_OPTIONS_COLD = tuple(o for o in VOILA_OPTIONS if not o.startswith(("--preheat_kernel", "--pool_size")))
 
 
 def voila_env(env: dict | None = None) -> dict:

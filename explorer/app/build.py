@@ -1,5 +1,7 @@
 """Assemble the dashboard (``app.ipynb`` calls :func:`build_app`).
 
+Catalog: ``build_app(catalog_path)``, else the ``IROX_CATALOG`` environment variable (which
+``python -m explorer serve --catalog PATH`` sets), else the embedded demo catalog.
 Models: ``build_app(model_dir=...)``, else the ``IROX_MODELS`` environment variable, else
 ``models/default``. A missing or broken model directory never stops the app: it opens on the
 observed data and the page says that no models are loaded, and why.
@@ -14,6 +16,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from ..catalog import Catalog
+from ..errors import CatalogError
 from ..paths import DEMO_CATALOG
 from .state import ExplorerState
 
@@ -26,6 +29,23 @@ def load_bokeh_inline() -> None:
     from bokeh.resources import INLINE
 
     output_notebook(INLINE, hide_banner=True)
+
+
+def default_catalog_path() -> Path:
+    """``IROX_CATALOG`` if set (``python -m explorer serve --catalog`` sets it), else the demo catalog.
+
+    Raises
+    ------
+    CatalogError
+        ``IROX_CATALOG`` names a file that does not exist (the message says where the path came from).
+    """
+    env = os.environ.get("IROX_CATALOG", "").strip()
+    if not env:
+        return DEMO_CATALOG
+    path = Path(env)
+    if not path.is_file():
+        raise CatalogError(f"catalog {env} (the IROX_CATALOG environment variable) does not exist")
+    return path
 
 
 def default_model_dir() -> str:
@@ -44,11 +64,12 @@ def _section(title: str, body, note: str = "", width: str | None = None) -> widg
 def build_app(
     catalog_path: str | Path | None = None, model_dir: str | Path | None = None
 ) -> tuple[widgets.Widget, ExplorerState, dict]:
-    """Build the dashboard on a catalog (default: the embedded demo catalog).
+    """Build the dashboard on a catalog.
 
     Parameters
     ----------
     catalog_path : path, optional
+        Default ``IROX_CATALOG``, else the embedded demo catalog (:func:`default_catalog_path`).
     model_dir : str or path, optional
         Model name (``models/<name>``) or directory; default ``IROX_MODELS`` or ``default``.
 
@@ -66,7 +87,7 @@ def build_app(
     from .spectrum_panel import SpectrumPanel
     from .upload_panel import UploadPanel
 
-    cat = Catalog(catalog_path or DEMO_CATALOG)
+    cat = Catalog(catalog_path or default_catalog_path())
     model_dir = model_dir if model_dir is not None else default_model_dir()
     bundle, status = try_load_models(model_dir)
     state = ExplorerState(cat, models=bundle, model_status=status)

@@ -1,9 +1,14 @@
 """Your own data: an SDSS spec FITS upload (+ optional WISE magnitudes typed in or an AllWISE row
 pasted) -> the same panels.
 
-The bytes are written to a temporary file and read by :func:`explorer.io.sdss.read_sdss_spectrum`;
-any problem (not FITS, truncated, every pixel masked, z outside the accepted range, ...) is shown
-in the page as the reader's message and the app keeps the galaxy it was showing.
+A file larger than :data:`MAX_UPLOAD_BYTES` is refused before anything is written. Otherwise the
+bytes are written, under a fixed name, into a private temporary directory (removed whatever
+happens) and read by :func:`explorer.io.sdss.read_sdss_spectrum`, which refuses a gzip that
+inflates beyond :data:`MAX_UPLOAD_DECOMPRESSED_BYTES`; nothing in an upload is executed. Any
+problem (too large, not FITS, truncated, every pixel masked, z outside the accepted range, ...) is
+shown in the page as the reader's message and the app keeps the galaxy it was showing. (A file
+beyond Voila's websocket cap, :data:`explorer.app.browser.WEBSOCKET_MAX_MESSAGE_BYTES` = twice the
+limit, never reaches the kernel: the server drops it and the page shows nothing, but keeps working.)
 
 A pasted AllWISE row (a header line and one data row: IPAC table, CSV, tab- or
 whitespace-separated) is parsed by astropy into a table and converted and validated by
@@ -22,9 +27,17 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
-from ..constants import WISE_BANDS, vega_mag_to_mjy
+from ..constants import WISE_BANDS
 from ..errors import SpectrumFileError, WiseTableError
+from ..io.sdss import MAX_DECOMPRESSED_BYTES
+from ..io.wise import wise_columns
 from .state import ExplorerState
+
+#: largest uploaded file read (bytes), checked before anything is written: SDSS spec files are
+#: under ~10 MB (the largest, with every exposure kept), so 50 MB refuses only what is not one
+MAX_UPLOAD_BYTES = 50 * 1024**2
+#: largest size a gzipped upload may inflate to (bytes): the SDSS reader's bound
+MAX_UPLOAD_DECOMPRESSED_BYTES = MAX_DECOMPRESSED_BYTES
 
 #: magnitude error assumed for a typed WISE detection without sigma (an assumption of the app,
 #: not a survey value: it only sets the chi denominator and the error bar)
@@ -189,7 +202,8 @@ def upload_row(spectrum, wise: dict | None = None) -> dict:
     ----------
     spectrum : GalaxySpectrum
     wise : dict band -> (mag_vega, sigma_mag, is_upper_limit), optional
-        Typed WISE photometry; bands left out (or with NaN magnitude) are unknown.
+        Typed WISE photometry; bands left out (or with NaN magnitude) are unknown. The catalog's
+        WISE columns come from :func:`explorer.io.wise.wise_columns`, as for a catalog row.
     """
     meta = spectrum.meta or {}
     row = {
@@ -203,19 +217,13 @@ def upload_row(spectrum, wise: dict | None = None) -> dict:
         "dec_deg": float(meta.get("dec_deg", np.nan)),
     }
     wise = wise or {}
-    for k, b in enumerate(WISE_BANDS):
-        mag, sig, ul = wise.get(b, (math.nan, math.nan, False))
-        key = b.lower()
-        have = math.isfinite(mag)
-        f = float(vega_mag_to_mjy(mag, k)) if have else math.nan
-        # no sigma typed for a detection: DEFAULT_SIGMA_MAG (the page says so)
-        sig = math.nan if (ul or not have) else (sig if math.isfinite(sig) else DEFAULT_SIGMA_MAG)
-        row[f"{key}_mag_vega"] = mag if have else math.nan
-        row[f"{key}_sigma_mag"] = sig
-        row[f"{key}_is_ul"] = bool(ul and have)
-        row[f"{key}_flux_mjy"] = f
-        # flux error from the magnitude error: dF = F * 0.4 ln(10) dm (first order)
-        row[f"{key}_flux_err_mjy"] = f * 0.4 * math.log(10) * sig if math.isfinite(sig) else math.nan
+    mag, sig, ul = np.array([wise.get(b, (math.nan, math.nan, False)) for b in WISE_BANDS], dtype=float).T
+    have = np.isfinite(mag)
+    ul = (ul != 0) & have  # a flag without a magnitude is no upper limit
+    # no sigma typed for a detection: DEFAULT_SIGMA_MAG (the page says so); unknown bands stay NaN
+    sig = np.where(have & ~ul & ~np.isfinite(sig), DEFAULT_SIGMA_MAG, np.where(have, sig, math.nan))
+    for key, col in wise_columns(np.where(have, mag, math.nan), sig, ul).items():
+        row[key] = bool(col) if col.dtype == bool else float(col)
     return row
 
 
@@ -223,8 +231,15 @@ class UploadPanel:
     """FileUpload for an SDSS spec FITS, boxes for W1-W4 magnitudes, a text area for a pasted
     AllWISE row (which fills the boxes), and a message line."""
 
-    def __init__(self, state: ExplorerState):
+    def __init__(
+        self,
+        state: ExplorerState,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        max_decompressed_bytes: int = MAX_UPLOAD_DECOMPRESSED_BYTES,
+    ):
         self.state = state
+        self.max_upload_bytes = max_upload_bytes
+        self.max_decompressed_bytes = max_decompressed_bytes
         self.upload = widgets.FileUpload(accept="", multiple=False, description="SDSS spec FITS")
         self.upload.observe(self._on_upload, names="value")
         self.mag = {
@@ -360,15 +375,25 @@ class UploadPanel:
             if isinstance(f, dict)
             else str(getattr(f, "name", "upload.fits"))
         )
-        content = f["content"] if isinstance(f, dict) else f.content
-        data = bytes(content)
-        self.upload.value = ()  # forget the bytes; the same file can be uploaded again
-        self.handle_bytes(name, data)
+        content = memoryview(f["content"] if isinstance(f, dict) else f.content)
+        self.upload.value = ()  # forget the widget's bytes; the same file can be uploaded again
+        if not self._too_large(name, content.nbytes):  # checked before the bytes are even copied
+            self.handle_bytes(name, bytes(content))
+
+    def _too_large(self, name: str, n_bytes: int) -> bool:
+        """Refuse (with a message naming the limit) a file larger than ``max_upload_bytes``."""
+        if n_bytes <= self.max_upload_bytes:
+            return False
+        self._error(
+            f"Could not use {name}: the file is {n_bytes / 1024**2:.1f} MB, larger than the upload limit of "
+            f"{self.max_upload_bytes / 1024**2:.0f} MB (an SDSS spec file is under ~10 MB)"
+        )
+        return True
 
     def handle_bytes(self, name: str, data: bytes):
         """Read an uploaded file's bytes and show it; returns the GalaxySpectrum or None."""
-        from ..io.sdss import read_sdss_spectrum
-
+        if self._too_large(name, len(data)):  # before anything is written
+            return None
         if self.paste.value.strip() and self.paste.value != self._pasted_text:
             # a row pasted but not read yet: read it now (a bad row stops here, with its message)
             if self.read_allwise(show=False) is None:
@@ -378,21 +403,33 @@ class UploadPanel:
         except ValueError as exc:
             self._error(str(exc))
             return None
-        suffix = ".fits.gz" if name.lower().endswith(".gz") else ".fits"
-        with tempfile.TemporaryDirectory(prefix="irox-upload-") as tmp:
-            path = Path(tmp) / (Path(name).name or f"upload{suffix}")
-            path.write_bytes(data)
-            try:
-                spec = read_sdss_spectrum(path)
-            except SpectrumFileError as exc:
-                self._error(f"Could not use {name}: {str(exc).replace(str(path), name)}")
-                return None
-            except Exception as exc:  # anything else the reader did not foresee: still a message
-                self._error(f"Could not use {name}: {type(exc).__name__}: {exc}")
-                return None
+        spec = self._read_spectrum(name, data)
+        if spec is None:
+            return None
         spec.meta["path"] = name
         self._spectrum = spec
         return self._show(spec, wise, name)
+
+    def _read_spectrum(self, name: str, data: bytes):
+        """The upload's GalaxySpectrum, or None with the reader's message in the page (the
+        temporary path replaced by ``name``). The bytes go into a private temporary directory
+        (mode 0700) under a fixed name (nothing of ``name`` reaches the file system), and the
+        directory is removed whatever happens."""
+        from ..io.sdss import read_sdss_spectrum
+
+        suffix = ".fits.gz" if name.lower().endswith(".gz") else ".fits"
+        with tempfile.TemporaryDirectory(prefix="irox-upload-") as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            try:
+                path.write_bytes(data)
+                return read_sdss_spectrum(path, max_decompressed_bytes=self.max_decompressed_bytes)
+            except SpectrumFileError as exc:
+                self._error(f"Could not use {name}: {str(exc).replace(str(path), name)}")
+            except Exception as exc:  # anything else the reader did not foresee: still a message
+                self._error(
+                    f"Could not use {name}: {type(exc).__name__}: {str(exc).replace(str(path), name)}"
+                )
+        return None
 
     def _show(self, spec, wise, name):
         try:
