@@ -32,7 +32,6 @@ FUNCTION_EXCEPTIONS = {
     "not split in this pass of issue 11",
     "explorer/attribution/sanity.py:sanity_check": "group selection and comparison of one check; "
     "not split in this pass of issue 11",
-    "explorer/io/sdss.py:read_sdss_spectrum": "one reader with a check per HDU; not split in this pass of issue 11",
     "explorer/simulate/engine.py:GalaxySimulator.simulate": "one galaxy's simulation, step by step; "
     "not split in this pass of issue 11",
     "explorer/simulate/run.py:simulate_catalog": "workers, progress and writing of one run; "
