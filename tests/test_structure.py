@@ -23,10 +23,6 @@ MODULE_EXCEPTIONS: dict[str, str] = {}
 #: "module path:qualified function name" -> why it is longer than MAX_FUNCTION_LINES
 FUNCTION_EXCEPTIONS = {
     "explorer/ml/evaluate.py:evaluate": SPLIT_IN_ISSUE_11,
-    "explorer/simulate/engine.py:GalaxySimulator.simulate": "one galaxy's simulation, step by step; "
-    "not split in this pass of issue 11",
-    "explorer/simulate/run.py:simulate_catalog": "workers, progress and writing of one run; "
-    "not split in this pass of issue 11",
 }
 
 
