@@ -19,25 +19,11 @@ MAX_MODULE_LINES = 600
 
 SPLIT_IN_ISSUE_11 = "being split in issue 11"
 #: module path (relative to the repository root) -> why it is longer than MAX_MODULE_LINES
-MODULE_EXCEPTIONS = {
-    "explorer/attribution/engine.py": "the IG engine with its two backends and the per-path refinement; "
-    "not split in this pass of issue 11",
-}
+MODULE_EXCEPTIONS: dict[str, str] = {}
 #: "module path:qualified function name" -> why it is longer than MAX_FUNCTION_LINES
 FUNCTION_EXCEPTIONS = {
     "explorer/ml/train.py:train_predictor": SPLIT_IN_ISSUE_11,
     "explorer/ml/evaluate.py:evaluate": SPLIT_IN_ISSUE_11,
-    "explorer/attribution/baselines.py:reference_baselines": "input checks of three baseline kinds; "
-    "not split in this pass of issue 11",
-    "explorer/attribution/sample.py:sample_rankings": "per-galaxy loop with failure bookkeeping; "
-    "not split in this pass of issue 11",
-    "explorer/attribution/sanity.py:sanity_check": "group selection and comparison of one check; "
-    "not split in this pass of issue 11",
-    "explorer/io/sdss.py:read_sdss_spectrum": "one reader with a check per HDU; not split in this pass of issue 11",
-    "explorer/simulate/engine.py:GalaxySimulator.simulate": "one galaxy's simulation, step by step; "
-    "not split in this pass of issue 11",
-    "explorer/simulate/run.py:simulate_catalog": "workers, progress and writing of one run; "
-    "not split in this pass of issue 11",
 }
 
 

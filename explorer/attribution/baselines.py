@@ -138,42 +138,8 @@ def reference_baselines(
     if k < 1:
         raise AttributionError(f"reference_baselines: k must be >= 1, got {k}")
     source = "callable" if callable(spectra_or_fn) else "array"
-    raw = spectra_or_fn(float(z)) if callable(spectra_or_fn) else spectra_or_fn
-    if isinstance(raw, torch.Tensor):
-        raw = raw.detach().cpu().numpy()
-    arr = np.array(raw, dtype=float, copy=True)
-    if arr.ndim == 1:
-        arr = arr[None]
-    if arr.ndim != 2:
-        raise AttributionError(f"reference spectra ({source}) must be 2-D (M, n_pix), got shape {arr.shape}")
-    if weight is not None:
-        w = np.atleast_2d(np.asarray(weight, dtype=float))
-        if w.shape != arr.shape:
-            raise AttributionError(
-                f"reference weights shape {w.shape} differs from spectra shape {arr.shape}"
-            )
-        arr[w <= 0] = np.nan
-
-    if wave_rest_aa is not None:
-        wave = np.asarray(wave_rest_aa, dtype=float)
-        if wave.shape != (arr.shape[1],):
-            raise AttributionError(
-                f"wave_rest_aa has shape {wave.shape}, rest-frame references have {arr.shape[1]} pixels"
-            )
-        target_rest = WAVE_OBS_VAC_AA / (1.0 + z)
-        out = np.empty((arr.shape[0], N_PIX))
-        for m in range(arr.shape[0]):
-            out[m] = np.interp(target_rest, wave, arr[m], left=np.nan, right=np.nan)
-        arr = out
-    elif arr.shape[1] != N_PIX:
-        raise AttributionError(
-            f"reference spectra ({source}) have {arr.shape[1]} pixels; the observed grid has {N_PIX}"
-            " (pass wave_rest_aa for rest-frame spectra)"
-        )
-    elif z_ref is not None:
-        zr = np.broadcast_to(np.asarray(z_ref, dtype=float), (arr.shape[0],))
-        arr = _shift_observed(arr, zr, z)
-
+    arr = _reference_array(spectra_or_fn, z, weight, source)
+    arr = _place_at_redshift(arr, z, z_ref, wave_rest_aa, source)
     if normalize:
         arr = normalize_like_spender(arr, z)
     usable = np.isfinite(arr).sum(axis=1) > N_PIX // 2
@@ -191,6 +157,51 @@ def reference_baselines(
         )
         arr = arr[np.sort(gen.choice(arr.shape[0], size=k, replace=False))]
     return torch.as_tensor(arr, dtype=torch.float32)
+
+
+def _reference_array(spectra_or_fn, z: float, weight, source: str) -> np.ndarray:
+    """The reference spectra as a float (M, L) copy, NaN where ``weight`` <= 0."""
+    raw = spectra_or_fn(float(z)) if callable(spectra_or_fn) else spectra_or_fn
+    if isinstance(raw, torch.Tensor):
+        raw = raw.detach().cpu().numpy()
+    arr = np.array(raw, dtype=float, copy=True)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2:
+        raise AttributionError(f"reference spectra ({source}) must be 2-D (M, n_pix), got shape {arr.shape}")
+    if weight is not None:
+        w = np.atleast_2d(np.asarray(weight, dtype=float))
+        if w.shape != arr.shape:
+            raise AttributionError(
+                f"reference weights shape {w.shape} differs from spectra shape {arr.shape}"
+            )
+        arr[w <= 0] = np.nan
+    return arr
+
+
+def _place_at_redshift(arr: np.ndarray, z: float, z_ref, wave_rest_aa, source: str) -> np.ndarray:
+    """(M, 3921) spectra on the observed grid at redshift ``z``: rest-frame spectra on
+    ``wave_rest_aa`` are interpolated, observed-frame ones at ``z_ref`` shifted, others kept."""
+    if wave_rest_aa is not None:
+        wave = np.asarray(wave_rest_aa, dtype=float)
+        if wave.shape != (arr.shape[1],):
+            raise AttributionError(
+                f"wave_rest_aa has shape {wave.shape}, rest-frame references have {arr.shape[1]} pixels"
+            )
+        target_rest = WAVE_OBS_VAC_AA / (1.0 + z)
+        out = np.empty((arr.shape[0], N_PIX))
+        for m in range(arr.shape[0]):
+            out[m] = np.interp(target_rest, wave, arr[m], left=np.nan, right=np.nan)
+        return out
+    if arr.shape[1] != N_PIX:
+        raise AttributionError(
+            f"reference spectra ({source}) have {arr.shape[1]} pixels; the observed grid has {N_PIX}"
+            " (pass wave_rest_aa for rest-frame spectra)"
+        )
+    if z_ref is not None:
+        zr = np.broadcast_to(np.asarray(z_ref, dtype=float), (arr.shape[0],))
+        return _shift_observed(arr, zr, z)
+    return arr
 
 
 def smooth_baseline(spectrum: GalaxySpectrum, width_pix: int = 101) -> torch.Tensor:

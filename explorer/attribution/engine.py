@@ -30,7 +30,7 @@ The number of steps is doubled (16 -> 32 -> ... -> 512 by default) until the com
 ``|sum(attr) - (F(x) - mean F(b))| / |F(x) - mean F(b)|`` is <= ``tol``; otherwise the result
 says ``converged=False`` and carries the gap. Each baseline's path has its own completeness
 error ``|sum_p attr_k,p - (F(x) - F(b_k))|``, so only the paths with the largest errors are
-integrated again with the doubled steps (:func:`_paths_to_refine`); paths that are already
+integrated again with the doubled steps (:func:`~explorer.attribution.integrate.paths_to_refine`); paths that are already
 accurate keep their attribution. With one badly integrated path out of 8, a retry costs 1/8 of
 a full pass. ``criterion="per_baseline"`` asks every path to
 be integrated to ``tol`` instead (quadrature errors of different baselines can cancel in the
@@ -45,29 +45,57 @@ Two backends compute the same numbers (tests check they agree to 1e-6):
   requested target. For W1..W4 it takes 1.4-1.7x less CPU time than the captum backend
   (``python -m benchmarks.attribution_bench``).
 - ``"captum"``: :class:`captum.attr.IntegratedGradients`, one call per target.
+
+Layout: this module holds the public API, the input checks and the completeness loop; the
+path integrals of both backends are in :mod:`explorer.attribution.integrate`, the result class
+and the settings hash in :mod:`explorer.attribution.result` (re-exported here).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from captum.attr import IntegratedGradients
-from captum.attr._utils.approximation_methods import SUPPORTED_METHODS, approximation_parameters
+from captum.attr._utils.approximation_methods import SUPPORTED_METHODS
 from torch import nn
 
 from ..catalog import GalaxySpectrum
 from ..constants import N_PIX
 from ..errors import AttributionError
 from .baselines import DEFAULT_N_BASELINES, reference_baselines, smooth_baseline
+from .integrate import (
+    checked_forward,
+    eval_mode,
+    model_dtype,
+    path_attr_captum,
+    path_gradients_shared,
+    paths_to_refine,
+)
+from .result import RESULT_SETTINGS, AttributionResult, ratio, relative_gap, settings_hash
+
+__all__ = [
+    "DEFAULT_INTERNAL_BATCH",
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_N_BASELINES",
+    "DEFAULT_N_STEPS",
+    "DEFAULT_TOL",
+    "RESULT_SETTINGS",
+    "AttributionResult",
+    "Prepared",
+    "TargetFunction",
+    "TargetFunctionLike",
+    "attribute",
+    "attribute_targets",
+    "prepare",
+    "run_prepared",
+    "settings_hash",
+    "target_names",
+]
 
 #: Defaults (timings: ``python -m benchmarks.attribution_bench``).
 #: 16 Gauss-Legendre nodes per path to start: on 5 demo galaxies x W1-W4 (models/default), every
@@ -80,19 +108,6 @@ DEFAULT_N_STEPS = 16
 DEFAULT_MAX_STEPS = 512
 DEFAULT_TOL = 0.05
 DEFAULT_INTERNAL_BATCH = 32
-#: Settings that change the numbers of a result (used for cache keys); batch size and backend
-#: do not (beyond float rounding).
-RESULT_SETTINGS = (
-    "method",
-    "n_steps_start",
-    "max_steps",
-    "tol",
-    "atol",
-    "criterion",
-    "n_baselines",
-    "baseline_kind",
-    "baseline_sha1",
-)
 
 
 @runtime_checkable
@@ -134,146 +149,6 @@ class TargetFunction(nn.Module):
         return self.fn(flux)
 
 
-@dataclass
-class AttributionResult:
-    """Attribution of one target for one galaxy.
-
-    Attributes
-    ----------
-    galaxy_id, target : str
-    z : float
-    attribution : ndarray (3921,), float64
-        Per-pixel attribution in the target's unit (e.g. mag) on the observed grid; exactly 0
-        at masked pixels. Sums to ``f_x - f_baseline_mean`` up to the completeness error.
-    good : ndarray (3921,) of bool
-        Pixels with weight > 0.
-    f_x : float
-        Model output for the galaxy.
-    f_baselines : ndarray (K,)
-        Model output for each (mask-completed) baseline.
-    sum_per_baseline : ndarray (K,)
-        Sum of the attribution along each baseline's path (before averaging).
-    n_steps : int
-        Largest number of quadrature steps of any baseline's path.
-    converged : bool
-        The convergence criterion (``settings["criterion"]``) met: by default
-        ``completeness_gap <= tol`` or ``completeness_abs_error <= atol``.
-    settings : dict
-        Everything needed to reproduce it (method, steps, tol, baselines kind and hash ...).
-    history : list of dict
-        ``{"n_steps", "gap", "gap_per_baseline", "n_paths"}`` for every round of the completeness
-        loop (``n_paths``: baselines whose paths were integrated with ``n_steps`` in that round).
-    elapsed_s : float
-        Wall time of the engine call that produced it (shared by the targets of one call).
-    n_steps_per_baseline : ndarray (K,) of int, optional
-        Quadrature steps of each baseline's path (paths are refined separately).
-    """
-
-    galaxy_id: str
-    target: str
-    z: float
-    attribution: np.ndarray
-    good: np.ndarray
-    f_x: float
-    f_baselines: np.ndarray
-    sum_per_baseline: np.ndarray
-    n_steps: int
-    converged: bool
-    settings: dict = field(default_factory=dict)
-    history: list = field(default_factory=list)
-    elapsed_s: float = float("nan")
-    n_steps_per_baseline: np.ndarray | None = None
-
-    @property
-    def n_baselines(self) -> int:
-        return int(self.f_baselines.size)
-
-    @property
-    def f_baseline_mean(self) -> float:
-        return float(np.mean(self.f_baselines))
-
-    @property
-    def delta(self) -> float:
-        """F(x) - mean_k F(b_k): what the attributions must add up to."""
-        return self.f_x - self.f_baseline_mean
-
-    @property
-    def sum_attribution(self) -> float:
-        return float(np.sum(self.attribution))
-
-    @property
-    def completeness_abs_error(self) -> float:
-        return abs(self.sum_attribution - self.delta)
-
-    @property
-    def completeness_gap(self) -> float:
-        """|sum(attr) - (F(x) - mean F(b))| / |F(x) - mean F(b)|.
-
-        Can be large when F(x) is close to the mean baseline output even if every path is
-        integrated accurately; see :attr:`completeness_gap_per_baseline`.
-        """
-        return _relative_gap(self.sum_attribution, self.delta)
-
-    @property
-    def completeness_gap_per_baseline(self) -> float:
-        """sum_k |S_k - (F(x) - F(b_k))| / sum_k |F(x) - F(b_k)| (no cancellation between paths)."""
-        d = self.f_x - self.f_baselines
-        num = float(np.sum(np.abs(self.sum_per_baseline - d)))
-        den = float(np.sum(np.abs(d)))
-        return _ratio(num, den)
-
-    def to_dict(self, include_attribution: bool = False) -> dict:
-        """JSON-ready summary (the attribution array only if asked)."""
-        out = {
-            "galaxy_id": self.galaxy_id,
-            "target": self.target,
-            "z": self.z,
-            "f_x": self.f_x,
-            "f_baseline_mean": self.f_baseline_mean,
-            "delta": self.delta,
-            "sum_attribution": self.sum_attribution,
-            "completeness_gap": _json_float(self.completeness_gap),
-            "completeness_abs_error": self.completeness_abs_error,
-            "completeness_gap_per_baseline": _json_float(self.completeness_gap_per_baseline),
-            "n_steps": self.n_steps,
-            "n_steps_per_baseline": None
-            if self.n_steps_per_baseline is None
-            else [int(v) for v in self.n_steps_per_baseline],
-            "n_baselines": self.n_baselines,
-            "converged": self.converged,
-            "history": [
-                {k: _json_float(v) if k not in ("n_steps", "n_paths") else v for k, v in h.items()}
-                for h in self.history
-            ],
-            "elapsed_s": self.elapsed_s,
-            "settings": self.settings,
-        }
-        if include_attribution:
-            out["attribution"] = self.attribution.tolist()
-        return out
-
-
-def _ratio(num: float, den: float) -> float:
-    if den == 0:
-        return 0.0 if num == 0 else math.inf
-    return num / den
-
-
-def _relative_gap(total: float, delta: float) -> float:
-    return _ratio(abs(total - delta), abs(delta))
-
-
-def _json_float(v: float):
-    return v if math.isfinite(v) else str(v)
-
-
-def settings_hash(settings: dict) -> str:
-    """Stable 16-hex-digit hash of the result-changing entries of ``settings``."""
-    keyed = {k: settings.get(k) for k in RESULT_SETTINGS}
-    blob = json.dumps(keyed, sort_keys=True, default=str).encode()
-    return hashlib.sha1(blob).hexdigest()[:16]
-
-
 def target_names(target_fn) -> list[str]:
     """The output names a target function exposes (``target_fn.targets``)."""
     names = getattr(target_fn, "targets", None)
@@ -294,42 +169,6 @@ def _target_indices(target_fn, targets: Sequence[str]) -> list[int]:
     return out
 
 
-def _model_dtype(target_fn) -> torch.dtype:
-    """Floating dtype of the module's first floating parameter (else buffer); float32 otherwise."""
-    if isinstance(target_fn, nn.Module):
-        for p in list(target_fn.parameters()) + list(target_fn.buffers()):
-            if p.is_floating_point():
-                return p.dtype
-    return torch.float32
-
-
-@contextlib.contextmanager
-def _eval_mode(target_fn):
-    """Evaluate in eval mode (no dropout, fixed normalization), restoring the mode afterwards."""
-    if isinstance(target_fn, nn.Module):
-        was = target_fn.training
-        target_fn.eval()
-        try:
-            yield
-        finally:
-            target_fn.train(was)
-    else:
-        yield
-
-
-def _forward(target_fn, flux: torch.Tensor) -> torch.Tensor:
-    out = target_fn(flux)
-    if not isinstance(out, torch.Tensor):
-        raise AttributionError(f"target function returned {type(out).__name__}, expected a Tensor")
-    if out.ndim == 1:
-        out = out[:, None]
-    if out.ndim != 2 or out.shape[0] != flux.shape[0]:
-        raise AttributionError(
-            f"target function must map [B, {N_PIX}] to [B, T]; got output shape {tuple(out.shape)} for B={flux.shape[0]}"
-        )
-    return out
-
-
 def _baseline_tensor(baselines, spectrum: GalaxySpectrum, target_fn, k: int, rng) -> tuple[torch.Tensor, str]:
     if baselines is None:
         ref = getattr(target_fn, "reference_baselines", None)
@@ -346,63 +185,6 @@ def _baseline_tensor(baselines, spectrum: GalaxySpectrum, target_fn, k: int, rng
     if b.ndim != 2 or b.shape[1] != N_PIX or b.shape[0] < 1:
         raise AttributionError(f"baselines must have shape (K, {N_PIX}), got {tuple(b.shape)}")
     return b, "given"
-
-
-def _path_gradients_shared(target_fn, x, b, cols, n_steps, method, chunk) -> torch.Tensor:
-    """Quadrature-weighted gradient sums, shape (len(cols), K, P), float64.
-
-    Path points are ordered (step i, baseline k); each chunk gets one forward pass and one
-    backward pass per target column.
-    """
-    step_fn, alpha_fn = approximation_parameters(method)
-    sizes = torch.tensor(step_fn(n_steps), dtype=torch.float64)
-    alphas = torch.tensor(alpha_fn(n_steps), dtype=x.dtype)
-    n_base = b.shape[0]
-    diff = x - b  # (K, P)
-    total = torch.zeros(len(cols), n_base, x.shape[1], dtype=torch.float64)
-    n_rows = n_steps * n_base
-    for start in range(0, n_rows, chunk):
-        rows = torch.arange(start, min(start + chunk, n_rows))
-        i_step = rows // n_base
-        k_base = rows % n_base
-        pts = (b[k_base] + alphas[i_step, None] * diff[k_base]).detach().requires_grad_(True)
-        out = _forward(target_fn, pts)
-        for j, c in enumerate(cols):
-            (g,) = torch.autograd.grad(out[:, c].sum(), pts, retain_graph=j < len(cols) - 1)
-            total[j].index_add_(0, k_base, g.to(torch.float64) * sizes[i_step, None])
-    return total
-
-
-def _path_attr_captum(target_fn, x, b, cols, n_steps, method, chunk) -> torch.Tensor:
-    """Per-baseline attributions (len(cols), K, P) from captum's IntegratedGradients."""
-    ig = IntegratedGradients(lambda inp: _forward(target_fn, inp))
-    xs = x.expand(b.shape[0], -1).contiguous()
-    out = []
-    for c in cols:
-        a = ig.attribute(
-            xs,
-            baselines=b,
-            target=int(c),
-            n_steps=n_steps,
-            method=method,
-            internal_batch_size=max(chunk, b.shape[0]),
-        )
-        out.append(a.detach().to(torch.float64))
-    return torch.stack(out)
-
-
-def _paths_to_refine(err_k: np.ndarray, budget: float) -> list[int]:
-    """Paths whose completeness errors must shrink for ``sum(err_k) <= budget``.
-
-    The paths with the smallest errors are kept while their errors add up to at most half the
-    budget (the other half is left for the refined paths); the rest are integrated again with
-    twice the steps. Errors |sum_p attr_k,p - (F(x) - F(b_k))| of one path do not depend on the
-    others, so a path that is already accurate need not be recomputed. Never empty.
-    """
-    order = np.argsort(err_k, kind="stable")
-    kept = np.cumsum(err_k[order]) <= 0.5 * budget
-    out = [int(k) for k in order[~kept]]
-    return out or [int(order[-1])]
 
 
 def attribute_targets(
@@ -548,7 +330,7 @@ def prepare(
             f"galaxy {gid}: non-finite flux at {int((~np.isfinite(flux[good])).sum())} good pixels"
         )
 
-    dtype = _model_dtype(target_fn)
+    dtype = model_dtype(target_fn)
     x = torch.as_tensor(flux, dtype=dtype)[None]
     b, kind = _baseline_tensor(baselines, spectrum, target_fn, n_baselines, rng)
     b = b.to(dtype)
@@ -591,9 +373,9 @@ def run_prepared(
 
     results: dict[str, AttributionResult] = {}
     n_base = b.shape[0]
-    with _eval_mode(target_fn):
+    with eval_mode(target_fn):
         with torch.no_grad():
-            f_all = _forward(target_fn, torch.cat([x, b])).to(torch.float64)
+            f_all = checked_forward(target_fn, torch.cat([x, b])).to(torch.float64)
         if not torch.all(torch.isfinite(f_all[:, cols])):
             raise AttributionError(
                 f"galaxy {gid}: the target function gives non-finite outputs for {targets}"
@@ -613,10 +395,10 @@ def run_prepared(
             pcols = [cols[j] for j in pending]
             bp = b[torch.as_tensor(paths)]
             if backend == "shared":
-                attr_pb = _path_gradients_shared(target_fn, x, bp, pcols, n, method, chunk)
+                attr_pb = path_gradients_shared(target_fn, x, bp, pcols, n, method, chunk)
                 attr_pb *= diff64[torch.as_tensor(paths)][None]
             else:
-                attr_pb = _path_attr_captum(target_fn, x, bp, pcols, n, method, chunk)
+                attr_pb = path_attr_captum(target_fn, x, bp, pcols, n, method, chunk)
             attr_pb[:, :, ~good_t] = 0.0
             still, refine = [], set()
             for row, j in enumerate(pending):
@@ -626,11 +408,11 @@ def run_prepared(
                 attr = attr_k[j].mean(dim=0).numpy()
                 delta = float(f_x[c] - f_b[:, c].mean())
                 total = float(attr.sum())
-                gap = _relative_gap(total, delta)
+                gap = relative_gap(total, delta)
                 sums_k = attr_k[j].sum(dim=1).numpy()
                 d_k = f_x[c] - f_b[:, c]
                 err_k = np.abs(sums_k - d_k)
-                gap_pb = _ratio(float(err_k.sum()), float(np.abs(d_k).sum()))
+                gap_pb = ratio(float(err_k.sum()), float(np.abs(d_k).sum()))
                 history[j].append(
                     {"n_steps": n, "gap": gap, "gap_per_baseline": gap_pb, "n_paths": int(paths.size)}
                 )
@@ -658,7 +440,7 @@ def run_prepared(
                     )
                 else:
                     still.append(j)
-                    refine.update(_paths_to_refine(err_k, budget))
+                    refine.update(paths_to_refine(err_k, budget))
             pending = still
             paths = np.array(sorted(refine), dtype=np.int64)
             n = min(2 * n, max_steps)

@@ -115,6 +115,37 @@ def _get_spectrum(catalog, i) -> tuple[GalaxySpectrum, dict]:
     return spec, dict(spec.meta or {})
 
 
+def _galaxy_row(i: int, spec: GalaxySpectrum, r, table_row: dict, extra_columns: Sequence[str]) -> dict:
+    """One galaxy's row of :attr:`SampleRanking.per_galaxy` for the result ``r`` of one target."""
+    row = {
+        "index": i,
+        "id": spec.id,
+        "z": float(spec.z),
+        "f_x": r.f_x,
+        "f_baseline_mean": r.f_baseline_mean,
+        "delta": r.delta,
+        "completeness_gap": r.completeness_gap,
+        "completeness_gap_per_baseline": r.completeness_gap_per_baseline,
+        "converged": r.converged,
+        "n_steps": r.n_steps,
+        "elapsed_s": r.elapsed_s,
+    }
+    for c in extra_columns:
+        if c in table_row:
+            v = table_row[c]
+            row[c] = v.item() if hasattr(v, "item") else v
+    return row
+
+
+def _line_ranking(target: str, shares: list, lines: Sequence[Line]) -> LineRanking:
+    """The sample ranking of one target's line shares (an empty ranking when no galaxy succeeded)."""
+    if shares:
+        return sample_line_ranking(shares, target=target)
+    return LineRanking(
+        target, [ln.name for ln in lines] + ["continuum"], [], [], *(np.zeros((0, len(lines) + 1)),) * 4
+    )
+
+
 def sample_rankings(
     target_fn_factory: Callable[[GalaxySpectrum], object],
     catalog,
@@ -183,24 +214,7 @@ def sample_rankings(
         for t, r in res.items():
             settings = {k: v for k, v in r.settings.items() if k not in ("baseline_sha1", "settings_hash")}
             shares[t].append(line_shares(r, lines=lines, weight=spec.weight))
-            row = {
-                "index": int(i),
-                "id": spec.id,
-                "z": float(spec.z),
-                "f_x": r.f_x,
-                "f_baseline_mean": r.f_baseline_mean,
-                "delta": r.delta,
-                "completeness_gap": r.completeness_gap,
-                "completeness_gap_per_baseline": r.completeness_gap_per_baseline,
-                "converged": r.converged,
-                "n_steps": r.n_steps,
-                "elapsed_s": r.elapsed_s,
-            }
-            for c in extra_columns:
-                if c in table_row:
-                    v = table_row[c]
-                    row[c] = v.item() if hasattr(v, "item") else v
-            rows[t].append(row)
+            rows[t].append(_galaxy_row(int(i), spec, r, table_row, extra_columns))
         if progress and (n_done + 1) % 10 == 0:
             print(
                 f"attributed {n_done + 1}/{len(indices)} galaxies in {time.perf_counter() - t_start:.1f} s",
@@ -210,12 +224,7 @@ def sample_rankings(
     tol = float(engine_kwargs.get("tol", 0.05))
     out = {}
     for t in targets:
-        if shares[t]:
-            ranking = sample_line_ranking(shares[t], target=t)
-        else:
-            ranking = LineRanking(
-                t, [ln.name for ln in lines] + ["continuum"], [], [], *(np.zeros((0, len(lines) + 1)),) * 4
-            )
+        ranking = _line_ranking(t, shares[t], lines)
         ranking.meta = {"n_failed": len(failures)}
         out[t] = SampleRanking(t, ranking, rows[t], failures, tol=tol, settings=settings)
     return out

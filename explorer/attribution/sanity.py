@@ -35,7 +35,7 @@ import numpy as np
 from ..constants import LINES, Line
 from ..errors import AttributionError
 from .lines import LineRanking
-from .sample import sample_rankings
+from .sample import SampleRanking, sample_rankings
 
 #: Features (name -> line windows of explorer.constants.LINES).
 FEATURES: dict[str, tuple[str, ...]] = {
@@ -157,6 +157,59 @@ def _compare(a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
+def _definitions(torus_frac: float) -> dict:
+    """The ``"definitions"`` entry of :func:`sanity_check`'s result: what groups and shares mean."""
+    return {
+        "torus": f"truth_w3_torus_frac > {torus_frac} and truth_w4_torus_frac > {torus_frac}",
+        "non-AGN": "star-forming + quenched groups (truth_agn_type == 0)",
+        "share": "sum over the feature's windows of sum|attr| in window / sum|attr| over good pixels",
+        "holds": "median(group a) > median(group b); p_one_sided: Mann-Whitney U, a > b",
+        "features": {k: list(v) for k, v in FEATURES.items()},
+        "broad_wing_features": {k: list(v) for k, v in BROAD_FEATURES.items()},
+        "broad_wing_windows_rest_aa": {ln.name: list(ln.window_rest_aa()) for ln in BROAD_WINGS},
+    }
+
+
+def _target_checks(sr: SampleRanking, group_of: dict[int, str]) -> dict:
+    """Both properties for one target's :class:`SampleRanking`
+    (``group_of``: row index -> group); one entry of :func:`sanity_check`'s ``"targets"``."""
+    rows = sr.per_galaxy
+    grp = np.array([group_of[r["index"]] for r in rows])
+    agn_type = np.array([r.get("truth_agn_type", -1) for r in rows])
+    torus, sf, q = grp == "torus", grp == "star-forming", grp == "quenched"
+    non_agn = sf | q
+    shares = {name: feature_shares(sr.ranking, wins) for name, wins in FEATURES.items()}
+    agn_all = sum(shares[f] for f in AGN_FEATURES)
+    sf_all = sum(shares[f] for f in SF_FEATURES)
+    res_t = {
+        "torus_vs_non_agn": {f: _compare(shares[f][torus], shares[f][non_agn]) for f in AGN_FEATURES},
+        "torus_by_agn_type": {
+            f: {
+                f"type{k}": _compare(shares[f][torus & (agn_type == k)], shares[f][non_agn])["median_a"]
+                for k in (1, 2)
+            }
+            for f in AGN_FEATURES
+        },
+        "star_forming_vs_quenched": {f: _compare(shares[f][sf], shares[f][q]) for f in SF_FEATURES},
+        "completeness": sr.completeness_summary(),
+    }
+    res_t["torus_vs_non_agn"]["AGN windows combined"] = _compare(agn_all[torus], agn_all[non_agn])
+    # the same comparison with the broad Balmer wings counted as Halpha/Hbeta (reported only)
+    wings = {name: feature_shares(sr.ranking, wins) for name, wins in BROAD_FEATURES.items()}
+    agn_wings = agn_all + sum(feature_shares(sr.ranking, (ln.name,)) for ln in BROAD_WINGS)
+    res_t["torus_vs_non_agn_with_broad_wings"] = {
+        **{f: _compare(v[torus], v[non_agn]) for f, v in wings.items()},
+        "AGN windows combined": _compare(agn_wings[torus], agn_wings[non_agn]),
+    }
+    res_t["torus_by_agn_type_with_broad_wings"] = {
+        f: {f"type{k}": _compare(v[torus & (agn_type == k)], v[non_agn])["median_a"] for k in (1, 2)}
+        for f, v in wings.items()
+    }
+    res_t["star_forming_vs_quenched"]["Halpha+[OII]"] = _compare(sf_all[sf], sf_all[q])
+    res_t["n_torus_by_agn_type"] = {f"type{k}": int(np.sum(torus & (agn_type == k))) for k in (1, 2)}
+    return res_t
+
+
 def sanity_check(
     target_fn_factory: Callable,
     catalog,
@@ -225,52 +278,10 @@ def sanity_check(
             g: {"n": int(len(ix)), "ids": [str(catalog.table["id"][i]) for i in ix]}
             for g, ix in groups.items()
         },
-        "definitions": {
-            "torus": f"truth_w3_torus_frac > {torus_frac} and truth_w4_torus_frac > {torus_frac}",
-            "non-AGN": "star-forming + quenched groups (truth_agn_type == 0)",
-            "share": "sum over the feature's windows of sum|attr| in window / sum|attr| over good pixels",
-            "holds": "median(group a) > median(group b); p_one_sided: Mann-Whitney U, a > b",
-            "features": {k: list(v) for k, v in FEATURES.items()},
-            "broad_wing_features": {k: list(v) for k, v in BROAD_FEATURES.items()},
-            "broad_wing_windows_rest_aa": {ln.name: list(ln.window_rest_aa()) for ln in BROAD_WINGS},
-        },
+        "definitions": _definitions(torus_frac),
         "targets": {},
         "settings": {"n_per_group": n_per_group, "seed": seed, "torus_frac": torus_frac, **engine_kwargs},
     }
     for t, sr in rankings.items():
-        rows = sr.per_galaxy
-        grp = np.array([group_of[r["index"]] for r in rows])
-        agn_type = np.array([r.get("truth_agn_type", -1) for r in rows])
-        torus, sf, q = grp == "torus", grp == "star-forming", grp == "quenched"
-        non_agn = sf | q
-        shares = {name: feature_shares(sr.ranking, wins) for name, wins in FEATURES.items()}
-        agn_all = sum(shares[f] for f in AGN_FEATURES)
-        sf_all = sum(shares[f] for f in SF_FEATURES)
-        res_t = {
-            "torus_vs_non_agn": {f: _compare(shares[f][torus], shares[f][non_agn]) for f in AGN_FEATURES},
-            "torus_by_agn_type": {
-                f: {
-                    f"type{k}": _compare(shares[f][torus & (agn_type == k)], shares[f][non_agn])["median_a"]
-                    for k in (1, 2)
-                }
-                for f in AGN_FEATURES
-            },
-            "star_forming_vs_quenched": {f: _compare(shares[f][sf], shares[f][q]) for f in SF_FEATURES},
-            "completeness": sr.completeness_summary(),
-        }
-        res_t["torus_vs_non_agn"]["AGN windows combined"] = _compare(agn_all[torus], agn_all[non_agn])
-        # the same comparison with the broad Balmer wings counted as Halpha/Hbeta (reported only)
-        wings = {name: feature_shares(sr.ranking, wins) for name, wins in BROAD_FEATURES.items()}
-        agn_wings = agn_all + sum(feature_shares(sr.ranking, (ln.name,)) for ln in BROAD_WINGS)
-        res_t["torus_vs_non_agn_with_broad_wings"] = {
-            **{f: _compare(v[torus], v[non_agn]) for f, v in wings.items()},
-            "AGN windows combined": _compare(agn_wings[torus], agn_wings[non_agn]),
-        }
-        res_t["torus_by_agn_type_with_broad_wings"] = {
-            f: {f"type{k}": _compare(v[torus & (agn_type == k)], v[non_agn])["median_a"] for k in (1, 2)}
-            for f, v in wings.items()
-        }
-        res_t["star_forming_vs_quenched"]["Halpha+[OII]"] = _compare(sf_all[sf], sf_all[q])
-        res_t["n_torus_by_agn_type"] = {f"type{k}": int(np.sum(torus & (agn_type == k))) for k in (1, 2)}
-        out["targets"][t] = res_t
+        out["targets"][t] = _target_checks(sr, group_of)
     return out

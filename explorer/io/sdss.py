@@ -250,36 +250,8 @@ def place_on_grid(
     return flux_grid, ivar_grid, "interpolate"
 
 
-# -- public API -------------------------------------------------------------------------------
-def read_sdss_spectrum(
-    path, *, mask_sky_lines: bool = True, max_decompressed_bytes: int | None = None
-) -> GalaxySpectrum:
-    """Read one SDSS spec / spec-lite file onto spender's grid, masked and normalized.
-
-    Parameters
-    ----------
-    path : path-like
-        ``spec-PPPP-MMMMM-FFFF.fits`` (DR8+, SDSS-I/II legacy, BOSS or eBOSS; may be gzipped).
-    mask_sky_lines : bool
-        Give weight 0 to pixels on strong night-sky lines (:mod:`explorer.io.skylines`).
-
-    Returns
-    -------
-    GalaxySpectrum
-        ``flux`` (3921,) observed-frame flux divided by ``norm`` (dimensionless);
-        ``weight`` (3921,) inverse variance of that normalized flux, 0 where masked or without
-        data; ``norm`` median flux in rest frame 5300-5850 A in 1e-17 erg/s/cm^2/A;
-        ``meta`` with plate, mjd, fiberid, z_err, zwarning, class, subclass, ra_deg, dec_deg
-        (plug position, when present), path, grid_method, norm_unit.
-
-    Raises
-    ------
-    SpectrumFileError
-        The file is missing, not FITS, truncated or corrupt, has no COADD or SPECOBJ HDU, lacks
-        required columns, has all-NaN flux or no positive ivar, a redshift outside
-        [Z_MIN, Z_MAX], or no good pixels (or a non-positive median) in the normalization window.
-    """
-    path = Path(path)
+def _read_columns(path: Path, max_decompressed_bytes: int | None):
+    """(flux, loglam, ivar, and_mask, SPECOBJ info) of a file, its HDUs and columns checked."""
     with _open_fits(path, max_decompressed_bytes) as hdul:
         coadd = _find_table(hdul, "COADD", 1, ("flux", "loglam", "ivar"))
         if coadd is None:
@@ -301,7 +273,11 @@ def read_sdss_spectrum(
         for name in SPECOBJ_OPTIONAL:
             if name in all_scols:
                 info[name] = _scalar(row[all_scols[name]])
+    return flux, loglam, ivar, and_mask, info
 
+
+def _checked_redshift(path: Path, flux: np.ndarray, ivar: np.ndarray, info: dict) -> float:
+    """The SPECOBJ redshift, after checking that the file has some finite flux and positive ivar."""
     if not np.any(np.isfinite(flux)):
         raise SpectrumFileError(f"{path}: flux is NaN/inf in every pixel")
     if not np.any(np.isfinite(ivar) & (ivar > 0)):
@@ -312,17 +288,11 @@ def read_sdss_spectrum(
         raise SpectrumFileError(f"{path}: SPECOBJ Z is not a number ({info['z']!r})") from None
     if not (np.isfinite(z) and Z_MIN <= z <= Z_MAX):
         raise SpectrumFileError(f"{path}: redshift z={z:.4g} outside the accepted range [{Z_MIN}, {Z_MAX}]")
+    return z
 
-    good = (and_mask == 0) & np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0) & np.isfinite(loglam)
-    flux_grid, ivar_grid, method = place_on_grid(loglam, flux, ivar, good)
-    if mask_sky_lines:
-        ivar_grid[sky_line_mask(WAVE_OBS_VAC_AA)] = 0.0
-    flux_grid[ivar_grid == 0] = 0.0
-    if not np.any(ivar_grid > 0):
-        raise SpectrumFileError(
-            f"{path}: no good pixels on the spender grid {WAVE_OBS_VAC_AA[0]:.1f}-{WAVE_OBS_VAC_AA[-1]:.1f} A"
-        )
 
+def _normalization(path: Path, flux_grid: np.ndarray, ivar_grid: np.ndarray, z: float) -> float:
+    """Median flux of the good grid pixels in the rest-frame normalization window (checked > 0)."""
     lo_rest, hi_rest = NORM_WINDOW_REST_AA
     wave_rest = WAVE_OBS_VAC_AA / (1.0 + z)
     in_window = (wave_rest >= lo_rest) & (wave_rest <= hi_rest) & (ivar_grid > 0)
@@ -336,12 +306,15 @@ def read_sdss_spectrum(
         raise SpectrumFileError(
             f"{path}: normalization (median flux in rest {lo_rest:.0f}-{hi_rest:.0f} A) is {norm:.4g}, not positive"
         )
+    return norm
 
-    plate, mjd, fiberid = int(info["plate"]), int(info["mjd"]), int(info["fiberid"])
-    meta = {
-        "plate": plate,
-        "mjd": mjd,
-        "fiberid": fiberid,
+
+def _spectrum_meta(path: Path, info: dict, grid_method: str) -> dict:
+    """``GalaxySpectrum.meta`` of a file from its SPECOBJ entries."""
+    return {
+        "plate": int(info["plate"]),
+        "mjd": int(info["mjd"]),
+        "fiberid": int(info["fiberid"]),
         "z_err": float(info["z_err"]) if "z_err" in info else float("nan"),
         "zwarning": int(info["zwarning"]) if "zwarning" in info else 0,
         "class": str(info.get("class", "")),
@@ -349,11 +322,59 @@ def read_sdss_spectrum(
         "ra_deg": float(info["plug_ra"]) if "plug_ra" in info else float("nan"),
         "dec_deg": float(info["plug_dec"]) if "plug_dec" in info else float("nan"),
         "path": str(path),
-        "grid_method": method,
+        "grid_method": grid_method,
         "norm_unit": SDSS_FLUX_UNIT,
     }
+
+
+# -- public API -------------------------------------------------------------------------------
+def read_sdss_spectrum(
+    path, *, mask_sky_lines: bool = True, max_decompressed_bytes: int | None = None
+) -> GalaxySpectrum:
+    """Read one SDSS spec / spec-lite file onto spender's grid, masked and normalized.
+
+    Parameters
+    ----------
+    path : path-like
+        ``spec-PPPP-MMMMM-FFFF.fits`` (DR8+, SDSS-I/II legacy, BOSS or eBOSS; may be gzipped).
+    mask_sky_lines : bool
+        Give weight 0 to pixels on strong night-sky lines (:mod:`explorer.io.skylines`).
+    max_decompressed_bytes : int, optional
+        Largest inflated size of a gzipped file (default :data:`MAX_DECOMPRESSED_BYTES`).
+
+    Returns
+    -------
+    GalaxySpectrum
+        ``flux`` (3921,) observed-frame flux divided by ``norm`` (dimensionless);
+        ``weight`` (3921,) inverse variance of that normalized flux, 0 where masked or without
+        data; ``norm`` median flux in rest frame 5300-5850 A in 1e-17 erg/s/cm^2/A;
+        ``meta`` with plate, mjd, fiberid, z_err, zwarning, class, subclass, ra_deg, dec_deg
+        (plug position, when present), path, grid_method, norm_unit.
+
+    Raises
+    ------
+    SpectrumFileError
+        The file is missing, not FITS, truncated or corrupt, has no COADD or SPECOBJ HDU, lacks
+        required columns, has all-NaN flux or no positive ivar, a redshift outside
+        [Z_MIN, Z_MAX], or no good pixels (or a non-positive median) in the normalization window.
+    """
+    path = Path(path)
+    flux, loglam, ivar, and_mask, info = _read_columns(path, max_decompressed_bytes)
+    z = _checked_redshift(path, flux, ivar, info)
+
+    good = (and_mask == 0) & np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0) & np.isfinite(loglam)
+    flux_grid, ivar_grid, method = place_on_grid(loglam, flux, ivar, good)
+    if mask_sky_lines:
+        ivar_grid[sky_line_mask(WAVE_OBS_VAC_AA)] = 0.0
+    flux_grid[ivar_grid == 0] = 0.0
+    if not np.any(ivar_grid > 0):
+        raise SpectrumFileError(
+            f"{path}: no good pixels on the spender grid {WAVE_OBS_VAC_AA[0]:.1f}-{WAVE_OBS_VAC_AA[-1]:.1f} A"
+        )
+    norm = _normalization(path, flux_grid, ivar_grid, z)
+    meta = _spectrum_meta(path, info, method)
     return GalaxySpectrum(
-        id=sdss_id(plate, mjd, fiberid),
+        id=sdss_id(meta["plate"], meta["mjd"], meta["fiberid"]),
         z=z,
         flux=(flux_grid / norm).astype(np.float32),
         weight=(ivar_grid * norm**2).astype(np.float32),

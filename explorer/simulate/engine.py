@@ -180,19 +180,11 @@ class GalaxySimulator:
             Normalized spectrum and its inverse variance.
         """
         z = p["z"]
-        # -- dust-emission parameters: visible part (+ hidden deviates) -----------------------
-        umin_vis = float(umin_of_ssfr(p["target_log_ssfr"]))
-        gamma_vis = float(gamma_of_ssfr(p["target_log_ssfr"]))
-        qpah = float(np.clip(p["qpah_vis"] * np.exp(p["qpah_hid"]), QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
-        umin = float(np.clip(umin_vis * 10 ** p["umin_hid"], UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
-        gamma = float(np.clip(gamma_vis * 10 ** p["gamma_hid"], 0.0, 0.99))
-        qpah_vis = float(np.clip(p["qpah_vis"], QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
-        umin_vis = float(np.clip(umin_vis, UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
-
+        dust = dust_parameters(p)
         m = self.model
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m.update(_components(p, qpah, umin, gamma))
+            m.update(_components(p, dust["qpah"], dust["umin"], dust["gamma"]))
         host = np.array(m.spectrum_full, dtype=float)
         em = np.fromiter(m.line_fluxes.values(), dtype=float, count=len(m.line_fluxes))
         host_line_flux = em[self.line_index]
@@ -205,12 +197,7 @@ class GalaxySimulator:
         fnu_host = Photometer.fnu(w_sdss, host) + lw_sdss @ host_line_flux
         r_host = float(fnu_to_ab(fnu_host[2]))
         scale = 10 ** (-0.4 * (p["r_mag_total"] - r_host))
-        lumfac = float(bagpipes_to_planck_lum_factor(z))
-        log_mstar = log_mstar_model + np.log10(scale * lumfac)
-        sfr = sfr_model * scale * lumfac
-        log_sfr = float(np.log10(max(sfr, 1e-30)))
-        log_ssfr = max(log_sfr - log_mstar, -14.0)
-        log_sfr = log_ssfr + log_mstar
+        mass = _mass_and_sfr(log_mstar_model, sfr_model, scale, z)
 
         # -- AGN -------------------------------------------------------------------------------
         disk, torus = agn_mod.agn_continuum_flam(p, self.wave, z)
@@ -224,9 +211,39 @@ class GalaxySimulator:
         lw_agn = self.phot_sdss.line_weights(z, a_w)
         fnu_tot = Photometer.fnu(w_sdss, host_s + agn_cont) + lw_sdss @ hlines + lw_agn @ a_f
         fnu_fib = Photometer.fnu(w_sdss, ffib * host_s + agn_cont) + lw_sdss @ (ffib * hlines) + lw_agn @ a_f
-        ugriz_tot = fnu_to_ab(fnu_tot)
-        ugriz_fib = fnu_to_ab(fnu_fib)
+        phot = {"ugriz_tot": fnu_to_ab(fnu_tot), "ugriz_fib": fnu_to_ab(fnu_fib)}
+        phot.update(self._wise_truth(p, dust, host, scale, disk, torus))
 
+        # -- the fiber spectrum, observed ------------------------------------------------------
+        spec_1e17 = self._fiber_spectrum(p, (ffib * host_s + disk)[self.opt], hlines, ffib, (a_w, a_f, a_s))
+        rng = np.random.default_rng(p["noise_seed"])
+        flux_norm, weight, norm = _observed_spectrum(spec_1e17, rng, p["spec_noise_scale"], z)
+
+        # -- observed photometry -----------------------------------------------------------------
+        mag_tot, err_tot = observe_sdss_mags(phot["ugriz_tot"], rng)
+        mag_fib, err_fib = observe_sdss_mags(phot["ugriz_fib"], rng)
+        wise = observe_wise(phot["wise_mjy_true"], rng)
+
+        # -- truth lines (fiber, observed, attenuated; narrow components only) -------------------
+        bpt = {}
+        for key, idx in self.bpt_index.items():
+            f = em[idx] * scale * ffib
+            wv = BPT_WAVE_VAC[key]
+            sel = (~a_broad) & (np.abs(a_w - wv) < 0.5)
+            bpt[key] = (f + a_f[sel].sum()) * 1e17
+
+        mass["ms"] = float(speagle14_log_sfr(mass["log_mstar"], z))
+        label = _class_label(p, mass)
+        row = _observed_columns(p, norm, label, (mag_tot, err_tot), (mag_fib, err_fib), wise)
+        truth = _truth_columns(p, mass, dust, ffib, bpt, phot)
+        row.update({f"truth_{k}": v for k, v in truth.items()})
+        return row, flux_norm, weight
+
+    def _wise_truth(self, p: dict, dust: dict, host, scale: float, disk, torus) -> dict:
+        """Noiseless WISE photometry, torus fractions, and the hidden part of the WISE magnitudes
+        (``hidden_dmag``: against the same galaxy with every hidden deviate set to zero)."""
+        z = p["z"]
+        host_s = host * scale
         w_wise = self.phot_wise.weights(z)
         fnu_w_host = Photometer.fnu(w_wise, host_s)
         fnu_w_torus = Photometer.fnu(w_wise, torus)
@@ -236,16 +253,28 @@ class GalaxySimulator:
         torus_frac = fnu_w_torus / fnu_w
 
         # hidden part: the same galaxy with every hidden deviate set to zero
-        e_true = m.dust_emission.spectrum(qpah, umin, gamma)
-        e_vis = m.dust_emission.spectrum(qpah_vis, umin_vis, gamma_vis)
+        m = self.model
+        e_true = m.dust_emission.spectrum(dust["qpah"], dust["umin"], dust["gamma"])
+        e_vis = m.dust_emission.spectrum(dust["qpah_vis"], dust["umin_vis"], dust["gamma_vis"])
         amp = float(np.median(host[self.fir] / np.maximum(e_true[self.fir], 1e-300)))
         host_vis = host + amp * (e_vis - e_true)
         _, torus_vis = agn_mod.agn_continuum_flam(p, self.wave, z, visible=True)
         fnu_w_vis = Photometer.fnu(w_wise, host_vis * scale + torus_vis + disk)
         hidden_dmag = -2.5 * np.log10(fnu_w / fnu_w_vis)
+        return {
+            "wise_vega_true": wise_vega_true,
+            "wise_mjy_true": wise_mjy_true,
+            "torus_frac": torus_frac,
+            "hidden_dmag": hidden_dmag,
+        }
 
-        # -- the fiber spectrum ------------------------------------------------------------------
-        cont = (ffib * host_s + disk)[self.opt]
+    def _fiber_spectrum(self, p: dict, cont, hlines, ffib: float, agn_lines: tuple) -> np.ndarray:
+        """Noiseless fiber spectrum on the observed grid (1e-17 erg/s/cm^2/A): the continuum
+        ``cont`` (optical part of the model grid) broadened by the stellar velocity dispersion,
+        plus the host's lines ``hlines`` (times the fiber fraction ``ffib``) and the AGN lines
+        ``(wavelength, flux, sigma)`` as Gaussians."""
+        z = p["z"]
+        a_w, a_f, a_s = agn_lines
         sig_pix = p["veldisp_kms"] / (299792.458 * np.log(10) * LOG_STEP)
         half = int(np.ceil(5 * sig_pix))
         k = np.exp(-0.5 * (np.arange(-half, half + 1) / sig_pix) ** 2)
@@ -256,107 +285,143 @@ class GalaxySimulator:
         render_lines(self.line_wave_vac[strong] * (1 + z), ffib * hlines[strong], sig_gas, out=spec)
         if a_w.size:
             render_lines(a_w * (1 + z), a_f, np.hypot(a_s, SIGMA_INSTRUMENT_KMS), out=spec)
-        spec_1e17 = spec * 1e17
+        return spec * 1e17
 
-        rng = np.random.default_rng(p["noise_seed"])
-        flux, ivar = observe_spectrum(spec_1e17, rng, p["spec_noise_scale"])
-        norm = spender_norm(flux, ivar, z)
-        if not np.isfinite(norm) or norm <= 0:
-            norm = spender_norm(spec_1e17, ivar, z)
-        if not np.isfinite(norm) or norm <= 0:
-            norm = float(np.median(np.abs(spec_1e17))) or 1.0
-        flux_norm = (flux / norm).astype(np.float32)
-        weight = (ivar * norm**2).astype(np.float32)
 
-        # -- observed photometry -----------------------------------------------------------------
-        mag_tot, err_tot = observe_sdss_mags(ugriz_tot, rng)
-        mag_fib, err_fib = observe_sdss_mags(ugriz_fib, rng)
-        wise = observe_wise(wise_mjy_true, rng)
+def dust_parameters(p: dict) -> dict:
+    """Dust-emission parameters of a galaxy: true (visible part times hidden deviates) and visible.
 
-        # -- truth lines (fiber, observed, attenuated; narrow components only) -------------------
-        bpt = {}
-        for key, idx in self.bpt_index.items():
-            f = em[idx] * scale * ffib
-            wv = BPT_WAVE_VAC[key]
-            sel = (~a_broad) & (np.abs(a_w - wv) < 0.5)
-            bpt[key] = (f + a_f[sel].sum()) * 1e17
+    Returns
+    -------
+    dict with ``qpah``, ``umin``, ``gamma`` (true) and ``qpah_vis``, ``umin_vis``, ``gamma_vis``
+    (what the galaxy's sSFR and visible q_PAH predict), clipped to bagpipes' grid.
+    """
+    umin_vis = float(umin_of_ssfr(p["target_log_ssfr"]))
+    gamma_vis = float(gamma_of_ssfr(p["target_log_ssfr"]))
+    qpah = float(np.clip(p["qpah_vis"] * np.exp(p["qpah_hid"]), QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
+    umin = float(np.clip(umin_vis * 10 ** p["umin_hid"], UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
+    gamma = float(np.clip(gamma_vis * 10 ** p["gamma_hid"], 0.0, 0.99))
+    qpah_vis = float(np.clip(p["qpah_vis"], QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
+    umin_vis = float(np.clip(umin_vis, UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
+    return {
+        "qpah": qpah,
+        "umin": umin,
+        "gamma": gamma,
+        "qpah_vis": qpah_vis,
+        "umin_vis": umin_vis,
+        "gamma_vis": gamma_vis,
+    }
 
-        ms = float(speagle14_log_sfr(log_mstar, z))
-        if p["has_agn"]:
-            label = "agn"
-        elif log_ssfr < -11.0 or log_sfr < ms - 1.0:
-            label = "quenched"
-        else:
-            label = "star-forming"
 
-        row = {
-            "ra_deg": p["ra_deg"],
-            "dec_deg": p["dec_deg"],
-            "z": z,
-            "z_err": 2e-5 * (1 + z),
-            "spec_norm": norm,
-            "class_label": label,
-        }
-        for i, b in enumerate("ugriz"):
-            row[f"mag_{b}_total"] = float(mag_tot[i])
-            row[f"magerr_{b}_total"] = float(err_tot[i])
-            row[f"mag_{b}_fiber"] = float(mag_fib[i])
-            row[f"magerr_{b}_fiber"] = float(err_fib[i])
-        for i in range(4):
-            b = f"w{i + 1}"
-            row[f"{b}_mag_vega"] = float(wise["mag_vega"][i])
-            row[f"{b}_sigma_mag"] = float(wise["sigma_mag"][i])
-            row[f"{b}_flux_mjy"] = float(wise["flux_mjy"][i])
-            row[f"{b}_flux_err_mjy"] = float(wise["flux_err_mjy"][i])
-            row[f"{b}_is_ul"] = bool(wise["is_ul"][i])
-        row["ph_qual"] = wise["ph_qual"]
+def _mass_and_sfr(log_mstar_model: float, sfr_model: float, scale: float, z: float) -> dict:
+    """log M*, log SFR and log sSFR (floored at -14) of the model rescaled by ``scale``."""
+    lumfac = float(bagpipes_to_planck_lum_factor(z))
+    log_mstar = log_mstar_model + np.log10(scale * lumfac)
+    sfr = sfr_model * scale * lumfac
+    log_sfr = float(np.log10(max(sfr, 1e-30)))
+    log_ssfr = max(log_sfr - log_mstar, -14.0)
+    log_sfr = log_ssfr + log_mstar
+    return {"log_mstar": log_mstar, "log_sfr": log_sfr, "log_ssfr": log_ssfr}
 
-        truth = {
-            "log_mstar": log_mstar,
-            "log_sfr": log_sfr,
-            "log_ssfr": log_ssfr,
-            "delta_ms": log_sfr - ms,
-            "zmet_stellar": p["zmet_stellar"],
-            "oh12": p["oh12"],
-            "av": p["av"],
-            "av_gas": p["av"] * p["eta"],
-            "qpah": qpah,
-            "qpah_visible": qpah_vis,
-            "umin": umin,
-            "umin_visible": umin_vis,
-            "gamma": gamma,
-            "logu": p["logU"],
-            "sfh_age_gyr": p["sfh_age_gyr"],
-            "sfh_tau_gyr": p["sfh_tau_gyr"],
-            "veldisp_kms": p["veldisp_kms"],
-            "r50_kpc": p["r50_kpc"],
-            "r50_arcsec": p["r50_arcsec"],
-            "fiber_frac": ffib,
-            # AGN: 0 / NaN convention -- agn_type 0 means none and then every AGN column is NaN
-            # catalog L_bol (X-ray-like, with the hidden bolometric-correction scatter) and the
-            # disk luminosity that powers the narrow lines and the torus
-            "log_lbol_agn": p["log_lbol_agn"] + p["bolcorr_hid"],
-            "log_ldisk_agn": p["log_lbol_agn"],
-            "agn_type": int(p["agn_type"]),
-            "covering_factor": p["covering_factor"],
-            "torus_alpha": p["torus_alpha"],
-            "log_loiii_agn": p["log_loiii"],
-            "lbol_agn_hidden_dex": p["lbol_hid"] + p["bolcorr_hid"] if p["has_agn"] else np.nan,
-            "covering_factor_hidden_dex": p["cf_hid"] if p["has_agn"] else np.nan,
-            "line_hb": bpt["hb"],
-            "line_oiii5007": bpt["oiii5007"],
-            "line_ha": bpt["ha"],
-            "line_nii6583": bpt["nii6583"],
-            "r_mag_model": float(ugriz_tot[2]),
-        }
-        for i in range(4):
-            b = f"w{i + 1}"
-            truth[f"{b}_flux_mjy"] = float(wise_mjy_true[i])
-            truth[f"{b}_mag_vega"] = float(wise_vega_true[i])
-            truth[f"{b}_torus_frac"] = float(torus_frac[i])
-            truth[f"{b}_hidden_dmag"] = float(hidden_dmag[i])
-        for i, b in enumerate("ugriz"):
-            truth[f"mag_{b}_total"] = float(ugriz_tot[i])
-            truth[f"mag_{b}_fiber"] = float(ugriz_fib[i])
-        row.update({f"truth_{k}": v for k, v in truth.items()})
-        return row, flux_norm, weight
+
+def _observed_spectrum(spec_1e17: np.ndarray, rng, noise_scale: float, z: float):
+    """(flux_norm, weight, norm): the noisy fiber spectrum normalized like spender (float32)."""
+    flux, ivar = observe_spectrum(spec_1e17, rng, noise_scale)
+    norm = spender_norm(flux, ivar, z)
+    if not np.isfinite(norm) or norm <= 0:
+        norm = spender_norm(spec_1e17, ivar, z)
+    if not np.isfinite(norm) or norm <= 0:
+        norm = float(np.median(np.abs(spec_1e17))) or 1.0
+    flux_norm = (flux / norm).astype(np.float32)
+    weight = (ivar * norm**2).astype(np.float32)
+    return flux_norm, weight, norm
+
+
+def _class_label(p: dict, mass: dict) -> str:
+    """Class label: agn, quenched (sSFR < 1e-11/yr or 1 dex below the main sequence), star-forming."""
+    if p["has_agn"]:
+        return "agn"
+    if mass["log_ssfr"] < -11.0 or mass["log_sfr"] < mass["ms"] - 1.0:
+        return "quenched"
+    return "star-forming"
+
+
+def _observed_columns(p: dict, norm: float, label: str, total: tuple, fiber: tuple, wise: dict) -> dict:
+    """The observed catalog columns: position, redshift, class, ugriz (total, fiber), WISE."""
+    z = p["z"]
+    (mag_tot, err_tot), (mag_fib, err_fib) = total, fiber
+    row = {
+        "ra_deg": p["ra_deg"],
+        "dec_deg": p["dec_deg"],
+        "z": z,
+        "z_err": 2e-5 * (1 + z),
+        "spec_norm": norm,
+        "class_label": label,
+    }
+    for i, b in enumerate("ugriz"):
+        row[f"mag_{b}_total"] = float(mag_tot[i])
+        row[f"magerr_{b}_total"] = float(err_tot[i])
+        row[f"mag_{b}_fiber"] = float(mag_fib[i])
+        row[f"magerr_{b}_fiber"] = float(err_fib[i])
+    for i in range(4):
+        b = f"w{i + 1}"
+        row[f"{b}_mag_vega"] = float(wise["mag_vega"][i])
+        row[f"{b}_sigma_mag"] = float(wise["sigma_mag"][i])
+        row[f"{b}_flux_mjy"] = float(wise["flux_mjy"][i])
+        row[f"{b}_flux_err_mjy"] = float(wise["flux_err_mjy"][i])
+        row[f"{b}_is_ul"] = bool(wise["is_ul"][i])
+    row["ph_qual"] = wise["ph_qual"]
+    return row
+
+
+def _truth_columns(p: dict, mass: dict, dust: dict, ffib: float, bpt: dict, phot: dict) -> dict:
+    """The truth columns (without their ``truth_`` prefix)."""
+    log_mstar, log_sfr = mass["log_mstar"], mass["log_sfr"]
+    truth = {
+        "log_mstar": log_mstar,
+        "log_sfr": log_sfr,
+        "log_ssfr": mass["log_ssfr"],
+        "delta_ms": log_sfr - mass["ms"],
+        "zmet_stellar": p["zmet_stellar"],
+        "oh12": p["oh12"],
+        "av": p["av"],
+        "av_gas": p["av"] * p["eta"],
+        "qpah": dust["qpah"],
+        "qpah_visible": dust["qpah_vis"],
+        "umin": dust["umin"],
+        "umin_visible": dust["umin_vis"],
+        "gamma": dust["gamma"],
+        "logu": p["logU"],
+        "sfh_age_gyr": p["sfh_age_gyr"],
+        "sfh_tau_gyr": p["sfh_tau_gyr"],
+        "veldisp_kms": p["veldisp_kms"],
+        "r50_kpc": p["r50_kpc"],
+        "r50_arcsec": p["r50_arcsec"],
+        "fiber_frac": ffib,
+        # AGN: 0 / NaN convention -- agn_type 0 means none and then every AGN column is NaN
+        # catalog L_bol (X-ray-like, with the hidden bolometric-correction scatter) and the
+        # disk luminosity that powers the narrow lines and the torus
+        "log_lbol_agn": p["log_lbol_agn"] + p["bolcorr_hid"],
+        "log_ldisk_agn": p["log_lbol_agn"],
+        "agn_type": int(p["agn_type"]),
+        "covering_factor": p["covering_factor"],
+        "torus_alpha": p["torus_alpha"],
+        "log_loiii_agn": p["log_loiii"],
+        "lbol_agn_hidden_dex": p["lbol_hid"] + p["bolcorr_hid"] if p["has_agn"] else np.nan,
+        "covering_factor_hidden_dex": p["cf_hid"] if p["has_agn"] else np.nan,
+        "line_hb": bpt["hb"],
+        "line_oiii5007": bpt["oiii5007"],
+        "line_ha": bpt["ha"],
+        "line_nii6583": bpt["nii6583"],
+        "r_mag_model": float(phot["ugriz_tot"][2]),
+    }
+    for i in range(4):
+        b = f"w{i + 1}"
+        truth[f"{b}_flux_mjy"] = float(phot["wise_mjy_true"][i])
+        truth[f"{b}_mag_vega"] = float(phot["wise_vega_true"][i])
+        truth[f"{b}_torus_frac"] = float(phot["torus_frac"][i])
+        truth[f"{b}_hidden_dmag"] = float(phot["hidden_dmag"][i])
+    for i, b in enumerate("ugriz"):
+        truth[f"mag_{b}_total"] = float(phot["ugriz_tot"][i])
+        truth[f"mag_{b}_fiber"] = float(phot["ugriz_fib"][i])
+    return truth

@@ -78,6 +78,62 @@ def package_versions() -> dict:
     return out
 
 
+def _simulate_tasks(
+    tasks: list[tuple[int, int, int]], n: int, pool: pop.RealPool, workers: int, progress: bool
+):
+    """Run the chunks ``tasks`` in this process (``workers <= 1``) or in a pool of processes.
+
+    Returns
+    -------
+    rows : list of n dicts, flux, weight : (n, 3921) float32, cpu_s : float (CPU seconds of all workers)
+    """
+    from tqdm.auto import tqdm
+
+    rows: list[dict | None] = [None] * n
+    flux = np.empty((n, N_PIX), np.float32)
+    weight = np.empty((n, N_PIX), np.float32)
+    cpu_s = [0.0]
+    bar = tqdm(total=n, desc="simulating galaxies", unit="gal", disable=not progress)
+
+    def collect(result):
+        start, rws, f, w, cpu = result
+        cpu_s[0] += cpu
+        rows[start : start + len(rws)] = rws
+        flux[start : start + len(rws)] = f
+        weight[start : start + len(rws)] = w
+        bar.update(len(rws))
+
+    if workers <= 1:
+        _init_worker(pool)
+        for t in tasks:
+            collect(_run_chunk(t))
+    else:
+        _run_in_processes(tasks, pool, workers, collect)
+    bar.close()
+    return rows, flux, weight, cpu_s[0]
+
+
+def _run_in_processes(tasks, pool: pop.RealPool, workers: int, collect) -> None:
+    """``collect`` the result of every task, run by ``workers`` spawned processes."""
+    import multiprocessing as mp
+    import os
+
+    ctx = mp.get_context("spawn")  # safe with torch/threads in the parent
+    # one BLAS/OpenMP thread per worker (the children read these at import)
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    os.environ.update({v: "1" for v in _THREAD_VARS})
+    try:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(pool,)) as mpool:
+            for result in mpool.imap_unordered(_run_chunk, tasks):
+                collect(result)
+    finally:
+        for v, val in saved.items():
+            if val is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = val
+
+
 def simulate_catalog(
     n: int,
     seed: int,
@@ -118,57 +174,19 @@ def simulate_catalog(
     Path
         The written catalog.
     """
-    from tqdm.auto import tqdm
+    import time
 
     n = int(n)
     if n < 1:
         raise ValueError(f"simulate_catalog: n must be >= 1, got {n}")
     out = Path(out)
-    import time
-
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
     pool = pop.load_real_pool()
     if chunk_size is None:
         chunk_size = int(np.clip(np.ceil(n / (4 * max(workers, 1))), 1, 50))
     tasks = [(int(seed), s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
-    rows: list[dict | None] = [None] * n
-    flux = np.empty((n, N_PIX), np.float32)
-    weight = np.empty((n, N_PIX), np.float32)
-    cpu_s = [0.0]
-    bar = tqdm(total=n, desc="simulating galaxies", unit="gal", disable=not progress)
-
-    def collect(result):
-        start, rws, f, w, cpu = result
-        cpu_s[0] += cpu
-        rows[start : start + len(rws)] = rws
-        flux[start : start + len(rws)] = f
-        weight[start : start + len(rws)] = w
-        bar.update(len(rws))
-
-    if workers <= 1:
-        _init_worker(pool)
-        for t in tasks:
-            collect(_run_chunk(t))
-    else:
-        import multiprocessing as mp
-        import os
-
-        ctx = mp.get_context("spawn")  # safe with torch/threads in the parent
-        # one BLAS/OpenMP thread per worker (the children read these at import)
-        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-        os.environ.update({v: "1" for v in _THREAD_VARS})
-        try:
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(pool,)) as mpool:
-                for result in mpool.imap_unordered(_run_chunk, tasks):
-                    collect(result)
-        finally:
-            for v, val in saved.items():
-                if val is None:
-                    os.environ.pop(v, None)
-                else:
-                    os.environ[v] = val
-    bar.close()
+    rows, flux, weight, cpu_s = _simulate_tasks(tasks, n, pool, workers, progress)
     t_sim = time.perf_counter()
 
     table: dict[str, np.ndarray] = {"id": np.array([f"SIM-{i:07d}" for i in range(n)])}
@@ -184,7 +202,7 @@ def simulate_catalog(
         "created": started.isoformat(timespec="seconds"),
         "wall_s_setup_and_simulate": round(t_sim - t0, 1),
         "workers": int(workers),
-        "cpu_ms_per_galaxy": round(1e3 * cpu_s[0] / n, 2),
+        "cpu_ms_per_galaxy": round(1e3 * cpu_s / n, 2),
         "real_galaxy_source": "kcorrect/data/test/gst_tests_small.fits (SDSS, resampled z, r, g-r)",
         "hidden_scatter": dict(pop.HIDDEN_SCATTER),
         "line_flux_unit": "1e-17 erg/s/cm2 (fiber, observed, attenuated, narrow lines)",
