@@ -5,7 +5,10 @@ bound inside, mapping normalized flux ``[B, 3921]`` to named outputs ``[B, T]``)
 pixel by pixel against reference spectra (:mod:`.engine`, :mod:`.baselines`); pixels are summed
 into line windows and a continuum bucket (:mod:`.lines`); galaxies are aggregated into a
 sample-wide ranking (:mod:`.sample`); results are cached (:mod:`.cache`) and drawn for talks
-(:mod:`.figures`). :mod:`.toys` and :mod:`.bench` hold the stand-in model and the timing script.
+(:mod:`.figures`). The engine keeps its public API in :mod:`.engine`; the path integrals of its
+two backends are in :mod:`.integrate` and the result type in :mod:`.result`. :mod:`.explain` is
+the one-galaxy flow that the app and the CLI share. :mod:`.toys` holds the stand-in model; the
+timing script is ``benchmarks/attribution_bench.py``.
 
 Main entry points::
 

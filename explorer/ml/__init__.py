@@ -16,7 +16,9 @@ Modules: :mod:`.encoder` (spender autoencoder with configurable widths, spender 
 (full-covariance deep ensemble, censored likelihood, :class:`~.predictor.IRPosterior`),
 :mod:`.properties`, :mod:`.baselines`, :mod:`.ceiling`, :mod:`.evaluate` (metrics) and
 :mod:`.evaluation_figures`, :mod:`.target` (the attribution target), :mod:`.registry`,
-:mod:`.model_card`, :mod:`.throughput`.
+:mod:`.model_card`, :mod:`.domain` (out-of-domain scoring against the training set),
+:mod:`.predict` (chunked batch predictions to FITS/CSV/Parquet/ECSV). Throughput benchmarks
+live outside the package, in ``benchmarks/``.
 
 Layering: this package imports only :mod:`explorer.catalog` and the base modules (constants,
 errors, paths, jsonutil); the command line passes in what comes from the simulator or the
