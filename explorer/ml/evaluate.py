@@ -415,6 +415,7 @@ def evaluate(
     autoencoder: bool = True,
     write: bool = False,
     progress: bool = False,
+    ceiling: dict | str | Path | None = None,
 ) -> dict:
     """Evaluate a model directory on a catalog's held-out split.
 
@@ -435,11 +436,16 @@ def evaluate(
     write : bool
         Write ``evaluation.json`` and ``MODEL_CARD.md`` into the model directory and register
         them in its manifest.
+    ceiling : dict or path, optional
+        Output of ``python -m explorer ceiling`` (its JSON) to divide our ``chi2_n`` by; default:
+        ``docs/evaluation/ceiling.json`` when it was measured on the same catalog file name,
+        split and number of galaxies (:func:`load_ceiling`).
 
     Returns
     -------
     dict: ``bands``, ``colors`` (our model), ``baselines.paper_mlp`` / ``baselines.photometry_only``
-    (same layout), ``properties``, ``autoencoder``, ``acceptance``, ``meta``.
+    / ``baselines.paper_inputs_ensemble`` (same layout), ``paper_table3``, ``paper_mlp_training``,
+    ``ceiling``, ``properties``, ``autoencoder``, ``acceptance``, ``meta``.
     """
     from ..catalog import Catalog
     from .registry import ModelBundle, load_models
@@ -476,6 +482,7 @@ def evaluate(
         post = bundle.photometry_only.predict(build_features("photometry", cat.table, idx))
         result["baselines"]["photometry_only"] = ir_metrics(post, targets, pred="detected")
         arrays["posteriors"]["photometry_only"] = post
+    _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split, ceiling)
     fl, fl_src = resolve_floors(cat.table, floors)
     result["floors"] = {"values": fl, "source": fl_src}
     ref = truth_flux_reference(cat.table, idx, targets)
@@ -508,7 +515,18 @@ def evaluate(
 
 
 def acceptance(r: dict) -> dict:
-    """The project's acceptance checks, evaluated on a result dict (True/False/None)."""
+    """The project's acceptance checks, evaluated on a result dict (True/False/None).
+
+    * ``W?_chi2_n_paper<=paper_table3``: in the paper's convention our chi^2_N is at most the
+      paper's Table 3 value (theirs on real data, ours on the evaluated catalog);
+    * coverage of the 68% / 95% predictive intervals within [0.65, 0.71] / [0.93, 0.97];
+    * ``W?_beats_paper_mlp`` and ``W?_beats_paper_mlp_paper_convention``: lower chi^2_N than the
+      paper's MLP (as shipped, see ``paper_mlp_training``) in both conventions;
+    * W3/W4 photometry-only excess larger than ours; q_PAH, L_bol,AGN and autoencoder targets.
+
+    The standard-chi goal is not a pass/fail check: ``ceiling.ratio_chi2_n_to_ceiling`` gives our
+    chi^2_N over that of the information ceiling per band (:func:`ceiling_ratios`).
+    """
     out = {}
 
     def get(*keys):
@@ -520,16 +538,17 @@ def acceptance(r: dict) -> dict:
         return d
 
     for w in WISE_BANDS:
-        c2 = get("bands", w, "chi2_n")
-        out[f"{w}_chi2_n<=1.2"] = None if c2 is None else bool(c2 <= 1.2)
+        c2, c2p = get("bands", w, "chi2_n"), get("bands", w, "chi2_n_paper")
+        out[f"{w}_chi2_n_paper<=paper_table3"] = None if c2p is None else bool(c2p <= PAPER_TABLE3_CHI2_N[w])
         c68, c95 = get("bands", w, "coverage68"), get("bands", w, "coverage95")
         out[f"{w}_coverage68_in_[0.65,0.71]"] = None if c68 is None else bool(0.65 <= c68 <= 0.71)
         out[f"{w}_coverage95_in_[0.93,0.97]"] = None if c95 is None else bool(0.93 <= c95 <= 0.97)
         pm = get("baselines", "paper_mlp", "bands", w, "chi2_n")
         out[f"{w}_beats_paper_mlp"] = None if (pm is None or c2 is None) else bool(c2 < pm)
-    for i, j in COLOR_PAIRS:
-        c2 = get("colors", color_name(i, j), "chi2_n")
-        out[f"{color_name(i, j)}_chi2_n<=1.2"] = None if c2 is None else bool(c2 <= 1.2)
+        pmp = get("baselines", "paper_mlp", "bands", w, "chi2_n_paper")
+        out[f"{w}_beats_paper_mlp_paper_convention"] = (
+            None if (pmp is None or c2p is None) else bool(c2p < pmp)
+        )
     for w in ("W3", "W4"):
         ours, ph = get("bands", w, "chi2_n"), get("baselines", "photometry_only", "bands", w, "chi2_n")
         out[f"{w}_photometry_only_excess_larger"] = (
@@ -541,6 +560,82 @@ def acceptance(r: dict) -> dict:
     out["lbol_agn_scatter<=1.3xfloor"] = None if (sd is None or fl is None) else bool(sd <= 1.3 * fl)
     ae = get("autoencoder", "test_median_reduced_chi2")
     out["autoencoder_test_median_reduced_chi2<=1.3"] = None if ae is None else bool(ae <= 1.3)
+    return out
+
+
+def _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split, ceiling) -> None:
+    """Add the paper's Table 3, the shipped paper MLP's training log, the paper-inputs ablation
+    and the ceiling ratios to ``result`` (in place)."""
+    result["paper_table3"] = {"chi2_n_paper": dict(PAPER_TABLE3_CHI2_N), "source": PAPER_TABLE3_SOURCE}
+    if bundle.paper_mlp is not None:
+        result["paper_mlp_training"] = paper_mlp_training_log(bundle.paper_mlp.meta)
+    from .paper_recipe import load_ablation
+
+    abl = load_ablation(bundle.path)
+    if abl is not None:
+        post = abl.predict(build_features(abl.feature_kind, cat.table, idx, latents))
+        result["baselines"]["paper_inputs_ensemble"] = ir_metrics(post, targets, pred="detected")
+        arrays["posteriors"]["paper_inputs_ensemble"] = post
+    if ceiling is None:
+        ceiling, src = load_ceiling(cat.path, split, len(idx))
+    else:
+        src = str(ceiling) if not isinstance(ceiling, dict) else "argument"
+        if not isinstance(ceiling, dict):
+            ceiling = json.loads(Path(ceiling).read_text())
+    result["ceiling"] = ceiling_ratios(result, ceiling, src)
+
+
+def paper_mlp_training_log(meta: dict) -> dict:
+    """How the shipped ``paper_mlp.pt`` was trained: the demo-recipe log and the selection."""
+    out = {"shipped": meta.get("training", "minibatch (explorer.ml.baselines.train_paper_mlp)")}
+    for key in ("recipe_log", "selection"):
+        if key in meta:
+            out[key] = meta[key]
+    if "recipe_log" not in meta and "valid_loss_history" in meta:
+        out["minibatch_epochs"] = len(meta["valid_loss_history"])
+    return out
+
+
+#: ``python -m explorer ceiling``'s output for the shipped 50k run (see README)
+CEILING_JSON = Path(__file__).resolve().parents[2] / "docs" / "evaluation" / "ceiling.json"
+
+
+def load_ceiling(
+    catalog_path, split: str, n: int, path: str | Path = CEILING_JSON
+) -> tuple[dict | None, str]:
+    """The information-ceiling result, if it was measured on this catalog file name, split and size.
+
+    Returns ``(ceiling dict or None, source or the reason it does not apply)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None, f"not available: {path} does not exist"
+    c = json.loads(path.read_text())
+    tr = c.get("training", {})
+    same = (
+        Path(str(tr.get("catalog", ""))).name == Path(str(catalog_path)).name
+        and tr.get("split") == split
+        and tr.get("n_scored") == n
+    )
+    if not same:
+        return None, (
+            f"not applicable: {path.name} was measured on {tr.get('catalog')} split {tr.get('split')!r} "
+            f"(n = {tr.get('n_scored')})"
+        )
+    return c, str(path.relative_to(path.parents[2])) if len(path.parents) > 2 else str(path)
+
+
+def ceiling_ratios(result: dict, ceiling: dict | None, source: str) -> dict:
+    """Our ``chi2_n`` divided by that of the information ceiling, per band and colour."""
+    if ceiling is None:
+        return {"source": source}
+    out = {"source": source, "ceiling_chi2_n": {}, "ratio_chi2_n_to_ceiling": {}}
+    for block in ("bands", "colors"):
+        for name, m in ceiling.get(block, {}).items():
+            ours = result.get(block, {}).get(name, {}).get("chi2_n")
+            c = m.get("chi2_n")
+            out["ceiling_chi2_n"][name] = c
+            out["ratio_chi2_n_to_ceiling"][name] = None if (ours is None or not c) else float(ours / c)
     return out
 
 
@@ -581,8 +676,13 @@ def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
     posts: dict = arrays["posteriors"]
     paths = []
     plt.rcParams.update({"font.size": 12, "axes.titlesize": 13})
-    colors = {"ours": "C0", "paper_mlp": "C1", "photometry_only": "C2"}
-    labels = {"ours": "spectrum (ours)", "paper_mlp": "paper MLP", "photometry_only": "ugriz photometry"}
+    colors = {"ours": "C0", "paper_mlp": "C1", "photometry_only": "C2", "paper_inputs_ensemble": "C3"}
+    labels = {
+        "ours": "spectrum (ours)",
+        "paper_mlp": "paper MLP",
+        "photometry_only": "ugriz photometry",
+        "paper_inputs_ensemble": "ours, paper's 8 inputs",
+    }
 
     if "ours" in posts:
         post = posts["ours"]
@@ -605,25 +705,27 @@ def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
         plt.close(fig)
 
     grid = np.linspace(-5, 5, 201)
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.4))
-    for b, ax in enumerate(axes):
-        for name, post in posts.items():
-            sel = t.detected[:, b]
-            chi = (post.mean_mag[sel, b] - t.mag[sel, b]) / t.sigma[sel, b]
-            ax.hist(
-                np.clip(chi, -5, 5),
-                bins=60,
-                range=(-5, 5),
-                density=True,
-                histtype="step",
-                lw=1.6,
-                color=colors.get(name),
-                label=labels.get(name, name),
-            )
-        ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
-        ax.set_xlabel(f"chi = (pred - obs) / sigma_obs, {WISE_BANDS[b]} (clipped to +-5)")
-        ax.set_ylabel("density")
-    axes[0].legend(fontsize=9)
+    # row 0: standard chi; row 1: the paper's convention (its Figure 15), chi = (pred - obs) / sqrt(sigma)
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8.8))
+    for row, (power, title) in enumerate(((1.0, "sigma_obs"), (0.5, "sqrt(sigma_obs)  [paper]"))):
+        for b, ax in enumerate(axes[row]):
+            for name, post in posts.items():
+                sel = t.detected[:, b]
+                chi = (post.mean_mag[sel, b] - t.mag[sel, b]) / t.sigma[sel, b] ** power
+                ax.hist(
+                    np.clip(chi, -5, 5),
+                    bins=60,
+                    range=(-5, 5),
+                    density=True,
+                    histtype="step",
+                    lw=1.6,
+                    color=colors.get(name),
+                    label=labels.get(name, name),
+                )
+            ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
+            ax.set_xlabel(f"chi = (pred - obs) / {title}, {WISE_BANDS[b]} (clipped to +-5)", fontsize=10)
+            ax.set_ylabel("density")
+    axes[0, 0].legend(fontsize=9)
     fig.tight_layout()
     paths.append(out_dir / "chi_hist.png")
     fig.savefig(paths[-1], dpi=150)
