@@ -16,6 +16,12 @@ from .data import build_features, feature_names, wise_targets
 from .threads import torch_threads
 
 
+def torch_threads_now() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _open(catalog):
     from ..catalog import Catalog
 
@@ -162,6 +168,7 @@ def train_predictor(
     n_threads: int = 2,
     seed: int = 0,
     progress: bool = True,
+    paper_recipe_minutes: float | None = None,
 ) -> dict:
     """Train the IR ensemble, property heads and baselines on the encoder's latents.
 
@@ -191,7 +198,14 @@ def train_predictor(
     properties, baselines : bool
         Also train the property heads / the two baselines.
     n_threads, seed, progress
+    paper_recipe_minutes : float or None
+        Wall-clock cap of the paper MLP's demo-recipe run (:mod:`explorer.ml.paper_recipe`;
+        default ``PAPER_RECIPE_MAX_MINUTES``).
     """
+    from .paper_recipe import PAPER_RECIPE_MAX_MINUTES
+
+    if paper_recipe_minutes is None:
+        paper_recipe_minutes = PAPER_RECIPE_MAX_MINUTES
     with torch_threads(n_threads):
         return _train_predictor(
             catalog,
@@ -208,6 +222,7 @@ def train_predictor(
             baselines,
             seed,
             progress,
+            paper_recipe_minutes,
         )
 
 
@@ -226,6 +241,7 @@ def _train_predictor(
     baselines,
     seed,
     progress,
+    paper_recipe_minutes,
 ) -> dict:
     from .baselines import train_paper_mlp
     from .predictor import IRConfig, fit_cov_scale, train_ir_ensemble
@@ -325,19 +341,20 @@ def _train_predictor(
             feature_names=feature_names("paper", n_lat),
         )
         pm.meta["train_seconds"] = time.perf_counter() - t
-        save_component(
-            d,
-            "paper_mlp",
-            pm.state(),
-            config={
-                "layers": [8, 20, 50, 50, 20, 4],
-                "lr": 4e-3,
-                "batch_size": 512,
-                "feature_names": feature_names("paper", n_lat),
-            },
-            info=info,
-        )
-        summary["paper_mlp"] = {"train_seconds": pm.meta["train_seconds"]}
+        # the demo's own recipe too (explorer.ml.paper_recipe); the better on validation is shipped
+        from .paper_recipe import recipe_and_choose
+
+        pm, pm_config, pm_info = recipe_and_choose(
+            xp_tr, t_tr, xp_va, t_va, pm, max_minutes=paper_recipe_minutes, seed=seed,
+            names=feature_names("paper", n_lat),
+            n_threads=torch_threads_now(), log=print if progress else (lambda _s: None),
+        )  # fmt: skip
+        pm.meta["train_seconds"] = time.perf_counter() - t
+        save_component(d, "paper_mlp", pm.state(), config=pm_config, info={**info, "train_info": pm_info})
+        summary["paper_mlp"] = {
+            "train_seconds": pm.meta["train_seconds"],
+            "chosen": pm_info["selection"]["chosen"],
+        }
         xo_tr = build_features("photometry", cat.table, idx_tr)
         xo_va = build_features("photometry", cat.table, idx_va)
         fit_ir("photometry", "photometry_only", xo_tr, xo_va)
