@@ -91,7 +91,9 @@ def test_demo_loss_is_gaussian_nll_with_variance_sqrt_sigma_and_1e4_for_non_dete
     from explorer.ml.paper_recipe import NONDET_SIGMA_MAG, demo_loss, demo_targets
 
     t = WiseTargets(
-        np.array([[10.0, 11.0, 9.0, 8.0]]), np.array([[0.04, 0.25, 0.09, np.nan]]), np.array([[0, 0, 0, 1]], bool)
+        np.array([[10.0, 11.0, 9.0, 8.0]]),
+        np.array([[0.04, 0.25, 0.09, np.nan]]),
+        np.array([[0, 0, 0, 1]], bool),
     )
     mag, sigma = demo_targets(t)
     assert NONDET_SIGMA_MAG == 1e4 and sigma[0, 3] == 1e4 and mag[0, 3] == 8.0  # the upper limit stays
@@ -99,7 +101,9 @@ def test_demo_loss_is_gaussian_nll_with_variance_sqrt_sigma_and_1e4_for_non_dete
     var = np.sqrt(sigma[0]).astype(float)  # 0.2, 0.5, 0.3, 100
     r = np.array([0.1, 0.0, -0.3, 1.0])
     want = np.mean(0.5 * (np.log(var) + r**2 / var))
-    assert float(demo_loss(pred, torch.from_numpy(mag), torch.from_numpy(sigma))) == pytest.approx(want, rel=1e-5)
+    assert float(demo_loss(pred, torch.from_numpy(mag), torch.from_numpy(sigma))) == pytest.approx(
+        want, rel=1e-5
+    )
 
 
 def test_paper_recipe_trains_logs_and_reports_the_binding_stop():

@@ -202,7 +202,9 @@ def test_acceptance_compares_with_table3_and_the_paper_mlp_in_both_conventions()
     from explorer.ml.evaluate import PAPER_TABLE3_CHI2_N, acceptance, ceiling_ratios
 
     assert PAPER_TABLE3_CHI2_N == {"W1": 1.33, "W2": 1.17, "W3": 2.23, "W4": 1.41}
-    ours = {w: {"chi2_n": 3.0, "chi2_n_paper": 1.0, "coverage68": 0.68, "coverage95": 0.95} for w in WISE_BANDS}
+    ours = {
+        w: {"chi2_n": 3.0, "chi2_n_paper": 1.0, "coverage68": 0.68, "coverage95": 0.95} for w in WISE_BANDS
+    }
     ours["W2"]["chi2_n_paper"] = 1.2  # above the paper's 1.17
     pm = {w: {"chi2_n": 10.0, "chi2_n_paper": 2.0} for w in WISE_BANDS}
     pm["W3"]["chi2_n_paper"] = 0.5  # the paper MLP wins W3 in the paper's convention only
@@ -214,3 +216,39 @@ def test_acceptance_compares_with_table3_and_the_paper_mlp_in_both_conventions()
     c = ceiling_ratios({"bands": ours}, {"bands": {"W1": {"chi2_n": 2.0}}}, "test")
     assert c["ratio_chi2_n_to_ceiling"]["W1"] == pytest.approx(1.5)
     assert ceiling_ratios({"bands": ours}, None, "not applicable") == {"source": "not applicable"}
+
+
+def test_model_card_shows_both_conventions_the_paper_values_and_the_training_log():
+    from explorer.ml.evaluate import PAPER_TABLE3_CHI2_N, PAPER_TABLE3_SOURCE
+    from explorer.ml.model_card import CHI_DEFINITIONS, render_model_card
+
+    bands = {w: {"n": 10, "chi2_n": 3.0, "chi2_n_paper": 0.25} for w in WISE_BANDS}
+    log = {
+        "epochs_run": 12345, "wall_seconds": 2700.0, "ms_per_epoch": 218.7, "n_threads": 2, "n_train": 40000,
+        "best_valid_loss": -0.41234, "best_epoch": 12340, "final_lr": 4e-3, "stopped_by": "wall_clock_cap",
+        "max_minutes": 45.0, "recipe": {"early_stop_checks": 1000}, "checks_without_improvement_at_end": 0,
+    }  # fmt: skip
+    sel = {
+        "rule": "lowest mean chi2_n_paper",
+        "chosen": "paper_recipe",
+        "candidates": {"paper_recipe": {"score": 0.5, "valid_chi2_n_paper": {"W1": 0.5}}},
+    }
+    result = {
+        "meta": {"split": "test", "catalog": "x.h5", "n": 10},
+        "bands": bands,
+        "paper_table3": {"chi2_n_paper": PAPER_TABLE3_CHI2_N, "source": PAPER_TABLE3_SOURCE},
+        "paper_mlp_training": {"recipe_log": log, "selection": sel},
+        "ceiling": {
+            "source": "c.json",
+            "ceiling_chi2_n": {"W1": 2.0},
+            "ratio_chi2_n_to_ceiling": {"W1": 1.5},
+        },
+    }
+    card = render_model_card({"name": "t", "components": {}}, result)
+    for d in CHI_DEFINITIONS:
+        assert d in card
+    assert "reproducing-jespersen-25" in card
+    assert "| W1 | 3.00 | 0.25 | 1.33 |" in card and "| 2.00 | 1.50 |" in card
+    assert "12345 full-batch epochs in 45.0 min" in card and "wall-clock cap of 45.0 min bound" in card
+    assert "-0.41234 at epoch 12340" in card and "shipped: **paper_recipe**" in card
+    assert "1.2" not in card

@@ -707,7 +707,8 @@ def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
     grid = np.linspace(-5, 5, 201)
     # row 0: standard chi; row 1: the paper's convention (its Figure 15), chi = (pred - obs) / sqrt(sigma)
     fig, axes = plt.subplots(2, 4, figsize=(18, 8.8))
-    for row, (power, title) in enumerate(((1.0, "sigma_obs"), (0.5, "sqrt(sigma_obs)  [paper]"))):
+    rows = ((1.0, "sigma", "standard chi"), (0.5, "sqrt(sigma)", "paper's convention (its Fig. 15)"))
+    for row, (power, title, what) in enumerate(rows):
         for b, ax in enumerate(axes[row]):
             for name, post in posts.items():
                 sel = t.detected[:, b]
@@ -723,7 +724,8 @@ def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
                     label=labels.get(name, name),
                 )
             ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
-            ax.set_xlabel(f"chi = (pred - obs) / {title}, {WISE_BANDS[b]} (clipped to +-5)", fontsize=10)
+            ax.set_xlabel(f"chi = (pred - obs) / {title}, clipped to +-5", fontsize=10)
+            ax.set_title(f"{WISE_BANDS[b]}: {what}", fontsize=11)
             ax.set_ylabel("density")
     axes[0, 0].legend(fontsize=9)
     fig.tight_layout()
