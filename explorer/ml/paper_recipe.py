@@ -69,8 +69,10 @@ PAPER_RECIPE = {
 }
 #: file and manifest component of the ablation ensemble (our model on the paper's 8 inputs)
 ABLATION_COMPONENT = "paper_inputs_ensemble"
-#: default wall-clock cap of the recipe run (about 56 ms per epoch on 40k galaxies, 1 thread of
-#: the shared 2-core machine: ~48k epochs in 45 min, short of the demo's 2-4 x 10^5)
+#: default wall-clock cap of the recipe run. One full-batch epoch on 40k galaxies costs ~52 ms of
+#: CPU with 1 torch thread; on the shared 2-core machine (load ~9) that was ~330 ms of wall time,
+#: and 2 threads were 4x slower still (1.26 s), so the recipe runs on 1 thread and a cap of
+#: 45-50 min gives 10^4 epochs there, not the demo's 2-4 x 10^5 (the log says which stop bound).
 PAPER_RECIPE_MAX_MINUTES = 45.0
 ABLATION_FILE = "paper_inputs_ensemble.pt"
 

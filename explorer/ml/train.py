@@ -16,12 +16,6 @@ from .data import build_features, feature_names, wise_targets
 from .threads import torch_threads
 
 
-def torch_threads_now() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
 def _open(catalog):
     from ..catalog import Catalog
 
@@ -347,7 +341,7 @@ def _train_predictor(
         pm, pm_config, pm_info = recipe_and_choose(
             xp_tr, t_tr, xp_va, t_va, pm, max_minutes=paper_recipe_minutes, seed=seed,
             names=feature_names("paper", n_lat),
-            n_threads=torch_threads_now(), log=print if progress else (lambda _s: None),
+            n_threads=1, log=print if progress else (lambda _s: None),
         )  # fmt: skip
         pm.meta["train_seconds"] = time.perf_counter() - t
         save_component(d, "paper_mlp", pm.state(), config=pm_config, info={**info, "train_info": pm_info})
