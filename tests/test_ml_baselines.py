@@ -141,3 +141,24 @@ def test_choose_paper_mlp_keeps_the_lower_validation_chi2_n_paper():
     assert chosen == "paper_recipe"
     assert report["paper_recipe"]["score"] < report["minibatch"]["score"]
     assert selection_score({"W1": 1.0, "W2": 3.0, "W3": None}) == 2.0
+
+
+def test_adopt_components_copies_file_and_manifest_entry(tmp_path):
+    from explorer.ml.paper_recipe import ABLATION_COMPONENT, ABLATION_FILE, adopt_components
+    from explorer.ml.registry import read_manifest, register_file, verify
+
+    src, dst = tmp_path / "stage", tmp_path / "default"
+    src.mkdir()
+    dst.mkdir()
+    (src / ABLATION_FILE).write_bytes(b"weights")
+    register_file(
+        src, ABLATION_FILE, component=ABLATION_COMPONENT, config={"a": 1}, info={"training_command": "x"}
+    )
+    (dst / "other.txt").write_text("keep")
+    register_file(dst, "other.txt")
+    assert adopt_components(src, dst, [ABLATION_COMPONENT], catalog="runs/c.h5") == [ABLATION_FILE]
+    man = verify(dst)  # checksums of the copied file match
+    entry = read_manifest(dst)["components"][ABLATION_COMPONENT]
+    assert entry["config"] == {"a": 1} and entry["recorded_command"] == "x"
+    assert entry["training_command"].startswith("python -m explorer.ml.paper_recipe runs/c.h5 --name default")
+    assert set(man["files"]) == {"other.txt", ABLATION_FILE}

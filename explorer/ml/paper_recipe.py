@@ -393,11 +393,13 @@ def train_paper_inputs_ablation(
     return {"path": str(path), **info["train_info"]}
 
 
-def adopt_components(src_dir, dst_dir, components) -> list[str]:
+def adopt_components(src_dir, dst_dir, components, catalog=None) -> list[str]:
     """Copy components (file + manifest entry) from a staging model directory into another.
 
     Lets the two trainings run at once in separate copies of a model directory (each process
-    rewrites its own manifest) and land in the shipped one afterwards.
+    rewrites its own manifest) and land in the shipped one afterwards. With ``catalog``, each
+    entry's ``training_command`` becomes the command that trains that component directly into
+    ``dst_dir`` (the command actually run is kept as ``recorded_command``).
     """
     import shutil
 
@@ -410,6 +412,15 @@ def adopt_components(src_dir, dst_dir, components) -> list[str]:
         entry = dict(man["components"][comp])
         fname = entry.pop("file")
         config = entry.pop("config", {})
+        if catalog is not None:
+            entry["recorded_command"] = entry.get("training_command")
+            cmd = f"python -m explorer.ml.paper_recipe {catalog} --name {Path(dst).name}"
+            if comp == "paper_mlp":
+                log = entry.get("train_info", {}).get("recipe_log", {})
+                cmd += f" --max-minutes {log.get('max_minutes')} --threads {log.get('n_threads')} --skip-ablation"
+            else:
+                cmd += " --threads 1 --skip-recipe"
+            entry["training_command"] = cmd
         tmp = dst / (fname + ".partial")
         shutil.copyfile(src / fname, tmp)
         tmp.replace(dst / fname)
@@ -453,7 +464,7 @@ def main(argv=None) -> None:
         comps = [
             c for c, skip in (("paper_mlp", a.skip_recipe), (ABLATION_COMPONENT, a.skip_ablation)) if not skip
         ]
-        print(adopt_components(a.adopt_from, a.name, comps))
+        print(adopt_components(a.adopt_from, a.name, comps, catalog=a.catalog))
         return
     if not a.skip_recipe:
         out = retrain_paper_mlp(
