@@ -569,8 +569,13 @@ def _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split,
     result["paper_table3"] = {"chi2_n_paper": dict(PAPER_TABLE3_CHI2_N), "source": PAPER_TABLE3_SOURCE}
     if bundle.paper_mlp is not None:
         result["paper_mlp_training"] = paper_mlp_training_log(bundle.paper_mlp.meta)
-    from .paper_recipe import load_ablation
+    from .paper_recipe import load_ablation, load_recipe_model
 
+    rec = load_recipe_model(bundle.path)
+    if rec is not None:  # the demo-recipe model kept beside the shipped paper MLP
+        post = rec.predict(build_features("paper", cat.table, idx, latents))
+        result["baselines"]["paper_mlp_recipe"] = ir_metrics(post, targets)
+        result["paper_mlp_recipe_training"] = paper_mlp_training_log(rec.meta)
     abl = load_ablation(bundle.path)
     if abl is not None:
         post = abl.predict(build_features(abl.feature_kind, cat.table, idx, latents))
@@ -591,6 +596,8 @@ def paper_mlp_training_log(meta: dict) -> dict:
     for key in ("recipe_log", "selection"):
         if key in meta:
             out[key] = meta[key]
+    if "recipe_log" not in meta and "epochs_run" in meta:  # the recipe model's own log
+        out["recipe_log"] = {k: v for k, v in meta.items() if k != "history_every_100_checks"}
     if "recipe_log" not in meta and "valid_loss_history" in meta:
         out["minibatch_epochs"] = len(meta["valid_loss_history"])
     return out

@@ -73,6 +73,7 @@ def paper_comparison_lines(result: dict) -> list[str]:
         "paper Table 3 (real data)",
         "paper MLP chi2_n",
         "paper MLP chi2_n_paper",
+        "paper MLP, demo-recipe model, chi2_n_paper",
         "ours on the 8 paper inputs chi2_n",
         "same, chi2_n_paper",
         "ceiling chi2_n",
@@ -87,6 +88,7 @@ def paper_comparison_lines(result: dict) -> list[str]:
             t3.get(key),
             _g(result, "baselines", "paper_mlp", blk, key, "chi2_n"),
             _g(result, "baselines", "paper_mlp", blk, key, "chi2_n_paper"),
+            _g(result, "baselines", "paper_mlp_recipe", blk, key, "chi2_n_paper"),
             _g(result, "baselines", "paper_inputs_ensemble", blk, key, "chi2_n"),
             _g(result, "baselines", "paper_inputs_ensemble", blk, key, "chi2_n_paper"),
             ceil.get(key),
@@ -208,6 +210,14 @@ def render_model_card(manifest: dict, result: dict) -> str:
     L += paper_comparison_lines(result)
     L += ["", "### How the paper's MLP was trained", ""]
     L += paper_mlp_training_lines(result)
+    if result.get("paper_mlp_recipe_training"):
+        L += [
+            "",
+            "The demo-recipe model kept beside it (`paper_mlp_recipe.pt`, the `paper_mlp_recipe` baseline;"
+            " column `demo-recipe model` above) comes from its own run:",
+            "",
+        ]
+        L += paper_mlp_training_lines({"paper_mlp_training": result["paper_mlp_recipe_training"]})
     L += [
         "",
         "## WISE magnitudes and colours (ours)",

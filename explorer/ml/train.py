@@ -343,6 +343,7 @@ def _train_predictor(
             names=feature_names("paper", n_lat),
             n_threads=1, log=print if progress else (lambda _s: None),
         )  # fmt: skip
+        pm_info.pop("_recipe_model")
         pm.meta["train_seconds"] = time.perf_counter() - t
         save_component(d, "paper_mlp", pm.state(), config=pm_config, info={**info, "train_info": pm_info})
         summary["paper_mlp"] = {
