@@ -110,7 +110,7 @@ def paper_mlp_training_lines(result: dict) -> list[str]:
         stop = log.get("stopped_by")
         L += [
             f"- demo recipe run: {log.get('epochs_run')} full-batch epochs in {log.get('wall_seconds', 0) / 60:.1f} min"
-            f" ({log.get('ms_per_epoch', 0):.0f} ms per epoch, {log.get('n_threads')} CPU threads,"
+            f" ({log.get('ms_per_epoch', 0):.0f} ms per epoch, torch threads {log.get('n_threads')},"
             f" {log.get('n_train')} training galaxies); best validation loss (GaussianNLL, var = sqrt(sigma))"
             f" {log.get('best_valid_loss'):.5f} at epoch {log.get('best_epoch')}; final learning rate"
             f" {log.get('final_lr'):.2e}; stopped by **{stop}**"
