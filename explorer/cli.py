@@ -129,6 +129,7 @@ def cmd_train_predictor(args) -> int:
         n_threads=args.threads,
         seed=args.seed,
         progress=not args.quiet,
+        paper_recipe_minutes=args.paper_recipe_minutes,
     )
     _print_json(out)
     return 0
@@ -448,6 +449,12 @@ def _add_model_verbs(sub) -> None:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")
+    s.add_argument(
+        "--paper-recipe-minutes",
+        type=float,
+        default=None,
+        help="wall-clock cap of the paper MLP's demo-recipe run",
+    )
     s.set_defaults(func=cmd_train_predictor)
 
     s = sub.add_parser("evaluate", help="metrics of a model directory on a catalog's test split")

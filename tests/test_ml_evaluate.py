@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from explorer.constants import (
     WISE_BANDS,
@@ -159,3 +160,95 @@ def test_ir_metrics_takes_a_precomputed_prediction():
     assert ir_metrics(post, tg, pred="detected") == ir_metrics(post, tg, pred=post.detected_mean_mag())
     with pytest.raises(ModelError, match=r"shape \(40, 4\)"):
         ir_metrics(post, tg, pred=np.zeros((39, 4)))
+
+
+def _hand_targets():
+    """Two galaxies, every band detected, errors chosen so both chi definitions come out round."""
+    from explorer.ml.data import WiseTargets
+
+    mag = np.array([[10.0, 11.0, 9.0, 7.0], [12.0, 12.5, 10.0, 8.0]])
+    sigma = np.array([[0.04, 0.09, 0.16, 0.25], [0.25, 0.16, 0.09, 0.04]])
+    return WiseTargets(mag, sigma, np.zeros((2, 4), bool))
+
+
+def test_both_chi_definitions_on_hand_made_numbers():
+    from explorer.ml.evaluate import chi2_by_class
+
+    tg = _hand_targets()
+    # residuals pred - obs: W1 +0.02 / -0.5, W2 +0.09 / 0, W3 0 / -0.045, W4 -0.5 / +0.02
+    pred = tg.mag + np.array([[0.02, 0.09, 0.0, -0.5], [-0.5, 0.0, -0.045, 0.02]])
+    r = ir_metrics(_point_posterior(pred), tg, pred="mean")
+    b = r["bands"]
+    # standard chi = r / sigma: W1 0.5, -2 -> (0.25 + 4) / 2
+    assert b["W1"]["chi2_n"] == pytest.approx(2.125)
+    # paper chi = r / sqrt(sigma): W1 0.02/0.2 = 0.1, -0.5/0.5 = -1 -> (0.01 + 1) / 2
+    assert b["W1"]["chi2_n_paper"] == pytest.approx(0.505)
+    assert b["W2"]["chi2_n"] == pytest.approx(0.5) and b["W2"]["chi2_n_paper"] == pytest.approx(0.045)
+    assert b["W3"]["chi2_n"] == pytest.approx(0.125) and b["W3"]["chi2_n_paper"] == pytest.approx(0.01125)
+    assert b["W4"]["chi2_n"] == pytest.approx(2.125) and b["W4"]["chi2_n_paper"] == pytest.approx(0.505)
+    # colour W1-W2 of galaxy 0: residual 0.02 - 0.09 = -0.07, sigma = sqrt(0.04^2 + 0.09^2)
+    s0, s1 = np.hypot(0.04, 0.09), np.hypot(0.25, 0.16)
+    c = r["colors"]["W1-W2"]
+    assert c["chi2_n"] == pytest.approx(((-0.07 / s0) ** 2 + (-0.5 / s1) ** 2) / 2)
+    assert c["chi2_n_paper"] == pytest.approx(((-0.07) ** 2 / s0 + 0.25 / s1) / 2)
+    # the same numbers per class
+    table = {"class_label": np.array(["quenched", "quenched"]), "truth_agn_type": np.array([0.0, 0.0])}
+    by = chi2_by_class(_point_posterior(pred), tg, table, np.arange(2), pred="mean")
+    assert by["W1"]["quenched"]["chi2_n_paper"] == pytest.approx(0.505)
+    assert by["W1"]["quenched"]["chi2_n"] == pytest.approx(2.125)
+
+
+def test_acceptance_compares_with_table3_and_the_paper_mlp_in_both_conventions():
+    from explorer.ml.evaluate import PAPER_TABLE3_CHI2_N, acceptance, ceiling_ratios
+
+    assert PAPER_TABLE3_CHI2_N == {"W1": 1.33, "W2": 1.17, "W3": 2.23, "W4": 1.41}
+    ours = {
+        w: {"chi2_n": 3.0, "chi2_n_paper": 1.0, "coverage68": 0.68, "coverage95": 0.95} for w in WISE_BANDS
+    }
+    ours["W2"]["chi2_n_paper"] = 1.2  # above the paper's 1.17
+    pm = {w: {"chi2_n": 10.0, "chi2_n_paper": 2.0} for w in WISE_BANDS}
+    pm["W3"]["chi2_n_paper"] = 0.5  # the paper MLP wins W3 in the paper's convention only
+    a = acceptance({"bands": ours, "baselines": {"paper_mlp": {"bands": pm}}})
+    assert a["W1_chi2_n_paper<=paper_table3"] and not a["W2_chi2_n_paper<=paper_table3"]
+    assert a["W3_beats_paper_mlp"] and not a["W3_beats_paper_mlp_paper_convention"]
+    assert a["W4_beats_paper_mlp_paper_convention"]
+    assert not any("<=1.2" in k for k in a)
+    c = ceiling_ratios({"bands": ours}, {"bands": {"W1": {"chi2_n": 2.0}}}, "test")
+    assert c["ratio_chi2_n_to_ceiling"]["W1"] == pytest.approx(1.5)
+    assert ceiling_ratios({"bands": ours}, None, "not applicable") == {"source": "not applicable"}
+
+
+def test_model_card_shows_both_conventions_the_paper_values_and_the_training_log():
+    from explorer.ml.evaluate import PAPER_TABLE3_CHI2_N, PAPER_TABLE3_SOURCE
+    from explorer.ml.model_card import CHI_DEFINITIONS, render_model_card
+
+    bands = {w: {"n": 10, "chi2_n": 3.0, "chi2_n_paper": 0.25} for w in WISE_BANDS}
+    log = {
+        "epochs_run": 12345, "wall_seconds": 2700.0, "ms_per_epoch": 218.7, "n_threads": 2, "n_train": 40000,
+        "best_valid_loss": -0.41234, "best_epoch": 12340, "final_lr": 4e-3, "stopped_by": "wall_clock_cap",
+        "max_minutes": 45.0, "recipe": {"early_stop_checks": 1000}, "checks_without_improvement_at_end": 0,
+    }  # fmt: skip
+    sel = {
+        "rule": "lowest mean chi2_n_paper",
+        "chosen": "paper_recipe",
+        "candidates": {"paper_recipe": {"score": 0.5, "valid_chi2_n_paper": {"W1": 0.5}}},
+    }
+    result = {
+        "meta": {"split": "test", "catalog": "x.h5", "n": 10},
+        "bands": bands,
+        "paper_table3": {"chi2_n_paper": PAPER_TABLE3_CHI2_N, "source": PAPER_TABLE3_SOURCE},
+        "paper_mlp_training": {"recipe_log": log, "selection": sel},
+        "ceiling": {
+            "source": "c.json",
+            "ceiling_chi2_n": {"W1": 2.0},
+            "ratio_chi2_n_to_ceiling": {"W1": 1.5},
+        },
+    }
+    card = render_model_card({"name": "t", "components": {}}, result)
+    for d in CHI_DEFINITIONS:
+        assert d in card
+    assert "reproducing-jespersen-25" in card
+    assert "| W1 | 3.00 | 0.25 | 1.33 |" in card and "| 2.00 | 1.50 |" in card
+    assert "12345 full-batch epochs in 45.0 min" in card and "wall-clock cap of 45.0 min bound" in card
+    assert "-0.41234 at epoch 12340" in card and "shipped: **paper_recipe**" in card
+    assert "1.2" not in card

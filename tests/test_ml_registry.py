@@ -29,8 +29,9 @@ def trained(tmp_path_factory):
         max_minutes=None, n_threads=1, progress=False,
     )  # fmt: skip
     summary = train_predictor(
-        cat, str(mdir), n_members=2, hidden="32,32", epochs=25, n_threads=1, progress=False
-    )
+        cat, str(mdir), n_members=2, hidden="32,32", epochs=25, n_threads=1, progress=False,
+        paper_recipe_minutes=0.05,
+    )  # fmt: skip
     return cat, mdir, info, summary
 
 

@@ -13,7 +13,9 @@ the eighth input (our reading; the notebook is the authority). Inputs and target
 standardized with fixed (non-learned) training means and standard deviations, which adds no
 parameters. Upper limits are dropped (masked out of the loss), as a point-estimate chi^2 fit
 cannot use them. For intervals it is treated as a delta function: the predictive
-distribution of an observation is N(pred, sigma_obs^2).
+distribution of an observation is N(pred, sigma_obs^2). This minibatch training is ours; the
+demo's own full-batch recipe is in :mod:`explorer.ml.paper_recipe`, and ``train-predictor``
+trains both and ships the one with the lower validation ``chi2_n_paper``.
 
 (b) ``photometry_only`` maps the five SDSS total magnitudes (ugriz) and z to W1-W4 with the
 *same* probabilistic machinery as our model (:mod:`explorer.ml.predictor`: full-covariance

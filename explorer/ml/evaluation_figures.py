@@ -14,8 +14,13 @@ from ..constants import WISE_BANDS
 from .data import WiseTargets
 from .predictor import coverage_from_pit
 
-COLORS = {"ours": "C0", "paper_mlp": "C1", "photometry_only": "C2"}
-LABELS = {"ours": "spectrum (ours)", "paper_mlp": "paper MLP", "photometry_only": "ugriz photometry"}
+COLORS = {"ours": "C0", "paper_mlp": "C1", "photometry_only": "C2", "paper_inputs_ensemble": "C3"}
+LABELS = {
+    "ours": "spectrum (ours)",
+    "paper_mlp": "paper MLP",
+    "photometry_only": "ugriz photometry",
+    "paper_inputs_ensemble": "ours, paper's 8 inputs",
+}
 
 
 def figures(out_dir: str | Path, arrays: dict) -> list[Path]:
@@ -78,28 +83,27 @@ def _pred_vs_obs(plt, t: WiseTargets, post):
 
 
 def _chi_hist(plt, t: WiseTargets, posts: dict):
+    """Row 0: the standard chi; row 1: the paper's convention (its Figure 15), chi = (pred - obs) /
+    sqrt(sigma) (see :func:`explorer.ml.evaluate.chi_paper_values`)."""
     from scipy.stats import norm
 
     grid = np.linspace(-5, 5, 201)
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.4))
-    for b, ax in enumerate(axes):
-        for name, post in posts.items():
-            sel = t.detected[:, b]
-            chi = (post.mean_mag[sel, b] - t.mag[sel, b]) / t.sigma[sel, b]
-            ax.hist(
-                np.clip(chi, -5, 5),
-                bins=60,
-                range=(-5, 5),
-                density=True,
-                histtype="step",
-                lw=1.6,
-                color=COLORS.get(name),
-                label=LABELS.get(name, name),
-            )
-        ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
-        ax.set_xlabel(f"chi = (pred - obs) / sigma_obs, {WISE_BANDS[b]} (clipped to +-5)")
-        ax.set_ylabel("density")
-    axes[0].legend(fontsize=9)
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8.8))
+    rows = ((1.0, "sigma", "standard chi"), (0.5, "sqrt(sigma)", "paper's convention (its Fig. 15)"))
+    for row, (power, title, what) in enumerate(rows):
+        for b, ax in enumerate(axes[row]):
+            for name, post in posts.items():
+                sel = t.detected[:, b]
+                chi = (post.mean_mag[sel, b] - t.mag[sel, b]) / t.sigma[sel, b] ** power
+                ax.hist(
+                    np.clip(chi, -5, 5), bins=60, range=(-5, 5), density=True, histtype="step", lw=1.6,
+                    color=COLORS.get(name), label=LABELS.get(name, name),
+                )  # fmt: skip
+            ax.plot(grid, norm.pdf(grid), "k--", lw=1, label="N(0, 1)")
+            ax.set_xlabel(f"chi = (pred - obs) / {title}, clipped to +-5", fontsize=10)
+            ax.set_title(f"{WISE_BANDS[b]}: {what}", fontsize=11)
+            ax.set_ylabel("density")
+    axes[0, 0].legend(fontsize=9)
     return fig
 
 

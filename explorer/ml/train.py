@@ -161,6 +161,7 @@ def train_predictor(
     n_threads: int = 2,
     seed: int = 0,
     progress: bool = True,
+    paper_recipe_minutes: float | None = None,
 ) -> dict:
     """Train the IR ensemble, property heads and baselines on the encoder's latents.
 
@@ -192,8 +193,15 @@ def train_predictor(
     properties, baselines : bool
         Also train the property heads / the two baselines.
     n_threads, seed, progress
+    paper_recipe_minutes : float or None
+        Wall-clock cap of the paper MLP's demo-recipe run (:mod:`explorer.ml.paper_recipe`;
+        default ``PAPER_RECIPE_MAX_MINUTES``).
     """
+    from .paper_recipe import PAPER_RECIPE_MAX_MINUTES
     from .registry import catalog_provenance, command_line, load_models, resolve_model_dir
+
+    if paper_recipe_minutes is None:
+        paper_recipe_minutes = PAPER_RECIPE_MAX_MINUTES
 
     if features not in ("spectrum", "spectrum_ap", "paper"):
         raise ModelError(f"features must be 'spectrum', 'spectrum_ap' or 'paper', got {features!r}")
@@ -234,23 +242,35 @@ def train_predictor(
             progress=progress,
         )
         summary = {"encode_seconds": encode_s, "n_train": len(idx_tr), "n_valid": len(idx_va)}
-        summary["predictor"] = job.fit_ir(features, "predictor", job.features(features))
-        from .domain import DomainReference, save_domain  # out-of-domain reference, kept with the model
-
-        save_domain(
-            d, DomainReference.from_training(cat.table, idx_tr, lat_tr, source=f"{cat.path} (train split)")
-        )
-        if properties:
-            summary["properties"] = job.fit_properties(features)
-        if baselines:
-            summary["paper_mlp"] = job.fit_paper_mlp()
-            if any(f"mag_{b}_total" in cat.table for b in "ugriz"):
-                summary["photometry_only"] = job.fit_ir(
-                    "photometry", "photometry_only", job.features("photometry")
-                )
-            else:  # e.g. the paper's release: no optical photometry to train the baseline on
-                summary["photometry_only"] = "skipped: the catalog has no ugriz magnitudes"
+        summary |= _fit_heads(job, features, properties, baselines, paper_recipe_minutes)
     summary["path"] = str(Path(d))
+    return summary
+
+
+def _fit_heads(
+    job: _PredictorJob, features: str, properties: bool, baselines: bool, recipe_minutes: float
+) -> dict:
+    """The heads on one encoder's latents: IR predictor (+ its out-of-domain reference), property
+    heads, and the two baselines (paper MLP; photometry only when the catalog has ugriz)."""
+    from .domain import DomainReference, save_domain  # out-of-domain reference, kept with the model
+
+    summary = {}
+    summary["predictor"] = job.fit_ir(features, "predictor", job.features(features))
+    cat, (idx_tr, _), (lat_tr, _) = job.cat, job.idx, job.latents
+    save_domain(
+        job.model_dir,
+        DomainReference.from_training(cat.table, idx_tr, lat_tr, source=f"{cat.path} (train split)"),
+    )
+    if properties:
+        summary["properties"] = job.fit_properties(features)
+    if baselines:
+        summary["paper_mlp"] = job.fit_paper_mlp(recipe_minutes)
+        if any(f"mag_{b}_total" in cat.table for b in "ugriz"):
+            summary["photometry_only"] = job.fit_ir(
+                "photometry", "photometry_only", job.features("photometry")
+            )
+        else:  # e.g. the paper's release: no optical photometry to train the baseline on
+            summary["photometry_only"] = "skipped: the catalog has no ugriz magnitudes"
     return summary
 
 
@@ -312,9 +332,11 @@ class _PredictorJob:
         save_component(self.model_dir, "properties", pe.state(), config=config, info=self.info)
         return {"train_seconds": pe.meta["train_seconds"], "sigma_scale": pe.sigma_scale.tolist()}
 
-    def fit_paper_mlp(self) -> dict:
-        """Train and save the paper's demo MLP."""
+    def fit_paper_mlp(self, recipe_minutes: float) -> dict:
+        """Train the paper's demo MLP our way and with the demo's own recipe
+        (:mod:`explorer.ml.paper_recipe`); save the better on validation."""
         from .baselines import train_paper_mlp
+        from .paper_recipe import recipe_and_choose
         from .registry import save_component
 
         xp_tr, xp_va = self.features("paper")
@@ -324,7 +346,13 @@ class _PredictorJob:
             xp_tr, self.targets[0], xp_va, self.targets[1], seed=self.schedule["seed"], progress=self.progress,
             feature_names=names,
         )  # fmt: skip
+        pm, config, pm_info = recipe_and_choose(
+            xp_tr, self.targets[0], xp_va, self.targets[1], pm, max_minutes=recipe_minutes,
+            seed=self.schedule["seed"], names=names, n_threads=1,
+            log=print if self.progress else (lambda _s: None),
+        )  # fmt: skip
+        pm_info.pop("_recipe_model")
         pm.meta["train_seconds"] = time.perf_counter() - t
-        config = {"layers": [8, 20, 50, 50, 20, 4], "lr": 4e-3, "batch_size": 512, "feature_names": names}
-        save_component(self.model_dir, "paper_mlp", pm.state(), config=config, info=self.info)
-        return {"train_seconds": pm.meta["train_seconds"]}
+        info = {**self.info, "train_info": pm_info}
+        save_component(self.model_dir, "paper_mlp", pm.state(), config=config, info=info)
+        return {"train_seconds": pm.meta["train_seconds"], "chosen": pm_info["selection"]["chosen"]}
