@@ -439,6 +439,28 @@ def evaluate(
     }
     latents = bundle.catalog_latents(cat, idx, progress=progress)
     arrays = {"targets": targets, "posteriors": {}}
+    _model_metrics(result, arrays, bundle, cat, idx, latents, targets)
+    _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split, ceiling)
+    fl, fl_src = dict(floors or {}), (floors_source or "argument") if floors else "none given"
+    result["floors"] = {"values": fl, "source": fl_src}
+    ref = truth_flux_reference(cat.table, idx, targets)
+    if ref is not None:
+        result["reference"] = {"truth_flux": ref}
+    _property_metrics(result, arrays, bundle, cat, idx, latents, fl)
+    if autoencoder and bundle.encoder is not None and cat.has_spectra:
+        result["autoencoder"] = autoencoder_metrics(bundle.encoder, cat, idx, real_spectra=real_spectra)
+    result["acceptance"] = acceptance(result)
+    result["meta"]["seconds"] = time.perf_counter() - t0
+    if figures_dir is not None:
+        result["meta"]["figures"] = [str(p) for p in figures(figures_dir, arrays)]
+    if write:
+        write_evaluation(bundle.path, result)
+    return result
+
+
+def _model_metrics(result, arrays, bundle, cat, idx, latents, targets) -> None:
+    """Our IR posterior's metrics (detection-conditioned prediction), per class, and the two
+    baselines' (in place)."""
     if bundle.predictor is not None:
         post = bundle.predictor.predict(
             build_features(bundle.predictor.feature_kind, cat.table, idx, latents)
@@ -459,12 +481,10 @@ def evaluate(
         post = bundle.photometry_only.predict(build_features("photometry", cat.table, idx))
         result["baselines"]["photometry_only"] = ir_metrics(post, targets, pred="detected")
         arrays["posteriors"]["photometry_only"] = post
-    _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split, ceiling)
-    fl, fl_src = dict(floors or {}), (floors_source or "argument") if floors else "none given"
-    result["floors"] = {"values": fl, "source": fl_src}
-    ref = truth_flux_reference(cat.table, idx, targets)
-    if ref is not None:
-        result["reference"] = {"truth_flux": ref}
+
+
+def _property_metrics(result, arrays, bundle, cat, idx, latents, floors: dict) -> None:
+    """The property heads against the catalog's truth, when both exist (in place)."""
     if bundle.properties is not None:
         from .properties import property_targets
 
@@ -476,19 +496,10 @@ def evaluate(
             pp = bundle.properties.predict(
                 build_features(bundle.properties.feature_kind, cat.table, idx, latents)
             )
-            result["properties"] = property_metrics(pp, pt, fl)
+            result["properties"] = property_metrics(pp, pt, floors)
             arrays["properties"] = (pp, pt)
     else:
         result["properties"] = "not evaluated: no property heads in the model directory"
-    if autoencoder and bundle.encoder is not None and cat.has_spectra:
-        result["autoencoder"] = autoencoder_metrics(bundle.encoder, cat, idx, real_spectra=real_spectra)
-    result["acceptance"] = acceptance(result)
-    result["meta"]["seconds"] = time.perf_counter() - t0
-    if figures_dir is not None:
-        result["meta"]["figures"] = [str(p) for p in figures(figures_dir, arrays)]
-    if write:
-        write_evaluation(bundle.path, result)
-    return result
 
 
 def _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split, ceiling) -> None:

@@ -183,10 +183,9 @@ def train_predictor(
         optical photometry and needs no encoder).
     hidden : "a,b,c,..."
         MLP hidden sizes of the IR ensemble members. A wider ensemble (``"256,256,256,256"``,
-        ``epochs=300``, ``patience=40``) lowers chi^2_N on the 50k run's test split (W1-W4
-        3.66 / 4.07 / 14.0 / 11.5 -> 3.17 / 3.57 / 12.1 / 9.25) but is not the default: with it the
-        [OIII] share in torus-dominated galaxies no longer exceeds that of non-AGN galaxies in W4
-        (0.016 vs 0.016), an attribution sanity property the shipped model holds.
+        300 epochs, patience 40) lowers chi^2_N on the 50k test split (W1-W4 3.66 / 4.07 / 14.0 /
+        11.5 -> 3.17 / 3.57 / 12.1 / 9.25) but is not the default: with it the [OIII] share in
+        torus-dominated galaxies no longer exceeds that of non-AGN galaxies in W4 (0.016 vs 0.016).
     epochs, batch_size, lr, patience : training schedule (AdamW, cosine, early stopping).
     calibrate : bool
         Fit the per-band variance scale on the validation split.
