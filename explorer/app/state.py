@@ -115,7 +115,8 @@ class View:
     def changed(self, old: View | None) -> frozenset[str]:
         """Names of the fields that differ from ``old`` (all of them when ``old`` is None).
 
-        Arrays, models and predictions are compared by identity: a new computation is a change.
+        Arrays, models and predictions are compared by identity: a new computation is a change;
+        the domain note by value (a slider move that keeps the verdict is no change of it).
         """
         names = [f.name for f in dataclasses.fields(self)]
         if old is None:
@@ -123,7 +124,7 @@ class View:
         out = []
         for name in names:
             a, b = getattr(self, name), getattr(old, name)
-            differ = (a != b) if isinstance(a, (bool, int, str)) else (a is not b)
+            differ = (a != b) if isinstance(a, (bool, int, str, DomainNote)) else (a is not b)
             if differ:
                 out.append(name)
         return frozenset(out)
@@ -161,6 +162,7 @@ class ExplorerState(traitlets.HasTraits):
         return self._galaxy_view(base, base.galaxy)
 
     # -- reading ------------------------------------------------------------------------------------
+    catalog = property(lambda self: self.view.catalog, doc="the open Catalog")
     index = property(lambda self: self.view.index, doc="row of the catalog galaxy selected last")
     galaxy = property(lambda self: self.view.galaxy, doc="the Galaxy on show")
     spectrum = property(lambda self: self.view.galaxy.spectrum, doc="spectrum of the galaxy on show")
