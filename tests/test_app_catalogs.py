@@ -164,8 +164,10 @@ def test_latent_catalog_with_a_paper_inputs_model(env, tmp_path):
     assert not np.isfinite(panels["spectrum"].src.data["flux"]).any()
     assert "needs spectra" in panels["attribution"].status.value and panels["attribution"].run.disabled
     assert "latent catalog" in panels["catalogs"].info.value
-    panels["latents"].sliders[0].value = panels["latents"].sliders[0].max  # the sliders move the prediction
-    assert state.latents_moved and state.prediction.latents[0] == pytest.approx(panels["latents"].sliders[0].max)
+    sl = panels["latents"].sliders[0]
+    target = sl.min if abs(state.latents[0] - sl.min) > abs(state.latents[0] - sl.max) else sl.max
+    sl.value = target  # the sliders move the prediction
+    assert state.latents_moved and state.prediction.latents[0] == pytest.approx(target)
     state.select(3)
     assert state.row["id"] == "P3" and state.spectrum is None
 
