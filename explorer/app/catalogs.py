@@ -156,4 +156,6 @@ def domain_note(ref, note: str, row: dict, latents) -> DomainNote | None:
         return DomainNote("error", f"out-of-domain check failed: {exc}")
     if bool(s.ood[0]):
         return DomainNote("out", str(s.reason[0]))
-    return DomainNote("in", f"inside the model's training domain (Mahalanobis d²={float(s.mahalanobis_d2[0]):.3g})")
+    return DomainNote(
+        "in", f"inside the model's training domain (Mahalanobis d²={float(s.mahalanobis_d2[0]):.3g})"
+    )

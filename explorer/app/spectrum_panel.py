@@ -128,9 +128,7 @@ class SpectrumPanel:
         if normalized is None:
             return np.full(len(WAVE_OBS_VAC_AA), np.nan, np.float32)
         good_range = np.asarray(normalized) != 0  # the decoder is 0 outside its rest-frame range
-        return np.where(good_range, np.asarray(normalized) * self._norm(), np.nan).astype(
-            np.float32
-        )
+        return np.where(good_range, np.asarray(normalized) * self._norm(), np.nan).astype(np.float32)
 
     def _refresh(self) -> None:
         with batched(self.bokeh_view):

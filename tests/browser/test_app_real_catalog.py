@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -63,7 +62,9 @@ def test_real_catalog_opens_with_both_galaxies_and_the_domain_warning(real_app, 
     assert "simulated" not in text_of(page, ".irox-catalog")
     # the picker's table: both galaxies, no class column (no simulation truth)
     page.wait_for_selector(".slick-row", timeout=30_000)
-    rows = [page.locator(".slick-row").nth(i).locator(".slick-cell").first.inner_text().strip() for i in range(2)]
+    rows = [
+        page.locator(".slick-row").nth(i).locator(".slick-cell").first.inner_text().strip() for i in range(2)
+    ]
     assert sorted(rows) == list(IDS) and page.locator(".slick-row").count() == 2
     headers = page.locator(".slick-header-column").all_inner_texts()
     assert "class" not in [h.strip() for h in headers]
