@@ -59,6 +59,7 @@ def sim_catalog(tmp_path_factory, write_tiny_catalog) -> Path:
         tmp_path_factory.mktemp("sim") / "sim.h5", n=n, simulated=True,
         z=np.linspace(0.05, 0.2, n), class_label=["agn", "star-forming"] * (n // 2),
         truth_qpah=np.linspace(1, 4, n), truth_log_sfr=np.linspace(-1, 1, n),
+        **{f"truth_w{k}_flux_mjy": np.full(n, 2.0) for k in range(1, 5)},
     )  # fmt: skip
 
 
@@ -129,11 +130,14 @@ def test_switching_catalog_rebuilds_the_view_with_the_same_models(env, model_dir
     assert panels["picker"].cls.layout.display == "none"
     assert "cls" not in [c.field for c in panels["picker"].table.columns]
     assert panels["sed"].show_truth.layout.display == "none"
+    legend = panels["sed"].figure.legend[0].items
+    assert [i.visible for i in legend if panels["sed"].truth_renderer in i.renderers] == [False]
     assert "truth" not in panels["sed"].props_table.value
     assert np.isfinite(panels["spectrum"].data()["flux"]).any() and state.prediction is not None
     # and back: the simulation's columns return
     menu.value = str(sim_catalog)
     assert state.catalog.n == 8 and "class" in panels["scatter"]._colours
+    assert [i.visible for i in legend if panels["sed"].truth_renderer in i.renderers] == [True]
 
 
 def test_unreadable_catalog_keeps_the_one_on_show(env, model_dir, sim_catalog):

@@ -166,6 +166,9 @@ class SedPanel:
         self.ul.data = dict(wave=WISE_WAVE_UM[ul], flux=d["flux_mjy"][ul], band=bands[ul])
         simulated = np.isfinite(d["truth_mjy"]).any()
         self.show_truth.layout.display = None if simulated else "none"
+        for item in self.figure.legend[0].items if self.figure.legend else ():  # no truth: no legend entry
+            if self.truth_renderer in item.renderers and item.visible != bool(simulated):
+                item.visible = bool(simulated)
         ok = np.isfinite(d["truth_mjy"]) & self.show_truth.value
         self.truth.data = dict(wave=WISE_WAVE_UM[ok], flux=d["truth_mjy"][ok])
 
