@@ -101,8 +101,12 @@ class AttributionPanel:
 
     # -- availability ---------------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
+        if self.state.spectrum is None:
+            return "attribution needs spectra, and this catalog holds latents only"
         if self.state.models is None:
             return "no models loaded"
+        if self.state.models.encoder is None:
+            return "attribution needs the model's encoder (encoder.pt)"
         return target_module_problem()
 
     @property
@@ -264,7 +268,7 @@ class AttributionPanel:
 
     def _references(self, bundle):
         """Decoded typical galaxies of the catalog as baselines (one set per model), or None."""
-        key = model_key(bundle)
+        key = (model_key(bundle), str(self.state.catalog.path))
         if getattr(self, "_refs_key", None) != key:
             try:
                 from ..attribution.explain import reference_spectra

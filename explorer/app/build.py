@@ -1,7 +1,9 @@
 """Assemble the dashboard (``app.ipynb`` calls :func:`build_app`).
 
 Catalog: ``build_app(catalog_path)``, else the ``IROX_CATALOG`` environment variable (which
-``python -m explorer serve --catalog PATH`` sets), else the embedded demo catalog.
+``python -m explorer serve --catalog PATH`` sets), else the embedded demo catalog. The page's
+catalog menu also offers the demo and every ``*.h5`` in the user folder (``IROX_USER_CATALOGS``,
+default ``<repo>/data/user/``; see :mod:`explorer.app.catalogs`).
 Models: ``build_app(model_dir=...)``, else the ``IROX_MODELS`` environment variable, else
 ``models/default``. A missing or broken model directory never stops the app: it opens on the
 observed data and the page says that no models are loaded, and why.
@@ -9,7 +11,6 @@ observed data and the page says that no models are loaded, and why.
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def build_app(
         The top-level widget to display, the shared state and the panels by name.
     """
     from .attribution_panel import AttributionPanel
+    from .catalog_panel import CatalogPanel
     from .latent_panel import LatentPanel
     from .model_panel import ModelPanel, try_load_models
     from .picker_panel import PickerPanel
@@ -87,11 +89,13 @@ def build_app(
     from .spectrum_panel import SpectrumPanel
     from .upload_panel import UploadPanel
 
-    cat = Catalog(catalog_path or default_catalog_path())
+    start = Path(catalog_path) if catalog_path else default_catalog_path()
+    cat = Catalog(start)
     model_dir = model_dir if model_dir is not None else default_model_dir()
     bundle, status = try_load_models(model_dir)
     state = ExplorerState(cat, models=bundle, model_status=status)
     panels = {
+        "catalogs": CatalogPanel(state, start),
         "models": ModelPanel(state, model_dir),
         "picker": PickerPanel(state),
         "scatter": ScatterPanel(state),
@@ -103,14 +107,13 @@ def build_app(
     }
     header = widgets.HTML(
         "<h2 style='margin-bottom:2px'>IR–Optical Explorer</h2><p style='margin-top:2px'>What does a galaxy's "
-        f"optical spectrum tell us about its infrared? {cat.n} galaxies from <code>{html.escape(cat.path.name)}</code>"
-        + (" (<b>simulated</b> SDSS × WISE sample: see data/README.md)" if cat.simulated else "")
-        + ". The spender autoencoder compresses each spectrum into a few latents; an ensemble predicts the "
+        "optical spectrum tell us about its infrared? The spender autoencoder compresses each spectrum into a few latents; an ensemble predicts the "
         "WISE W1–W4 posterior from them.</p>"
     )
     ui = widgets.VBox(
         [
             header,
+            panels["catalogs"].widget,
             panels["models"].widget,
             widgets.HBox(
                 [

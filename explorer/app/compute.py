@@ -282,6 +282,27 @@ def model_key(bundle) -> str:
     return hashlib.sha1(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _snr_and_latents(catalog, bundle, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Median S/N (N,) and latents (N, S) or None: encoded spectra, or a latent catalog's own
+    latents (whose S/N is unknown: NaN)."""
+    n = catalog.n
+    snr = np.full(n, np.nan)
+    if not getattr(catalog, "has_spectra", True):
+        lat = catalog.latents
+        return snr, None if lat is None else np.asarray(lat, np.float32)
+    lat = None
+    has_encoder = bundle is not None and bundle.encoder is not None
+    for s in range(0, n, batch):
+        idx = np.arange(s, min(n, s + batch))
+        f, w = catalog.spectra(idx)
+        snr[idx] = median_snr(f, w)
+        if has_encoder:
+            z_ = bundle.encode(f)
+            lat = np.zeros((n, z_.shape[1]), np.float32) if lat is None else lat
+            lat[idx] = z_
+    return snr, lat
+
+
 def sample_summary(catalog, bundle=None, *, use_cache: bool = True, batch: int = 500) -> SampleSummary:
     """S/N, latents, predictions and chi of every galaxy in ``catalog`` (disk-cached).
 
@@ -312,24 +333,14 @@ def sample_summary(catalog, bundle=None, *, use_cache: bool = True, batch: int =
                 )
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: recompute
-    n = catalog.n
-    snr = np.full(n, np.nan)
-    lat = None
-    has_encoder = bundle is not None and bundle.encoder is not None
-    for s in range(0, n, batch):
-        idx = np.arange(s, min(n, s + batch))
-        f, w = catalog.spectra(idx)
-        snr[idx] = median_snr(f, w)
-        if has_encoder:
-            z_ = bundle.encode(f)
-            lat = np.zeros((n, z_.shape[1]), np.float32) if lat is None else lat
-            lat[idx] = z_
+    snr, lat = _snr_and_latents(catalog, bundle, batch)
     out = SampleSummary(snr=snr, meta={"cache": str(path), "from_cache": False})
     if lat is not None:
+        n = catalog.n
         out.latents = lat
-        out.latent_lo = np.percentile(lat, 1, axis=0)
-        out.latent_hi = np.percentile(lat, 99, axis=0)
-        if bundle.predictor is not None:
+        out.latent_lo = np.nanpercentile(lat, 1, axis=0)
+        out.latent_hi = np.nanpercentile(lat, 99, axis=0)
+        if bundle is not None and bundle.predictor is not None:
             t = catalog.table
             mt = np.stack(
                 [np.asarray(t.get(f"mag_{b}_total", np.full(n, np.nan)), float) for b in SDSS_BANDS], 1
@@ -376,3 +387,14 @@ def galaxy_spectrum_arrays(spectrum, rest_frame: bool) -> dict:
     sigma = np.where(good, spectrum.norm / np.sqrt(np.where(good, spectrum.weight, 1.0)), np.nan)
     assert flux.shape == (N_PIX,)
     return dict(wave=wave, flux=flux, lo=flux - sigma, hi=flux + sigma, good=good, z=float(spectrum.z))
+
+
+def empty_spectrum_arrays(row: dict, rest_frame: bool) -> dict:
+    """The arrays of :func:`galaxy_spectrum_arrays` for a galaxy without a spectrum (a latent
+    catalog's): the wavelength grid at the row's redshift, NaN fluxes, no masked pixels."""
+    from ..constants import WAVE_OBS_VAC_AA
+
+    z = float(row.get("z", np.nan))
+    wave = WAVE_OBS_VAC_AA / (1.0 + z) if rest_frame and np.isfinite(z) else np.asarray(WAVE_OBS_VAC_AA)
+    nan = np.full(N_PIX, np.nan)
+    return dict(wave=wave, flux=nan, lo=nan.copy(), hi=nan.copy(), good=np.ones(N_PIX, bool), z=z)

@@ -54,8 +54,12 @@ class LatentPanel:
             self._on_latents()
 
     def _n_latent(self) -> int:
-        m = self.state.models
-        return int(m.encoder.n_latent) if m is not None and m.encoder is not None else 0
+        m, lat = self.state.models, self.state.galaxy_latents
+        if m is None:
+            return 0
+        if lat is not None:  # also a latent catalog's own latents under an encoder-less model
+            return int(np.asarray(lat).size)
+        return int(m.encoder.n_latent) if m.encoder is not None else 0
 
     def _rebuild(self) -> None:
         """New sliders (one per latent of the models, ranges from the sample), set to the view."""

@@ -47,8 +47,11 @@ class PickerPanel:
         self._syncing = False
         self.bokeh_view = None
         self.rows = np.arange(state.catalog.n)
+        self._fitting = False
         self._build_controls()
         self.table = self._build_table()
+        self._all_columns = list(self.table.columns)
+        self._fit_to_catalog()
         # wiring
         self.prev.on_click(lambda _: self._step(-1))
         self.next.on_click(lambda _: self._step(+1))
@@ -146,7 +149,10 @@ class PickerPanel:
 
     def _on_view(self, change) -> None:
         changed = change["new"].changed(change["old"])
-        if "sample" in changed:  # other models: the predicted columns and the S/N filter
+        if "catalog" in changed:  # another catalog: its ids, z range, classes; the table anew
+            self._fit_to_catalog()
+            self._apply_filters()
+        elif "sample" in changed:  # other models: the predicted columns and the S/N filter
             self._apply_filters()
         if "galaxy" in changed:
             self._refresh()
@@ -218,7 +224,38 @@ class PickerPanel:
         rank[order] = np.arange(len(values))
         return rank
 
+    def _fit_to_catalog(self) -> None:
+        """Controls and table columns for the open catalog: its ids and z range; the class filter
+        and column only when it has classes (a simulation's truth), S/N only with spectra."""
+        t = self.state.catalog.table
+        self._fitting = True
+        try:
+            ids = list(map(str, t["id"][:500]))
+            self.id_box.options = ids
+            self.id_box.value = str(t["id"][self.state.index])
+            z = np.asarray(t["z"], float)
+            z_lo = float(np.floor(np.nanmin(z) * 100) / 100) if np.isfinite(z).any() else 0.0
+            z_hi = float(np.ceil(np.nanmax(z) * 100) / 100) if np.isfinite(z).any() else 1.0
+            z_hi = max(z_hi, z_lo + 0.01)
+            self.z_range.min, self.z_range.max = min(z_lo, self.z_range.min), max(z_hi, self.z_range.max)
+            self.z_range.value = (z_lo, z_hi)
+            self.z_range.min, self.z_range.max = z_lo, z_hi
+            classes = sorted({str(c) for c in np.asarray(t.get("class_label", []))} - {""})
+            self.cls.value = "all"
+            self.cls.options = ["all"] + classes
+            self.cls.layout.display = None if classes else "none"
+            self.min_snr.value = 0.0
+            self.min_snr.layout.display = None if self.state.catalog.has_spectra else "none"
+        finally:
+            self._fitting = False
+        hide = set() if classes else {"cls"}
+        if not self.state.catalog.has_spectra:
+            hide.add("snr")
+        self.table.columns = [c for c in self._all_columns if c.field not in hide]
+
     def _apply_filters(self, *_):
+        if self._fitting:
+            return
         cols = self.table_columns()
         key = self.sort_by.value
         descending = self.sort_dir.value == "descending"
@@ -297,7 +334,7 @@ class PickerPanel:
         row = g.row
         if g.source == "catalog" and self.id_box.value != g.id:
             self.id_box.value = g.id
-        cls = row.get("class_label", "") or "unknown class"
+        cls = row.get("class_label", "") or ""  # a simulation's class; real catalogs have none
         src = "uploaded spectrum" if g.source == "upload" else f"split: {row.get('split', '')}"
         self.summary.value = (
             f"<div class='irox-summary'><b>{html.escape(g.id)}</b> &nbsp; z = {fmt_value(row.get('z'), '{:.4f}')}"

@@ -25,7 +25,7 @@ def colour_options(catalog, sample) -> dict[str, tuple[np.ndarray, bool]]:
     t = catalog.table
     n = catalog.n
     opts: dict[str, tuple[np.ndarray, bool]] = {"redshift z": (np.asarray(t["z"], float), False)}
-    if "class_label" in t:
+    if "class_label" in t and (np.asarray(t["class_label"]).astype(str) != "").any():
         opts["class"] = (np.asarray(t["class_label"]).astype(str), True)
 
     def colour(a, b):
@@ -38,7 +38,7 @@ def colour_options(catalog, sample) -> dict[str, tuple[np.ndarray, bool]]:
     if sample is not None and sample.pred_mag is not None:
         opts["predicted W2−W3 (mag)"] = (sample.pred_mag[:, 1] - sample.pred_mag[:, 2], False)
         opts["worst |χ|"] = (sample.worst_abs_chi, False)
-    if sample is not None:
+    if sample is not None and np.isfinite(sample.snr).any():  # a latent catalog has no S/N
         opts["spectrum S/N"] = (sample.snr, False)
     if "mag_r_total" in t:
         opts["r (AB mag)"] = (np.asarray(t["mag_r_total"], float), False)

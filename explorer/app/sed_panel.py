@@ -42,6 +42,7 @@ class SedPanel:
             value=False, description="true noiseless fluxes (simulation)", indent=False
         )
         self.show_truth.observe(lambda _: self._refresh(observed=True), names="value")
+        self.domain = widgets.HTML()  # the out-of-domain note, beside the prediction
         self.chi_table = widgets.HTML()
         self.props_table = widgets.HTML()
         self.export = ExportBar(self.export_figure, "SED")
@@ -53,7 +54,7 @@ class SedPanel:
             [
                 widgets.VBox([self.bokeh_view, self.show_truth]),
                 widgets.VBox(
-                    [self.chi_table, self.props_table, self.export.widget],
+                    [self.domain, self.chi_table, self.props_table, self.export.widget],
                     layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
                 ),
             ]
@@ -138,7 +139,7 @@ class SedPanel:
         changed = change["new"].changed(change["old"])
         if "galaxy" in changed:
             self.export.link.value = ""  # the last export was of another galaxy
-        if changed & {"galaxy", "prediction", "models"}:
+        if changed & {"galaxy", "prediction", "models", "domain"}:
             self._refresh(observed="galaxy" in changed)
 
     def _refresh(self, observed: bool) -> None:
@@ -146,6 +147,8 @@ class SedPanel:
         with batched(self.bokeh_view):
             d = self._draw(observed)
         # the tables after the plot's patch has been sent: when they change, the plot data is there
+        dom = self.state.view.domain
+        self.domain.value = dom.html() if dom is not None else ""
         self.chi_table.value = chi_table_html(d, moved=self.state.latents_moved)
         self.props_table.value = properties_html(self.state.prediction, self.state.row, self.state.models)
 
@@ -163,6 +166,9 @@ class SedPanel:
         self.ul.data = dict(wave=WISE_WAVE_UM[ul], flux=d["flux_mjy"][ul], band=bands[ul])
         simulated = np.isfinite(d["truth_mjy"]).any()
         self.show_truth.layout.display = None if simulated else "none"
+        for item in self.figure.legend[0].items if self.figure.legend else ():  # no truth: no legend entry
+            if self.truth_renderer in item.renderers and item.visible != bool(simulated):
+                item.visible = bool(simulated)
         ok = np.isfinite(d["truth_mjy"]) & self.show_truth.value
         self.truth.data = dict(wave=WISE_WAVE_UM[ok], flux=d["truth_mjy"][ok])
 

@@ -13,7 +13,7 @@ from bokeh.plotting import figure
 
 from ..constants import LINES, WAVE_OBS_VAC_AA
 from .bokeh_view import batched, bokeh_widget
-from .compute import galaxy_spectrum_arrays
+from .compute import empty_spectrum_arrays, galaxy_spectrum_arrays
 from .state import ExplorerState
 from .style import LINE_GROUP_COLOURS, OKABE_ITO
 
@@ -116,15 +116,19 @@ class SpectrumPanel:
 
     def data(self) -> dict:
         """Arrays the panel plots for the current state (also used by tests)."""
+        if self.state.spectrum is None:  # a latent catalog: no observed spectrum
+            return empty_spectrum_arrays(self.state.row, self.state.rest_frame)
         return galaxy_spectrum_arrays(self.state.spectrum, self.state.rest_frame)
+
+    def _norm(self) -> float:
+        s = self.state.spectrum
+        return float(s.norm) if s is not None else float(self.state.row.get("spec_norm", np.nan))
 
     def _model_flux(self, normalized) -> np.ndarray:
         if normalized is None:
             return np.full(len(WAVE_OBS_VAC_AA), np.nan, np.float32)
         good_range = np.asarray(normalized) != 0  # the decoder is 0 outside its rest-frame range
-        return np.where(good_range, np.asarray(normalized) * self.state.spectrum.norm, np.nan).astype(
-            np.float32
-        )
+        return np.where(good_range, np.asarray(normalized) * self._norm(), np.nan).astype(np.float32)
 
     def _refresh(self) -> None:
         with batched(self.bokeh_view):
@@ -132,7 +136,8 @@ class SpectrumPanel:
 
     def _refresh_all(self):
         d = self.data()
-        self._top_bottom = self._y_span(d["flux"])
+        recon = self._model_flux(self.state.reconstruction)
+        self._top_bottom = self._y_span(d["flux"] if np.isfinite(d["flux"]).any() else recon)
         top, bottom = self._top_bottom
         p = self.state.prediction
         self.src.data = dict(
@@ -140,7 +145,7 @@ class SpectrumPanel:
             flux=d["flux"].astype(np.float32),
             lo=d["lo"].astype(np.float32),
             hi=d["hi"].astype(np.float32),
-            recon=self._model_flux(self.state.reconstruction),
+            recon=recon,
         )
         self.model_src.data = dict(
             wave=d["wave"], decoded=self._model_flux(p.decoded_flux if p is not None else None)
@@ -173,7 +178,15 @@ class SpectrumPanel:
         self._note()
 
     def _note(self):
-        if self.state.models is None or self.state.models.encoder is None:
+        if self.state.spectrum is None:
+            self.note.value = (
+                "<i>This catalog holds latents, not spectra: the curve is the decoder's spectrum at the "
+                "galaxy's latents.</i>"
+                if self.state.reconstruction is not None
+                else "<i>No spectrum to show: this catalog holds latents, not spectra, and the loaded "
+                "model has no decoder (no encoder.pt).</i>"
+            )
+        elif self.state.models is None or self.state.models.encoder is None:
             self.note.value = "<i>No autoencoder loaded: observed spectrum only.</i>"
         elif self.state.latents_moved:
             self.note.value = (
@@ -188,7 +201,7 @@ class SpectrumPanel:
 
     def _draw_lines(self):
         top, bottom = self._top_bottom
-        z_shift = 1.0 if self.state.rest_frame else 1.0 + self.state.spectrum.z
+        z_shift = 1.0 if self.state.rest_frame else 1.0 + float(self.state.row.get("z", 0.0))
         wave = self.src.data["wave"]
         lo, hi = wave[0], wave[-1]
         on = {g for g, cb in self.group_boxes.items() if cb.value}

@@ -17,6 +17,7 @@ import numpy as np
 import traitlets
 
 from ..catalog import Catalog, GalaxySpectrum
+from .catalogs import DomainNote, domain_note, load_domain_ref, models_for_catalog
 from .compute import Prediction, SampleSummary, encode_spectrum, predict_galaxy, sample_summary
 
 
@@ -26,7 +27,8 @@ class Galaxy:
 
     Attributes
     ----------
-    spectrum : GalaxySpectrum
+    spectrum : GalaxySpectrum or None
+        None for a galaxy of a latent catalog (no spectra stored).
     row : dict
         Catalog-like row (``id``, ``z``, ``spec_norm``, magnitudes, WISE columns; missing values
         are NaN or absent).
@@ -35,14 +37,14 @@ class Galaxy:
         Row in the catalog (None for an uploaded spectrum).
     """
 
-    spectrum: GalaxySpectrum
+    spectrum: GalaxySpectrum | None
     row: dict
     source: str = "catalog"
     index: int | None = None
 
     @property
     def id(self) -> str:
-        return str(self.row.get("id", self.spectrum.id))
+        return str(self.row.get("id", "" if self.spectrum is None else self.spectrum.id))
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +74,12 @@ class View:
         Autoencoder reconstruction of the spectrum at ``galaxy_latents`` (normalized).
     prediction : Prediction or None
         The models' prediction for ``latents`` (None without models).
+    catalog : Catalog
+        The open catalog (a new one on a switch from the catalog menu).
+    domain_ref : DomainReference or None
+        The models' training domain (``domain.json``; None when the models have none).
+    domain : DomainNote or None
+        The galaxy on show (at ``latents``) against ``domain_ref`` (None without models).
     """
 
     galaxy: Galaxy
@@ -84,9 +92,13 @@ class View:
     latents: np.ndarray | None = None
     reconstruction: np.ndarray | None = None
     prediction: Prediction | None = None
+    catalog: object = None
+    domain_ref: object = None
+    domain_status: str = ""
+    domain: DomainNote | None = None
 
     @property
-    def spectrum(self) -> GalaxySpectrum:
+    def spectrum(self) -> GalaxySpectrum | None:
         return self.galaxy.spectrum
 
     @property
@@ -103,7 +115,8 @@ class View:
     def changed(self, old: View | None) -> frozenset[str]:
         """Names of the fields that differ from ``old`` (all of them when ``old`` is None).
 
-        Arrays, models and predictions are compared by identity: a new computation is a change.
+        Arrays, models and predictions are compared by identity: a new computation is a change;
+        the domain note by value (a slider move that keeps the verdict is no change of it).
         """
         names = [f.name for f in dataclasses.fields(self)]
         if old is None:
@@ -111,7 +124,7 @@ class View:
         out = []
         for name in names:
             a, b = getattr(self, name), getattr(old, name)
-            differ = (a != b) if isinstance(a, (bool, int, str)) else (a is not b)
+            differ = (a != b) if isinstance(a, (bool, int, str, DomainNote)) else (a is not b)
             if differ:
                 out.append(name)
         return frozenset(out)
@@ -134,13 +147,22 @@ class ExplorerState(traitlets.HasTraits):
 
     def __init__(self, catalog: Catalog, models=None, model_status: str = ""):
         super().__init__()
-        self.catalog = catalog
-        self._cache: dict[int, GalaxySpectrum] = {}
-        sample = sample_summary(self.catalog, models)
-        first = View(self._catalog_galaxy(0), 0, False, models, model_status, sample)
-        self.view = self._galaxy_view(first, first.galaxy)
+        self._chosen = (models, model_status)  # the user's models (a catalog may not take them)
+        self._cache: dict[int, GalaxySpectrum | None] = {}
+        self.view = self._catalog_view(catalog, models, model_status, rest_frame=False)
+
+    def _catalog_view(self, catalog: Catalog, models, model_status: str, rest_frame: bool) -> View:
+        """The first galaxy of ``catalog`` under ``models``: the whole view of a new catalog."""
+        usable, note = models_for_catalog(catalog, models)
+        status = model_status + (f"<br>{note}" if note else "")
+        sample = sample_summary(catalog, usable)
+        ref, dnote = load_domain_ref(usable)
+        base = View(self._catalog_galaxy(0, catalog), 0, rest_frame, usable, status, sample,
+                    catalog=catalog, domain_ref=ref, domain_status=dnote)  # fmt: skip
+        return self._galaxy_view(base, base.galaxy)
 
     # -- reading ------------------------------------------------------------------------------------
+    catalog = property(lambda self: self.view.catalog, doc="the open Catalog")
     index = property(lambda self: self.view.index, doc="row of the catalog galaxy selected last")
     galaxy = property(lambda self: self.view.galaxy, doc="the Galaxy on show")
     spectrum = property(lambda self: self.view.galaxy.spectrum, doc="spectrum of the galaxy on show")
@@ -153,15 +175,17 @@ class ExplorerState(traitlets.HasTraits):
     latents = property(lambda self: self.view.latents, doc="current latents (sliders)")
     reconstruction = property(lambda self: self.view.reconstruction, doc="autoencoder reconstruction")
     prediction = property(lambda self: self.view.prediction, doc="Prediction for the current latents")
+    domain = property(lambda self: self.view.domain, doc="DomainNote of the galaxy on show, or None")
     latents_moved = property(lambda self: self.view.latents_moved, doc="sliders away from the galaxy")
 
     # -- selection ----------------------------------------------------------------------------------
-    def _catalog_galaxy(self, i: int) -> Galaxy:
-        if not 0 <= i < self.catalog.n:
-            raise traitlets.TraitError(f"galaxy index {i} outside 0..{self.catalog.n - 1}")
+    def _catalog_galaxy(self, i: int, catalog: Catalog | None = None) -> Galaxy:
+        cat = self.catalog if catalog is None else catalog
+        if not 0 <= i < cat.n:
+            raise traitlets.TraitError(f"galaxy index {i} outside 0..{cat.n - 1}")
         if i not in self._cache:
-            self._cache[i] = self.catalog.spectrum(i)
-        return Galaxy(self._cache[i], self.catalog.row(i), "catalog", i)
+            self._cache[i] = cat.spectrum(i) if cat.has_spectra else None
+        return Galaxy(self._cache[i], cat.row(i), "catalog", i)
 
     def select(self, i: int) -> None:
         """Show catalog galaxy ``i`` (also when it is the last selected but an upload is on show)."""
@@ -182,16 +206,32 @@ class ExplorerState(traitlets.HasTraits):
 
     def set_models(self, models, model_status: str = "") -> None:
         """Use other models (None: observed data only): the sample and the galaxy's view anew."""
-        sample = sample_summary(self.catalog, models)
-        base = dataclasses.replace(self.view, models=models, model_status=model_status, sample=sample)
+        self._chosen = (models, model_status)
+        usable, note = models_for_catalog(self.catalog, models)
+        ref, dnote = load_domain_ref(usable)
+        base = dataclasses.replace(
+            self.view, models=usable, model_status=model_status + (f"<br>{note}" if note else ""),
+            sample=sample_summary(self.catalog, usable), domain_ref=ref, domain_status=dnote,
+        )  # fmt: skip
         self.view = self._galaxy_view(base, base.galaxy)
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Browse another catalog (same models, if they fit it): its first galaxy, everything anew."""
+        if catalog is self.catalog:
+            return
+        self._cache = {}
+        models, status = self._chosen
+        self.view = self._catalog_view(catalog, models, status, self.view.rest_frame)
 
     # -- latents ------------------------------------------------------------------------------------
     def set_latents(self, latents) -> None:
         """Set the latent vector (always recomputes the prediction, even if equal)."""
         lat = None if latents is None else np.asarray(latents, dtype=np.float64).copy()
         v = self.view
-        self.view = dataclasses.replace(v, latents=lat, prediction=_predict(v.models, v.galaxy, lat))
+        self.view = dataclasses.replace(
+            v, latents=lat, prediction=_predict(v.models, v.galaxy, lat),
+            domain=domain_note(v.domain_ref, v.domain_status, v.galaxy.row, lat) if v.models else None,
+        )  # fmt: skip
 
     def set_latent(self, k: int, value: float) -> None:
         """Move one latent (what a slider does)."""
@@ -209,28 +249,36 @@ class ExplorerState(traitlets.HasTraits):
     # -- the one computation of a galaxy's view -----------------------------------------------------
     @staticmethod
     def _galaxy_view(base: View, galaxy: Galaxy) -> View:
-        """``galaxy`` under the models and sample of ``base``: encode the spectrum, predict at its
-        latents, decode; the whole view, computed once."""
+        """``galaxy`` under the models and sample of ``base``: its latents (encoded, or stored in a
+        latent catalog), the prediction at them, the decoded spectrum and the out-of-domain note;
+        the whole view, computed once."""
         models, sample = base.models, base.sample
         view = dataclasses.replace(
-            base, galaxy=galaxy, galaxy_latents=None, latents=None, reconstruction=None, prediction=None
-        )
-        if models is None or models.encoder is None:
+            base, galaxy=galaxy, galaxy_latents=None, latents=None, reconstruction=None, prediction=None,
+            domain=None,
+        )  # fmt: skip
+        if models is None:
             return view
         gl = None
         if galaxy.source == "catalog" and sample is not None and sample.latents is not None:
             gl = np.asarray(sample.latents[galaxy.index], dtype=np.float64)
-        if gl is None:
+        elif galaxy.spectrum is not None and models.encoder is not None:
             gl = encode_spectrum(models, galaxy.spectrum.flux)
+        if gl is None:
+            return view
         lat = gl.copy()
         p = _predict(models, galaxy, lat)
+        recon = None
         if p is not None and p.decoded_flux is not None:  # the decoder at the galaxy's own latents
             recon = p.decoded_flux
-        else:
+        elif models.encoder is not None:
             from ..ml.decode import decode_latents
 
             recon = decode_latents(models.encoder, gl, float(galaxy.row["z"]))
-        return dataclasses.replace(view, galaxy_latents=gl, latents=lat, reconstruction=recon, prediction=p)
+        dom = domain_note(base.domain_ref, base.domain_status, galaxy.row, lat)
+        return dataclasses.replace(
+            view, galaxy_latents=gl, latents=lat, reconstruction=recon, prediction=p, domain=dom
+        )
 
 
 def _predict(models, galaxy: Galaxy, lat) -> Prediction | None:

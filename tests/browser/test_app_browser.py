@@ -47,6 +47,10 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     # 2b. box-selecting the whole latent scatter picks the first selected galaxy (catalog row 0)
     first_id = page.locator(".slick-row").nth(0).locator(".slick-cell").first.inner_text().strip()
     assert first_id != picked
+    headers = [h.strip() for h in page.locator(".slick-header-column").all_inner_texts()]
+    w3_first = (
+        page.locator(".slick-row").nth(0).locator(".slick-cell").nth(headers.index("W3 obs")).inner_text()
+    )
     page.locator("[title='Box Select']").first.click()
     box = page.locator(".bk-Canvas").first.bounding_box()  # the scatter: toolbar above, colour bar right
     x0, y0, x1, y1 = box["x"] + 80, box["y"] + 36, box["x"] + box["width"] - 95, box["y"] + box["height"] - 48
@@ -57,6 +61,14 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
     page.mouse.up()
     page.wait_for_function(
         "id => document.querySelector('.irox-summary').innerText.includes(id)", arg=first_id, timeout=15_000
+    )
+
+    # the SED tables follow the summary (they are sent after the plot's patch): wait for this
+    # galaxy's observed W3 there, or chi_before below could be the previous galaxy's table
+    page.wait_for_function(
+        "w3 => document.querySelector('.irox-chi').innerText.includes(w3)",
+        arg=w3_first.strip(),
+        timeout=15_000,
     )
 
     # 3. a latent slider moves the SED prediction (typed into the readout, clamped to the range)
