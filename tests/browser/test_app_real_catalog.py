@@ -45,8 +45,8 @@ def real_app(tmp_path_factory, sdss_ngc3073, sdss_ngc3522, app_env):
     )  # fmt: skip
     models = root / "models"
     shutil.copytree(app_env["IROX_MODELS"], models)
-    (models / "domain.json").unlink(missing_ok=True)
-    domain_reference(load_models(models), DEMO_CATALOG, max_rows=1000, save=True)
+    if not (models / "domain.json").exists():  # models/default ships one (from its training run)
+        domain_reference(load_models(models), DEMO_CATALOG, max_rows=1000, save=True)
     env = dict(app_env, IROX_MODELS=str(models), IROX_CATALOG=str(cat), IROX_USER_CATALOGS=str(root / "user"))
     server = VoilaServer(REPO / "app.ipynb", env=env)
     yield server
