@@ -266,13 +266,17 @@ def _engine_settings(args) -> dict:
 def _attribute_spectrum(args, bundle, cat, engine_kw: dict) -> dict:
     from .attribution.explain import explain_galaxy, reference_spectra
     from .io.sdss import read_sdss_spectrum
+    from .ml.domain import spectrum_domain_reason
 
     spec = read_sdss_spectrum(args.spectrum)
     refs = reference_spectra(bundle, cat, engine_kw["n_baselines"])
-    ex = explain_galaxy(bundle, spec, args.target, references=refs, frame=args.frame, **engine_kw)
+    ood = spectrum_domain_reason(bundle, spec)
+    ex = explain_galaxy(
+        bundle, spec, args.target, references=refs, frame=args.frame, out_of_domain=ood, **engine_kw
+    )
     out = Path(args.out or f"exports/{spec.id}_{ex.target}.pdf")
     formats = args.formats.split(",") if args.formats else None
-    return {**ex.summary(), "files": [str(p) for p in ex.save(out, formats)]}
+    return {**ex.summary(), "out_of_domain": ood, "files": [str(p) for p in ex.save(out, formats)]}
 
 
 def _sample_setup(args, bundle, cat, engine_kw: dict, default_targets) -> tuple:

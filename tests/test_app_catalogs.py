@@ -228,6 +228,9 @@ def test_out_of_domain_warning_beside_the_prediction(env, domain_models, real_ca
         assert "z=0.00" in state.domain.text and "outside training range" in state.domain.text
         box = panels["sed"].domain.value
         assert "Out of the model's training domain" in box and "z=0.00" in box
+    attr = panels["attribution"]  # the exported attribution figure carries the warning as a caption
+    attr.start(wait=True)
+    assert attr.fig is not None and "z=0.00" in attr.fig.irox_caption, attr.last_error
     spec, row = state.catalog.spectrum(0), dict(state.catalog.row(0), id="my upload")
     state.show_upload(spec, row)  # an upload is scored too
     assert state.galaxy.source == "upload" and state.domain.ood and "irox-ood" in panels["sed"].domain.value

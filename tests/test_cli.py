@@ -84,6 +84,9 @@ def test_attribute_real_spectrum_writes_three_formats(sdss_ngc3522, tmp_path):
     top = summary["top_lines"][0]["label"]
     assert "<text" in svg and top.split()[0] in svg  # labels stay text, not paths
     assert summary["completeness_gap"] <= 0.05 or summary["converged"] is False
+    # z = 0.004 is below the training range of models/default: the figure says so in its caption
+    assert "z=0.004018" in summary["out_of_domain"] and "outside training range" in summary["out_of_domain"]
+    assert "outside the model" in svg and "training domain" in svg
 
 
 # --- defaults that a fresh clone has; the serve verb; `make run` -----------------------------------

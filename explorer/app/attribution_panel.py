@@ -181,13 +181,14 @@ class AttributionPanel:
             f"<span class='irox-attr-status'>attributing {html.escape(menu_label(target))} "
             f"of {html.escape(g.id)}… (the rest of the app stays usable)</span>"
         )
-        self._thread = threading.Thread(target=self._work, args=(g, target, bundle, frame), daemon=True)
+        ood = self._out_of_domain()
+        self._thread = threading.Thread(target=self._work, args=(g, target, bundle, frame, ood), daemon=True)
         self._thread.start()
         if wait:
             self._thread.join()
         return self._thread
 
-    def _work(self, g, target, bundle, frame):
+    def _work(self, g, target, bundle, frame, ood=None):
         """Attribute ``target`` of galaxy ``g`` with :func:`explain_galaxy` (as the command line
         does), reporting progress through a :class:`CountingTarget`; then show the result."""
         from ..attribution.engine import DEFAULT_MAX_STEPS, DEFAULT_N_BASELINES, DEFAULT_N_STEPS
@@ -205,7 +206,7 @@ class AttributionPanel:
                 wrap=lambda tf: CountingTarget(tf, self._progress_counter(t0, settings)),
                 cache=self.cache,
                 model_id=lambda tf: f"{model_key(bundle)}:{getattr(tf, 'model_id', '') or 'target'}",
-                frame=frame, top_n=self.top_n, **settings,
+                frame=frame, top_n=self.top_n, out_of_domain=ood, **settings,
             )  # fmt: skip
             self._show_result(g, target, bundle, ex, time.perf_counter() - t0)
         except Exception as exc:  # show any failure in the page; the app keeps working
@@ -265,6 +266,17 @@ class AttributionPanel:
             f"{100 * res.completeness_gap:.1f}% ({conv})</span>"
         )
         self.last_error = None
+
+    def _out_of_domain(self) -> str | None:
+        """Why the galaxy on show (its own spectrum's latents, not the sliders') is outside the
+        models' training domain, for the figure's caption; None when inside or unknown."""
+        from .catalogs import domain_note
+
+        v = self.state.view
+        note = v.domain if not self.state.latents_moved else None
+        if note is None and v.domain_ref is not None and v.galaxy_latents is not None:
+            note = domain_note(v.domain_ref, v.domain_status, v.galaxy.row, v.galaxy_latents)
+        return note.text if note is not None and note.ood else None
 
     def _references(self, bundle):
         """Decoded typical galaxies of the catalog as baselines (one set per model), or None."""

@@ -99,6 +99,7 @@ def explain_targets(
     figure: bool = True,
     cache: AttributionCache | None = None,
     model_id: str | None = None,
+    out_of_domain: str | None = None,
     **engine_kwargs,
 ) -> dict[str, Explanation]:
     """Attribute ``targets`` of one galaxy (shared forward passes), then line shares and figures.
@@ -116,6 +117,8 @@ def explain_targets(
         Draw the figures (False: results and shares only).
     cache, model_id
         Optional :class:`~explorer.attribution.cache.AttributionCache` (needs a model id).
+    out_of_domain : str, optional
+        Why the galaxy lies outside the models' training domain: the figures say so in a caption.
     **engine_kwargs
         baselines, n_baselines, rng, n_steps, max_steps, tol, ... (default: the engine's).
 
@@ -133,7 +136,7 @@ def explain_targets(
         if figure:
             fig = plot_attribution(
                 spectrum, res, lines, frame=frame, top_n=top_n,
-                target_label=target_spec(t).axis_label, shares=shares,
+                target_label=target_spec(t).axis_label, shares=shares, out_of_domain=out_of_domain,
             )  # fmt: skip
         out[t] = Explanation(spectrum, res, shares, fig, top_n)
     return out
@@ -153,6 +156,7 @@ def explain_galaxy(
     figure: bool = True,
     cache: AttributionCache | None = None,
     model_id: str | Callable | None = None,
+    out_of_domain: str | None = None,
     **engine_kwargs,
 ) -> Explanation:
     """Explain one output of one galaxy with the models of ``bundle``.
@@ -174,8 +178,9 @@ def explain_galaxy(
     model_id : str or callable, optional
         Cache key of the models (default: the target function's ``model_id``), or
         ``model_id(target_fn) -> str`` computed from the target function before ``wrap``.
-    lines, frame, top_n, figure, cache, **engine_kwargs
-        As :func:`explain_targets`.
+    lines, frame, top_n, figure, cache, out_of_domain, **engine_kwargs
+        As :func:`explain_targets` (the command line and the app pass the out-of-domain reason of
+        :func:`explorer.ml.domain.spectrum_domain_reason` / the page's domain note).
 
     Raises
     ------
@@ -192,7 +197,7 @@ def explain_galaxy(
         target_fn = wrap(target_fn)
     return explain_targets(
         target_fn, spectrum, [name], lines=lines, frame=frame, top_n=top_n, figure=figure,
-        cache=cache, model_id=model_id, **engine_kwargs,
+        cache=cache, model_id=model_id, out_of_domain=out_of_domain, **engine_kwargs,
     )[name]  # fmt: skip
 
 

@@ -276,3 +276,16 @@ def domain_reference(bundle, train_catalog=None, *, max_rows: int = 20000, save:
     if save:
         save_domain(bundle.path, ref)
     return ref
+
+
+def spectrum_domain_reason(bundle, spectrum, row: dict | None = None) -> str | None:
+    """Why one spectrum lies outside ``bundle``'s training domain (None: inside, or the model
+    has no ``domain.json``); what an attribution figure of it says in its caption."""
+    ref = load_domain(bundle.path)
+    if ref is None or bundle.encoder is None:
+        return None
+    row = row or {}
+    mags = np.array([[float(row.get(f"mag_{b}_total", np.nan)) for b in OPTICAL_BANDS]])
+    lat = bundle.encode(np.asarray(spectrum.flux, np.float32)[None])
+    s = score_domain(ref, [spectrum.z], [float(row.get("spec_norm", spectrum.norm))], lat, mags)
+    return str(s.reason[0]) if bool(s.ood[0]) else None
