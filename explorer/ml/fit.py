@@ -8,7 +8,10 @@ Two loop kinds; a model supplies only its batch loss (and validation loss):
 * :func:`fit_one_cycle`: Adam steps under a one-cycle learning rate (cosine warm-up, cosine
   anneal; :func:`one_cycle_lr`) whose progress is measured on the wall clock, on the step count, or
   on whichever is further along, so a run under a time budget always ends on time with a fully
-  annealed rate (the spectrum autoencoder and the ceiling network).
+  annealed rate (the spectrum autoencoder and the ceiling network);
+* :func:`fit_full_batch_plateau`: full-batch Adam with gradient clipping, a validation check every
+  few epochs, ReduceLROnPlateau on it, early stopping after so many checks without improvement,
+  and a wall-clock cap (the paper's demo recipe for its MLP, :mod:`explorer.ml.paper_recipe`).
 
 :func:`standardization` gives the per-column mean and standard deviation of valid target values.
 """
@@ -356,3 +359,94 @@ def fit_one_cycle(
                 p.copy_(q)
     run.seconds = time.perf_counter() - t0
     return run
+
+
+@dataclass
+class FullBatchRun:
+    """Outcome of :func:`fit_full_batch_plateau` (the model holds its best check's weights)."""
+
+    epochs_run: int
+    best_valid_loss: float
+    best_epoch: int
+    checks_without_improvement: int
+    stopped_by: str  # "early_stopping", "wall_clock_cap" or "max_epochs"
+    wall_seconds: float
+    final_lr: float
+    history: list = field(default_factory=list)  # (epoch, train loss, valid loss, lr) per check
+
+
+def fit_full_batch_plateau(
+    model: nn.Module,
+    train_loss: Callable[[], torch.Tensor],
+    valid_loss: Callable[[], float],
+    recipe: dict,
+    *,
+    max_epochs: int,
+    early_stop_checks: int,
+    max_minutes: float | None = None,
+    log_every_checks: int = 0,
+    log=print,
+) -> FullBatchRun:
+    """Full-batch training with a plateau schedule; ends with the best check's weights.
+
+    Parameters
+    ----------
+    model : nn.Module
+    train_loss : callable ``() -> scalar loss`` on the whole training set (train mode)
+    valid_loss : callable ``() -> float`` on the validation set (called in eval mode, no gradients)
+    recipe : dict
+        ``lr``, ``lr_factor``, ``lr_patience_checks``, ``min_lr``, ``grad_clip_norm``,
+        ``val_every_epochs``, ``rel_improvement`` (a check improves when the loss drops below
+        ``best - rel_improvement * |best|``).
+    max_epochs, early_stop_checks, max_minutes
+        Stop after so many epochs, checks without improvement, or minutes of wall clock.
+    log_every_checks : int
+        Call ``log`` with a progress line every so many checks (0: never).
+    """
+    r = recipe
+    opt = torch.optim.Adam(model.parameters(), lr=r["lr"])
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=r["lr_factor"], patience=r["lr_patience_checks"], min_lr=r["min_lr"]
+    )
+    best, best_epoch, best_state, bad, hist = np.inf, -1, None, 0, []
+    t0 = time.perf_counter()
+    stopped_by, epoch = "max_epochs", -1
+    for epoch in range(max_epochs):
+        model.train()
+        opt.zero_grad()
+        loss = train_loss()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), max_norm=r["grad_clip_norm"])
+        opt.step()
+        if epoch % r["val_every_epochs"]:
+            continue
+        model.eval()
+        with torch.no_grad():
+            v = float(valid_loss())
+        sched.step(v)
+        lr = opt.param_groups[0]["lr"]
+        hist.append((epoch, loss.item(), v, lr))
+        if v < best - r["rel_improvement"] * abs(best) or not np.isfinite(best):
+            best, best_epoch, bad = v, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+        elapsed = time.perf_counter() - t0
+        if log_every_checks and len(hist) % log_every_checks == 1:
+            log(
+                f"paper recipe: epoch {epoch} train {loss.item():.5f} valid {v:.5f} best {best:.5f}"
+                f" (epoch {best_epoch}) lr {lr:.2e} checks w/o improvement {bad} {elapsed / 60:.1f} min"
+            )
+        if bad >= early_stop_checks:
+            stopped_by = "early_stopping"
+            break
+        if max_minutes is not None and elapsed > 60 * max_minutes:
+            stopped_by = "wall_clock_cap"
+            break
+    wall = time.perf_counter() - t0
+    model.load_state_dict(best_state)
+    return FullBatchRun(
+        epochs_run=int(epoch + 1), best_valid_loss=float(best), best_epoch=int(best_epoch),
+        checks_without_improvement=int(bad), stopped_by=stopped_by, wall_seconds=float(wall),
+        final_lr=float(opt.param_groups[0]["lr"]), history=hist,
+    )  # fmt: skip

@@ -39,7 +39,6 @@ Run both on a model directory that already holds ``encoder.pt``::
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ from torch import nn
 from .baselines import PAPER_MLP_LAYERS, PaperMLP, PaperMLPModel
 from .data import Scaler, WiseTargets, build_features, feature_names, wise_targets
 from .evaluate import ir_metrics
+from .fit import fit_full_batch_plateau
 from .threads import torch_threads
 
 #: sigma given to a non-detected band in the demo's loss (mag)
@@ -93,29 +93,26 @@ def demo_loss(pred: torch.Tensor, mag: torch.Tensor, sigma: torch.Tensor) -> tor
     return nn.functional.gaussian_nll_loss(pred, mag, torch.sqrt(sigma))
 
 
-def _recipe_meta(
-    r, max_epochs, early_stop_checks, max_minutes, epoch, best, best_epoch, bad, stopped_by, wall,
-    opt, n_rows, n_threads, seed, hist,
-) -> dict:  # fmt: skip
+def _recipe_meta(r, max_epochs, early_stop_checks, max_minutes, run, n_rows, n_threads, seed) -> dict:
     """The recipe run's training log (``PaperMLPModel.meta``)."""
     return {
         "training": "paper recipe (authors' demo notebook): full-batch Adam, GaussianNLLLoss(var=sqrt(sigma))",
         "recipe": dict(r, max_epochs=max_epochs, early_stop_checks=early_stop_checks),
         "nondet_sigma_mag": NONDET_SIGMA_MAG,
         "max_minutes": max_minutes,
-        "epochs_run": int(epoch + 1),
-        "best_valid_loss": float(best),
-        "best_epoch": int(best_epoch),
-        "checks_without_improvement_at_end": int(bad),
-        "stopped_by": stopped_by,
-        "wall_seconds": float(wall),
-        "ms_per_epoch": float(1e3 * wall / max(epoch + 1, 1)),
-        "final_lr": float(opt.param_groups[0]["lr"]),
+        "epochs_run": run.epochs_run,
+        "best_valid_loss": run.best_valid_loss,
+        "best_epoch": run.best_epoch,
+        "checks_without_improvement_at_end": run.checks_without_improvement,
+        "stopped_by": run.stopped_by,
+        "wall_seconds": run.wall_seconds,
+        "ms_per_epoch": float(1e3 * run.wall_seconds / max(run.epochs_run, 1)),
+        "final_lr": run.final_lr,
         "n_train": int(n_rows[0]),
         "n_valid": int(n_rows[1]),
         "n_threads": int(n_threads),
         "seed": int(seed),
-        "history_every_100_checks": [list(h) for h in hist[::100]],
+        "history_every_100_checks": [list(h) for h in run.history[::100]],
     }
 
 
@@ -168,55 +165,17 @@ def train_paper_recipe(
         mt, st = (torch.from_numpy(a) for a in demo_targets(t_train))
         mv, sv = (torch.from_numpy(a) for a in demo_targets(t_valid))
         net = PaperMLP()
-        opt = torch.optim.Adam(net.parameters(), lr=r["lr"])
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="min", factor=r["lr_factor"], patience=r["lr_patience_checks"], min_lr=r["min_lr"]
-        )
-        best, best_epoch, best_state, bad = np.inf, -1, None, 0
-        hist = []  # (epoch, train loss, valid loss, lr) at each check
-        t0 = time.perf_counter()
-        stopped_by, epoch = "max_epochs", -1
-        for epoch in range(max_epochs):
-            net.train()
-            opt.zero_grad()
-            loss = demo_loss(net(xt), mt, st)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), max_norm=r["grad_clip_norm"])
-            opt.step()
-            if epoch % r["val_every_epochs"]:
-                continue
-            net.eval()
-            with torch.no_grad():
-                v = float(demo_loss(net(xv), mv, sv))
-            sched.step(v)
-            lr = opt.param_groups[0]["lr"]
-            hist.append((epoch, loss.item(), v, lr))
-            if v < best - r["rel_improvement"] * abs(best) or not np.isfinite(best):
-                best, best_epoch, bad = v, epoch, 0
-                best_state = copy.deepcopy(net.state_dict())
-            else:
-                bad += 1
-            elapsed = time.perf_counter() - t0
-            if log_every_checks and len(hist) % log_every_checks == 1:
-                log(
-                    f"paper recipe: epoch {epoch} train {loss.item():.5f} valid {v:.5f} best {best:.5f}"
-                    f" (epoch {best_epoch}) lr {lr:.2e} checks w/o improvement {bad} {elapsed / 60:.1f} min"
-                )
-            if bad >= early_stop_checks:
-                stopped_by = "early_stopping"
-                break
-            if max_minutes is not None and elapsed > 60 * max_minutes:
-                stopped_by = "wall_clock_cap"
-                break
-        wall = time.perf_counter() - t0
-    net.load_state_dict(best_state)
+        run = fit_full_batch_plateau(
+            net, lambda: demo_loss(net(xt), mt, st), lambda: demo_loss(net(xv), mv, sv), r,
+            max_epochs=max_epochs, early_stop_checks=early_stop_checks, max_minutes=max_minutes,
+            log_every_checks=log_every_checks, log=log,
+        )  # fmt: skip
     meta = _recipe_meta(
-        r, max_epochs, early_stop_checks, max_minutes, epoch, best, best_epoch, bad, stopped_by, wall,
-        opt, (len(xt), len(xv)), n_threads, seed, hist,
-    )  # fmt: skip
+        r, max_epochs, early_stop_checks, max_minutes, run, (len(xt), len(xv)), n_threads, seed
+    )
     log(
-        f"paper recipe: stopped by {stopped_by} after {epoch + 1} epochs, {wall / 60:.1f} min;"
-        f" best valid loss {best:.5f} at epoch {best_epoch}"
+        f"paper recipe: stopped by {run.stopped_by} after {run.epochs_run} epochs, {run.wall_seconds / 60:.1f} min;"
+        f" best valid loss {run.best_valid_loss:.5f} at epoch {run.best_epoch}"
     )
     return PaperMLPModel(net, ident, np.zeros(4), np.ones(4), meta=meta)
 
