@@ -18,11 +18,13 @@ from pathlib import Path
 
 
 def make_copies(folder: Path, n: int) -> tuple[list, list]:
+    import importlib.resources
+
     from astropy.io import fits
 
-    from explorer.ml.evaluate import real_sdss_files
+    from explorer.io.sdss import PPXF_SDSS_FILES
 
-    srcs = real_sdss_files()
+    srcs = [Path(str(importlib.resources.files("ppxf") / "spectra" / name)) for name in PPXF_SDSS_FILES]
     ras, decs = [], []
     for k in range(n):
         with fits.open(srcs[k % len(srcs)]) as h:

@@ -147,6 +147,17 @@ def bench_attribution_one_galaxy(repeat: int = 3, threads: int = 2) -> dict:
     }
 
 
+def bench_build_catalog(n: int = 200) -> dict:
+    """build-catalog throughput with 1 and 2 reader processes on copies of ppxf's real spectra."""
+    from benchmarks.build_catalog import main as build_bench
+
+    out = build_bench(["--n", str(n)])
+    out["method"] = (
+        "benchmarks/build_catalog.py: n copies of the two real DR18 spectra (new ids and positions), no cache"
+    )
+    return out
+
+
 def bench_browser() -> dict:
     """Real-browser figures (Voila + Debian Chromium): TTI, slider -> SED, galaxy switch, attribution."""
     from benchmarks.app_bench import run_browser_benchmark
@@ -159,6 +170,7 @@ BENCHMARKS = {
     "simulator_throughput": bench_simulator_throughput,
     "models_throughput": bench_models_throughput,
     "attribution_one_galaxy": bench_attribution_one_galaxy,
+    "build_catalog": bench_build_catalog,
     "browser": bench_browser,
 }
 
