@@ -157,11 +157,14 @@ def cmd_evaluate(args) -> int:
     if args.json:
         _print_json(result)
     else:
+        table3 = result.get("paper_table3", {}).get("chi2_n_paper", {})
         for key in ("bands", "colors"):
             for name, m in result.get(key, {}).items():
+                paper = f" (paper's Table 3: {table3[name]:.2f})" if name in table3 else ""
                 print(
-                    f"{name:>6}: chi2_n {m['chi2_n']:.3f}  coverage68 {m['coverage68']:.3f}  "
-                    f"coverage95 {m['coverage95']:.3f}  bias {m['bias']:+.3f} mag"
+                    f"{name:>6}: chi2_n {m['chi2_n']:.3f}  chi2_n_paper {m.get('chi2_n_paper', float('nan')):.3f}"
+                    f"{paper}  coverage68 {m['coverage68']:.3f}  coverage95 {m['coverage95']:.3f}  "
+                    f"bias {m['bias']:+.3f} mag"
                 )
         print("acceptance:", json.dumps(result.get("acceptance", {})))
     return 0

@@ -96,7 +96,7 @@ def test_export_import_round_trip(tmp_path):
         assert np.array_equal(a.table["split"] == "test", b.table["split"] == "test")
 
 
-def test_train_and_evaluate_on_a_latent_catalog(tmp_path):
+def test_train_and_evaluate_on_a_latent_catalog(tmp_path, capsys):
     from explorer.ml.evaluate import evaluate
     from explorer.ml.train import train_predictor
 
@@ -111,6 +111,12 @@ def test_train_and_evaluate_on_a_latent_catalog(tmp_path):
     res = evaluate(tmp_path / "p.h5", str(tmp_path / "m"), progress=False)
     assert set(res["bands"]) == {"W1", "W2", "W3", "W4"}
     assert "autoencoder" not in res
+    # the command line's plain output: both conventions, the paper's Table 3 beside ours
+    from explorer.cli import main
+
+    main(["evaluate", str(tmp_path / "p.h5"), "--models", str(tmp_path / "m")])
+    out = capsys.readouterr().out
+    assert "chi2_n_paper" in out and "(paper's Table 3: 2.23)" in out and out.count("chi2_n ") == 7
 
 
 def test_cli_train_predictor_accepts_inputs_paper():
