@@ -13,12 +13,8 @@ from pathlib import Path
 
 from .cli_data import register as register_data_verbs
 from .errors import ExplorerError
-from .jsonutil import json_default
+from .jsonutil import print_json
 from .paths import DEMO_CATALOG
-
-
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=False, default=json_default))
 
 
 # --- verbs -------------------------------------------------------------------------------------
@@ -26,7 +22,7 @@ def cmd_info(args) -> int:
     from .info import catalog_info, format_info
 
     info = catalog_info(args.catalog)
-    _print_json(info) if args.json else print(format_info(info))
+    print_json(info) if args.json else print(format_info(info))
     return 0
 
 
@@ -35,7 +31,7 @@ def cmd_read_spectrum(args) -> int:
 
     summary = summarize_spectrum(args.file)
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
         for k, v in summary.items():
             print(f"{k:>12}: {v}")
@@ -101,14 +97,14 @@ def cmd_train_encoder(args) -> int:
         progress=not args.quiet,
         device=args.device,
     )
-    _print_json(out)
+    print_json(out)
     return 0
 
 
 def cmd_import_encoder(args) -> int:
     from .ml.train import import_encoder
 
-    _print_json(import_encoder(args.checkpoint, args.name))
+    print_json(import_encoder(args.checkpoint, args.name))
     return 0
 
 
@@ -131,7 +127,7 @@ def cmd_train_predictor(args) -> int:
         progress=not args.quiet,
         paper_recipe_minutes=args.paper_recipe_minutes,
     )
-    _print_json(out)
+    print_json(out)
     return 0
 
 
@@ -155,7 +151,7 @@ def cmd_evaluate(args) -> int:
         progress=not args.json,
     )
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         table3 = result.get("paper_table3", {}).get("chi2_n_paper", {})
         for key in ("bands", "colors"):
@@ -186,7 +182,7 @@ def cmd_ceiling(args) -> int:
         progress=not args.json,
     )
     if args.json:
-        _print_json(out)
+        print_json(out)
     else:
         for key in ("bands", "colors"):
             for name, m in out[key].items():
@@ -351,12 +347,12 @@ def _ranking_provenance(args, bundle, targets, engine_kw: dict) -> str:
 
 def _attribute_output(args, summary: dict) -> int:
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     elif "files" in summary:
         for f in summary["files"]:
             print(f"wrote {f}")
     else:
-        _print_json(summary)
+        print_json(summary)
     return 0
 
 

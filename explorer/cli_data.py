@@ -12,11 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .jsonutil import json_default
-
-
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, default=json_default))
+from .jsonutil import json_default, print_json
 
 
 def _command() -> str:
@@ -44,7 +40,7 @@ def cmd_build_catalog(args) -> int:
     report = args.report or args.out.with_suffix(".report.json")
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(rep.to_dict(), indent=2, default=json_default))
-    _print_json(rep.to_dict()) if args.json else print(rep.text() + f"\n  full report: {report}")
+    print_json(rep.to_dict()) if args.json else print(rep.text() + f"\n  full report: {report}")
     return 0
 
 
@@ -62,7 +58,7 @@ def cmd_import_paper_table(args) -> int:
         command=_command(),
     )
     if args.json:
-        _print_json(out)
+        print_json(out)
     else:
         print(f"wrote {out['path']}: {out['n_galaxies']} galaxies (latent catalog), splits {out['splits']}")
         for line in out["rejected"] + out["notes"]:
@@ -83,7 +79,7 @@ def cmd_export_paper_table(args) -> int:
             bundle = load_models(args.models, components=["encoder"])
             latents = bundle.catalog_latents(cat, export_rows(cat, args.rows), progress=not args.json)
         out = export_paper_table(cat, args.out, latents=latents, test_ids_out=args.test_ids, rows=args.rows)
-    _print_json(out) if args.json else print(f"wrote {out['path']} ({out['n_rows']} rows)")
+    print_json(out) if args.json else print(f"wrote {out['path']} ({out['n_rows']} rows)")
     return 0
 
 
@@ -100,7 +96,7 @@ def cmd_predict(args) -> int:
         command=_command(),
     )
     if args.json:
-        _print_json(out)
+        print_json(out)
     else:
         print(
             f"wrote {out['path']}: {out['n_rows']} galaxies, {out['n_out_of_domain']} flagged out of the "

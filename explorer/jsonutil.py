@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,3 +17,8 @@ def json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serializable: {type(o)}")
+
+
+def print_json(obj) -> None:
+    """Print ``obj`` as indented JSON (numpy values and paths converted): the CLI's output."""
+    print(json.dumps(obj, indent=2, default=json_default))

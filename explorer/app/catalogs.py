@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import SDSS_BANDS
 from ..paths import DEMO_CATALOG, REPO_ROOT
 
 
@@ -70,7 +69,7 @@ def _predictor_latents(predictor) -> int | None:
 
 def models_for_catalog(catalog, models) -> tuple[object | None, str]:
     """(models to use on ``catalog`` or None, HTML note for the status line, "" when all is well)."""
-    if models is None or getattr(catalog, "has_spectra", True):
+    if models is None or catalog.has_spectra:
         return models, ""
     lat = catalog.latents
     n_cat = None if lat is None else lat.shape[1]
@@ -146,12 +145,10 @@ def domain_note(ref, note: str, row: dict, latents) -> DomainNote | None:
         return DomainNote("none", note) if note else None
     if latents is None:
         return None
-    from ..ml.domain import score_domain
+    from ..ml.domain import score_row
 
-    mags = np.array([[float(row.get(f"mag_{b}_total", np.nan)) for b in SDSS_BANDS]])
     try:
-        s = score_domain(ref, [float(row.get("z", np.nan))], [float(row.get("spec_norm", np.nan))],
-                         np.asarray(latents, float)[None], mags)  # fmt: skip
+        s = score_row(ref, row, latents)
     except Exception as exc:  # noqa: BLE001 - a note on the page, never a broken view
         return DomainNote("error", f"out-of-domain check failed: {exc}")
     if bool(s.ood[0]):

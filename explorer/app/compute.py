@@ -287,7 +287,7 @@ def _snr_and_latents(catalog, bundle, batch: int) -> tuple[np.ndarray, np.ndarra
     latents (whose S/N is unknown: NaN)."""
     n = catalog.n
     snr = np.full(n, np.nan)
-    if not getattr(catalog, "has_spectra", True):
+    if not catalog.has_spectra:
         lat = catalog.latents
         return snr, None if lat is None else np.asarray(lat, np.float32)
     lat = None

@@ -278,14 +278,20 @@ def domain_reference(bundle, train_catalog=None, *, max_rows: int = 20000, save:
     return ref
 
 
+def score_row(ref: DomainReference, row: dict, latents) -> DomainScores:
+    """:func:`score_domain` of one galaxy given as a catalog-like row (``z``, ``spec_norm``,
+    ``mag_<b>_total``; a missing value is NaN) and its latents (S,)."""
+    mags = np.array([[float(row.get(f"mag_{b}_total", np.nan)) for b in OPTICAL_BANDS]])
+    z, norm = float(row.get("z", np.nan)), float(row.get("spec_norm", np.nan))
+    return score_domain(ref, [z], [norm], np.asarray(latents, float)[None], mags)
+
+
 def spectrum_domain_reason(bundle, spectrum, row: dict | None = None) -> str | None:
     """Why one spectrum lies outside ``bundle``'s training domain (None: inside, or the model
     has no ``domain.json``); what an attribution figure of it says in its caption."""
     ref = load_domain(bundle.path)
     if ref is None or bundle.encoder is None:
         return None
-    row = row or {}
-    mags = np.array([[float(row.get(f"mag_{b}_total", np.nan)) for b in OPTICAL_BANDS]])
-    lat = bundle.encode(np.asarray(spectrum.flux, np.float32)[None])
-    s = score_domain(ref, [spectrum.z], [float(row.get("spec_norm", spectrum.norm))], lat, mags)
+    row = {"z": spectrum.z, "spec_norm": spectrum.norm, **(row or {})}
+    s = score_row(ref, row, bundle.encode(np.asarray(spectrum.flux, np.float32)[None])[0])
     return str(s.reason[0]) if bool(s.ood[0]) else None

@@ -327,7 +327,7 @@ class ModelBundle:
         from tqdm.auto import tqdm
 
         idx = np.asarray(idx, dtype=int)
-        if not getattr(catalog, "has_spectra", True):
+        if not catalog.has_spectra:
             return np.asarray(catalog.latents, dtype=np.float32)[idx]
         enc = self._need("encoder")
         out = []
