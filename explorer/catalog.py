@@ -126,6 +126,7 @@ def write_catalog(
     latents: np.ndarray | None = None,
     latent_source: str = "",
     extra_attrs: dict | None = None,
+    ir_rest: dict | None = None,
 ) -> Path:
     """Write a catalog file.
 
@@ -150,6 +151,9 @@ def write_catalog(
         Where the latents come from (e.g. "spender sdss_II (paper release)").
     extra_attrs : dict, optional
         More root attributes (scalars or strings), e.g. ``optical_photometry``.
+    ir_rest : dict, optional
+        Noiseless rest-frame IR spectra of a simulated catalog: ``wave_um`` (W,) and components
+        (N, W) in mJy (see :mod:`explorer.simulate.irspec`), stored under ``/ir_rest``.
     """
     import h5py
 
@@ -204,6 +208,8 @@ def write_catalog(
         if latents is not None:
             ds = f.create_dataset("latents", data=latents, **kw)
             ds.attrs["source"] = latent_source
+        if ir_rest:
+            _write_ir_rest(f, ir_rest, n, path, kw)
         t = f.create_group("table")
         for name, col in cols.items():
             ds = t.create_dataset(name, data=_encode_column(name, col))
@@ -389,6 +395,24 @@ class Catalog:
             meta={"index": i, "catalog": str(self.path)},
         )
 
+    @property
+    def has_ir_rest(self) -> bool:
+        """Whether the catalog stores noiseless rest-frame IR spectra (simulated catalogs, v2)."""
+        return "ir_rest" in self._h5
+
+    def ir_rest(self, indices) -> dict:
+        """Noiseless rest-frame IR spectra: ``wave_um`` (W,) and each component (len(indices), W),
+        f_nu in mJy; a :class:`CatalogError` if the catalog has none."""
+        if not self.has_ir_rest:
+            raise CatalogError(f"{self.path}: no rest-frame IR spectra (/ir_rest) in this catalog")
+        idx = np.asarray(indices, dtype=int)
+        g = self._h5["ir_rest"]
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        out = {"wave_um": g["wave_um"][()]}
+        for name in g.attrs["components"].split(","):
+            out[name] = g[name][uniq].astype(np.float32)[inverse] if idx.size else np.zeros((0, out["wave_um"].size))
+        return out
+
     def spectra(self, indices) -> tuple[np.ndarray, np.ndarray]:
         """Read a batch: (flux, weight), each (len(indices), 3921) float32."""
         self._need_spectra()
@@ -462,3 +486,17 @@ def validate_table(table: dict[str, np.ndarray]) -> dict[int, str]:
         flag(~ul & (sig < 0), f"{w} error is negative")
         flag(~np.isfinite(mag), f"{w} magnitude missing")
     return {i: "; ".join(r) for i, r in sorted(reasons.items())}
+
+
+def _write_ir_rest(f, ir_rest: dict, n: int, path: Path, kw: dict) -> None:
+    """The ``/ir_rest`` group of :func:`write_catalog`."""
+    wave = np.asarray(ir_rest["wave_um"], float)
+    names = [k for k in ir_rest if k != "wave_um"]
+    g = f.create_group("ir_rest")
+    g.create_dataset("wave_um", data=wave)
+    g.attrs.update(components=",".join(names), unit="mJy", frame="rest wavelength, observed f_nu")
+    for name in names:
+        arr = np.asarray(ir_rest[name], np.float32)
+        if arr.shape != (n, wave.size):
+            raise CatalogError(f"cannot write {path}: ir_rest/{name} {arr.shape} must be ({n}, {wave.size})")
+        g.create_dataset(name, data=arr, chunks=(1, wave.size) if n else None, **kw)

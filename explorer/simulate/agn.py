@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from .observe import C_AA_S, cardelli89_a_over_av
-from .population import covering_factor_visible, lum_distance_cm
+from .nuclei import covering_factor_visible
+from .population import lum_distance_cm
 
 # rest-frame vacuum wavelengths (Angstrom), Morton (1991) / NIST
 W_HA, W_HB, W_HG, W_HD = 6564.61, 4862.69, 4341.69, 4102.90
@@ -144,4 +145,5 @@ def agn_continuum_flam(
         torus = torus_flam(w, z, lbol_vis, cf, p["torus_alpha"] - p["alpha_hid"], p["agn_type"])
     else:
         torus = torus_flam(w, z, p["log_lbol_agn"], p["covering_factor"], p["torus_alpha"], p["agn_type"])
-    return disk, torus
+    # low-luminosity, radiatively inefficient nuclei lose their torus (see .nuclei)
+    return disk, torus * p.get("torus_fade", 1.0)

@@ -46,6 +46,7 @@ def make_demo_catalog(big_catalog: Path, out: Path, n: int = 2000, seed: int = 0
         pick = np.sort(rng.choice(test, size=min(int(n), test.size), replace=False))
         table = {k: np.asarray(v)[pick] for k, v in cat.table.items()}
         flux, weight = cat.spectra(pick)
+        ir_rest = cat.ir_rest(pick) if cat.has_ir_rest else None
         parent = dict(cat.provenance)
     weight = np.clip(weight, 0.0, FLOAT16_WEIGHT_MAX)
     provenance = {
@@ -58,5 +59,12 @@ def make_demo_catalog(big_catalog: Path, out: Path, n: int = 2000, seed: int = 0
         "parent_provenance": parent,
     }
     return write_catalog(
-        out, table, flux, weight, simulated=True, provenance=provenance, spectra_dtype="float16"
+        out,
+        table,
+        flux,
+        weight,
+        simulated=True,
+        provenance=provenance,
+        spectra_dtype="float16",
+        ir_rest=ir_rest,
     )

@@ -35,15 +35,16 @@ from .observe import (
     spender_norm,
     wise_fnu_to_vega_mjy,
 )
+from . import host as host_mod
+from .irspec import rest_ir_spectrum
 from .population import (
     QPAH_MAX,
     QPAH_MIN,
     UMIN_MAX,
     UMIN_MIN,
     bagpipes_to_planck_lum_factor,
-    gamma_of_ssfr,
+    lum_distance_cm,
     speagle14_log_sfr,
-    umin_of_ssfr,
 )
 
 OPT_LO_AA, OPT_HI_AA = 1900.0, 11700.0
@@ -84,27 +85,38 @@ def model_wavelengths() -> tuple[np.ndarray, slice]:
     return np.concatenate(parts), slice(n0, n0 + parts[2].size)
 
 
-def _components(p: dict, qpah: float, umin: float, gamma: float) -> dict:
+#: log10 formed mass of the burst component when a galaxy has no burst (negligible next to 10^10)
+NO_BURST_LOG_MASS = -3.0
+COMPONENTS = ("bulge", "disk")
+LSUN_ERG_S = 3.826e33  # bagpipes' solar luminosity
+
+
+def _components(p: dict, comp: str, qpah: float, umin: float, gamma: float) -> dict:
+    """bagpipes components of the bulge or the disk (a delayed-tau SFH plus a burst, always both)."""
+    if comp == "bulge":
+        zmet, age, tau, av = p["zmet_bulge"], p["bulge_age_gyr"], p["bulge_tau_gyr"], p["av_bulge"]
+        burst_age, burst_mass = 1.0, NO_BURST_LOG_MASS
+    else:
+        zmet, age, tau, av = p["zmet_disk"], p["sfh_age_gyr"], p["sfh_tau_gyr"], p["av"]
+        has_burst = p["burst_frac"] > 0
+        burst_age = p["burst_age_gyr"] if has_burst else 1.0
+        burst_mass = MASSFORMED + np.log10(p["burst_frac"]) if has_burst else NO_BURST_LOG_MASS
     return {
         "redshift": p["z"],
         "t_bc": 0.01,
-        "delayed": {
-            "age": p["sfh_age_gyr"],
-            "tau": p["sfh_tau_gyr"],
-            "massformed": MASSFORMED,
-            "metallicity": p["zmet_stellar"],
-        },
+        "delayed": {"age": age, "tau": tau, "massformed": MASSFORMED, "metallicity": zmet},
+        "burst": {"age": burst_age, "massformed": burst_mass, "metallicity": zmet},
         # qpah, umin, gamma MUST be inside the dust dict (bagpipes ignores them elsewhere)
-        "dust": {
-            "type": "Calzetti",
-            "Av": p["av"],
-            "eta": p["eta"],
-            "qpah": qpah,
-            "umin": umin,
-            "gamma": gamma,
-        },
+        "dust": {"type": "Calzetti", "Av": av, "eta": p["eta"], "qpah": qpah, "umin": umin, "gamma": gamma},
         "nebular": {"logU": p["logU"], "metallicity": p["zmet_gas_neb"]},
     }
+
+
+def component_weights(p: dict) -> dict:
+    """Weights of the bulge and disk models (each computed for 10^10 Msun formed in its delayed
+    part) so that B/T is the bulge's share of the formed mass."""
+    bt = p["bulge_to_total"]
+    return {"bulge": bt, "disk": (1.0 - bt) / (1.0 + p["burst_frac"])}
 
 
 class GalaxySimulator:
@@ -122,10 +134,13 @@ class GalaxySimulator:
                 return wave
 
         dummy = {  # any valid parameters: the model is built once and then only updated
-            "zmet_stellar": 1.0,
+            "zmet_bulge": 1.0,
+            "zmet_disk": 1.0,
             "zmet_gas_neb": 1.0,
             "sfh_age_gyr": 5.0,
             "sfh_tau_gyr": 2.0,
+            "burst_frac": 0.0,
+            "burst_age_gyr": 1.0,
             "av": 0.3,
             "eta": 2.0,
             "logU": -3.0,
@@ -133,7 +148,7 @@ class GalaxySimulator:
         }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.model = _Model(_components(dummy, 2.0, 1.0, 0.01))
+            self.model = _Model(_components(dummy, "disk", 2.0, 1.0, 0.01))
         self.config = bagpipes.config
         self._strip_optical_lines()
         self.wave_vac_opt = air_to_vac(wave[opt])
@@ -164,7 +179,59 @@ class GalaxySimulator:
         self.bpt_index = {k: names.index(v) for k, v in BPT_LINE_NAMES.items()}
 
     # ------------------------------------------------------------------------------------------
-    def simulate(self, p: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    def _component(self, p: dict, comp: str, dust: dict) -> dict:
+        """One bagpipes evaluation (bulge or disk) at a placeholder U_min = 1; the dust emission is
+        swapped for the energy-balance U_min later (:meth:`_heat_dust`)."""
+        m = self.model
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.update(_components(p, comp, dust["qpah"], 1.0, dust["gamma"]))
+        spec = np.array(m.spectrum_full, dtype=float)
+        e_ph = m.dust_emission.spectrum(dust["qpah"], 1.0, dust["gamma"])
+        amp = float(np.median(spec[self.fir] / np.maximum(e_ph[self.fir], 1e-300)))
+        em = np.fromiter(m.line_fluxes.values(), dtype=float, count=len(m.line_fluxes))
+        return {
+            "spec": spec,
+            "em": em,
+            "amp": amp,
+            "e_ph": e_ph,
+            "sfr": float(m.sfh.sfr),
+            "mstar": 10 ** float(m.sfh.stellar_mass),
+        }
+
+    def _heat_dust(self, p: dict, parts: dict, w: dict, scale: float, dust: dict) -> dict:
+        """Energy-balance U_min per component (:mod:`.host`), true and with hidden deviates at zero;
+        returns the host spectra (true, visible) in model units and the dust truth."""
+        z = p["z"]
+        lumfac = float(bagpipes_to_planck_lum_factor(z))
+        to_lsun = scale * 4 * np.pi * lum_distance_cm(z) ** 2 * (1 + z) / LSUN_ERG_S
+        out = {"host": 0.0, "host_vis": 0.0, "dust_em": 0.0, "m_dust": 0.0, "l_dust": 0.0}
+        for c in COMPONENTS:
+            d = parts[c]
+            mstar = d["mstar"] * w[c] * scale * lumfac
+            sfr = d["sfr"] * w[c] * scale * lumfac
+            agb = c == "bulge" or p["quenched_draw"]
+            m_d, m_d_vis = 0.0, 0.0
+            if c == "disk":
+                m_d += host_mod.ism_dust_mass(sfr, p["oh12"], p["tdep_hid"], p["hih2_hid"])
+                m_d_vis += host_mod.ism_dust_mass(sfr, p["oh12"], 0.0, 0.0)
+            if agb:
+                m_d += host_mod.agb_dust_mass(mstar, p["agb_dust_hid"])
+                m_d_vis += host_mod.agb_dust_mass(mstar, 0.0)
+            l_dust = d["amp"] * w[c] * to_lsun
+            u = _clip_umin(host_mod.umin_of_mean_u(host_mod.mean_u(l_dust, m_d), dust["gamma"]))
+            u_vis = _clip_umin(host_mod.umin_of_mean_u(host_mod.mean_u(l_dust, m_d_vis), dust["gamma_vis"]))
+            e_true = self.model.dust_emission.spectrum(dust["qpah"], u, dust["gamma"])
+            e_vis = self.model.dust_emission.spectrum(dust["qpah_vis"], u_vis, dust["gamma_vis"])
+            out["host"] = out["host"] + w[c] * (d["spec"] + d["amp"] * (e_true - d["e_ph"]))
+            out["host_vis"] = out["host_vis"] + w[c] * (d["spec"] + d["amp"] * (e_vis - d["e_ph"]))
+            out["dust_em"] = out["dust_em"] + w[c] * d["amp"] * e_true
+            out[f"umin_{c}"], out[f"umin_{c}_vis"] = u, u_vis
+            out["m_dust"] += m_d
+            out["l_dust"] += l_dust
+        return out
+
+    def simulate(self, p: dict) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
         """Simulate one galaxy.
 
         Parameters
@@ -178,44 +245,53 @@ class GalaxySimulator:
             Catalog columns (observed and ``truth_*``) of this galaxy.
         flux_norm, weight : (3921,) float32
             Normalized spectrum and its inverse variance.
+        ir : (3, n) float32
+            Noiseless rest-frame 1-40 micron spectrum (stars, dust, AGN) in mJy on
+            :data:`explorer.simulate.irspec.IR_WAVE_UM`.
         """
         z = p["z"]
         dust = dust_parameters(p)
-        m = self.model
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m.update(_components(p, dust["qpah"], dust["umin"], dust["gamma"]))
-        host = np.array(m.spectrum_full, dtype=float)
-        em = np.fromiter(m.line_fluxes.values(), dtype=float, count=len(m.line_fluxes))
-        host_line_flux = em[self.line_index]
-        sfr_model = float(m.sfh.sfr)
-        log_mstar_model = float(m.sfh.stellar_mass)
+        parts = {c: self._component(p, c, dust) for c in COMPONENTS}
+        w = component_weights(p)
+        hline = {c: parts[c]["em"][self.line_index] for c in COMPONENTS}
 
         # -- scale to the drawn total r magnitude --------------------------------------------
         w_sdss = self.phot_sdss.weights(z)
         lw_sdss = self.phot_sdss.line_weights(z, self.line_wave_vac)
-        fnu_host = Photometer.fnu(w_sdss, host) + lw_sdss @ host_line_flux
-        r_host = float(fnu_to_ab(fnu_host[2]))
+        spec0 = sum(w[c] * parts[c]["spec"] for c in COMPONENTS)
+        lines0 = sum(w[c] * hline[c] for c in COMPONENTS)
+        r_host = float(fnu_to_ab((Photometer.fnu(w_sdss, spec0) + lw_sdss @ lines0)[2]))
         scale = 10 ** (-0.4 * (p["r_mag_total"] - r_host))
-        mass = _mass_and_sfr(log_mstar_model, sfr_model, scale, z)
+        mstar_model = sum(w[c] * parts[c]["mstar"] for c in COMPONENTS)
+        sfr_model = sum(w[c] * parts[c]["sfr"] for c in COMPONENTS)
+        mass = _mass_and_sfr(float(np.log10(mstar_model)), sfr_model, scale, z)
+        heat = self._heat_dust(p, parts, w, scale, dust)
+        mass["bulge_to_total"] = w["bulge"] * parts["bulge"]["mstar"] / mstar_model
 
         # -- AGN -------------------------------------------------------------------------------
         disk, torus = agn_mod.agn_continuum_flam(p, self.wave, z)
         a_w, a_f, a_s, a_broad = agn_mod.agn_lines(p, z)
 
-        # -- photometry (total: WISE and ugriz see everything; fiber: aperture) ----------------
-        ffib = fiber_fraction(p["r50_arcsec"], p["sersic_n"], p["seeing_fwhm_arcsec"])
-        host_s = host * scale
-        hlines = host_line_flux * scale
+        # -- photometry (total: WISE and ugriz see everything; fiber: each component's aperture) --
+        ffib = {
+            "bulge": fiber_fraction(p["r50_bulge_arcsec"], 4.0, p["seeing_fwhm_arcsec"]),
+            "disk": fiber_fraction(p["r50_arcsec"], 1.0, p["seeing_fwhm_arcsec"]),
+        }
+        host_s = heat["host"] * scale
+        fib_s = scale * sum(ffib[c] * w[c] * parts[c]["spec"] for c in COMPONENTS)
+        hlines = scale * lines0
+        hlines_fib = scale * sum(ffib[c] * w[c] * hline[c] for c in COMPONENTS)
         agn_cont = disk + torus
         lw_agn = self.phot_sdss.line_weights(z, a_w)
         fnu_tot = Photometer.fnu(w_sdss, host_s + agn_cont) + lw_sdss @ hlines + lw_agn @ a_f
-        fnu_fib = Photometer.fnu(w_sdss, ffib * host_s + agn_cont) + lw_sdss @ (ffib * hlines) + lw_agn @ a_f
+        fnu_fib = Photometer.fnu(w_sdss, fib_s + agn_cont) + lw_sdss @ hlines_fib + lw_agn @ a_f
         phot = {"ugriz_tot": fnu_to_ab(fnu_tot), "ugriz_fib": fnu_to_ab(fnu_fib)}
-        phot.update(self._wise_truth(p, dust, host, scale, disk, torus))
+        phot.update(self._wise_truth(p, host_s, heat["host_vis"] * scale, disk, torus))
+        # light-weighted fiber fraction in r (what an aperture correction would use)
+        ffib_r = float(10 ** (-0.4 * (phot["ugriz_fib"][2] - phot["ugriz_tot"][2])))
 
         # -- the fiber spectrum, observed ------------------------------------------------------
-        spec_1e17 = self._fiber_spectrum(p, (ffib * host_s + disk)[self.opt], hlines, ffib, (a_w, a_f, a_s))
+        spec_1e17 = self._fiber_spectrum(p, (fib_s + disk)[self.opt], hlines_fib, (a_w, a_f, a_s))
         rng = np.random.default_rng(p["noise_seed"])
         flux_norm, weight, norm = _observed_spectrum(spec_1e17, rng, p["spec_noise_scale"], z)
 
@@ -225,25 +301,28 @@ class GalaxySimulator:
         wise = observe_wise(phot["wise_mjy_true"], rng)
 
         # -- truth lines (fiber, observed, attenuated; narrow components only) -------------------
-        bpt = {}
+        bpt, agn_share = {}, {}
         for key, idx in self.bpt_index.items():
-            f = em[idx] * scale * ffib
-            wv = BPT_WAVE_VAC[key]
-            sel = (~a_broad) & (np.abs(a_w - wv) < 0.5)
+            f = scale * sum(ffib[c] * w[c] * parts[c]["em"][idx] for c in COMPONENTS)
+            sel = (~a_broad) & (np.abs(a_w - BPT_WAVE_VAC[key]) < 0.5)
             bpt[key] = (f + a_f[sel].sum()) * 1e17
+            agn_share[key] = float(a_f[sel].sum() * 1e17 / bpt[key]) if bpt[key] > 0 else 0.0
 
         mass["ms"] = float(speagle14_log_sfr(mass["log_mstar"], z))
+        mass["agn_oiii_share"] = agn_share["oiii5007"]
         label = _class_label(p, mass)
         row = _observed_columns(p, norm, label, (mag_tot, err_tot), (mag_fib, err_fib), wise)
-        truth = _truth_columns(p, mass, dust, ffib, bpt, phot)
+        truth = _truth_columns(p, mass, dust, ffib_r, bpt, phot)
+        truth.update(_heating_truth(heat, ffib))
         row.update({f"truth_{k}": v for k, v in truth.items()})
-        return row, flux_norm, weight
+        dust_s = heat["dust_em"] * scale
+        ir = rest_ir_spectrum(self.wave, z, host_s - dust_s, dust_s, disk + torus)
+        return row, flux_norm, weight, ir
 
-    def _wise_truth(self, p: dict, dust: dict, host, scale: float, disk, torus) -> dict:
+    def _wise_truth(self, p: dict, host_s, host_vis_s, disk, torus) -> dict:
         """Noiseless WISE photometry, torus fractions, and the hidden part of the WISE magnitudes
         (``hidden_dmag``: against the same galaxy with every hidden deviate set to zero)."""
         z = p["z"]
-        host_s = host * scale
         w_wise = self.phot_wise.weights(z)
         fnu_w_host = Photometer.fnu(w_wise, host_s)
         fnu_w_torus = Photometer.fnu(w_wise, torus)
@@ -251,15 +330,8 @@ class GalaxySimulator:
         fnu_w = fnu_w_host + fnu_w_torus + fnu_w_disk
         wise_vega_true, wise_mjy_true = wise_fnu_to_vega_mjy(fnu_w)
         torus_frac = fnu_w_torus / fnu_w
-
-        # hidden part: the same galaxy with every hidden deviate set to zero
-        m = self.model
-        e_true = m.dust_emission.spectrum(dust["qpah"], dust["umin"], dust["gamma"])
-        e_vis = m.dust_emission.spectrum(dust["qpah_vis"], dust["umin_vis"], dust["gamma_vis"])
-        amp = float(np.median(host[self.fir] / np.maximum(e_true[self.fir], 1e-300)))
-        host_vis = host + amp * (e_vis - e_true)
         _, torus_vis = agn_mod.agn_continuum_flam(p, self.wave, z, visible=True)
-        fnu_w_vis = Photometer.fnu(w_wise, host_vis * scale + torus_vis + disk)
+        fnu_w_vis = Photometer.fnu(w_wise, host_vis_s + torus_vis + disk)
         hidden_dmag = -2.5 * np.log10(fnu_w / fnu_w_vis)
         return {
             "wise_vega_true": wise_vega_true,
@@ -268,10 +340,10 @@ class GalaxySimulator:
             "hidden_dmag": hidden_dmag,
         }
 
-    def _fiber_spectrum(self, p: dict, cont, hlines, ffib: float, agn_lines: tuple) -> np.ndarray:
+    def _fiber_spectrum(self, p: dict, cont, hlines_fib, agn_lines: tuple) -> np.ndarray:
         """Noiseless fiber spectrum on the observed grid (1e-17 erg/s/cm^2/A): the continuum
         ``cont`` (optical part of the model grid) broadened by the stellar velocity dispersion,
-        plus the host's lines ``hlines`` (times the fiber fraction ``ffib``) and the AGN lines
+        plus the host's lines inside the fiber ``hlines_fib`` and the AGN lines
         ``(wavelength, flux, sigma)`` as Gaussians."""
         z = p["z"]
         a_w, a_f, a_s = agn_lines
@@ -281,35 +353,40 @@ class GalaxySimulator:
         cont = np.convolve(cont, k / k.sum(), mode="same")
         spec = np.interp(WAVE_OBS_VAC_AA, self.wave_vac_opt * (1 + z), cont)
         sig_gas = np.hypot(p["gas_sigma_kms"], SIGMA_INSTRUMENT_KMS)
-        strong = hlines > 1e-4 * max(hlines.max(), 1e-300)
-        render_lines(self.line_wave_vac[strong] * (1 + z), ffib * hlines[strong], sig_gas, out=spec)
+        strong = hlines_fib > 1e-4 * max(hlines_fib.max(), 1e-300)
+        render_lines(self.line_wave_vac[strong] * (1 + z), hlines_fib[strong], sig_gas, out=spec)
         if a_w.size:
             render_lines(a_w * (1 + z), a_f, np.hypot(a_s, SIGMA_INSTRUMENT_KMS), out=spec)
         return spec * 1e17
 
 
 def dust_parameters(p: dict) -> dict:
-    """Dust-emission parameters of a galaxy: true (visible part times hidden deviates) and visible.
-
-    Returns
-    -------
-    dict with ``qpah``, ``umin``, ``gamma`` (true) and ``qpah_vis``, ``umin_vis``, ``gamma_vis``
-    (what the galaxy's sSFR and visible q_PAH predict), clipped to bagpipes' grid.
-    """
-    umin_vis = float(umin_of_ssfr(p["target_log_ssfr"]))
-    gamma_vis = float(gamma_of_ssfr(p["target_log_ssfr"]))
-    qpah = float(np.clip(p["qpah_vis"] * np.exp(p["qpah_hid"]), QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
-    umin = float(np.clip(umin_vis * 10 ** p["umin_hid"], UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
-    gamma = float(np.clip(gamma_vis * 10 ** p["gamma_hid"], 0.0, 0.99))
-    qpah_vis = float(np.clip(p["qpah_vis"], QPAH_MIN + 1e-3, QPAH_MAX - 1e-3))
-    umin_vis = float(np.clip(umin_vis, UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
+    """PAH and PDR parameters of a galaxy: true (visible part times hidden deviates) and visible,
+    clipped to bagpipes' grid. U_min follows from energy balance (:meth:`GalaxySimulator._heat_dust`)."""
+    gamma_vis = host_mod.gamma_visible(p["target_log_ssfr"] - np.log10(1.0 - p["bulge_to_total"]))
+    lo, hi = QPAH_MIN + 1e-3, QPAH_MAX - 1e-3
     return {
-        "qpah": qpah,
-        "umin": umin,
-        "gamma": gamma,
-        "qpah_vis": qpah_vis,
-        "umin_vis": umin_vis,
-        "gamma_vis": gamma_vis,
+        "qpah": float(np.clip(p["qpah_vis"] * 10 ** p["qpah_hid"], lo, hi)),
+        "gamma": float(np.clip(gamma_vis * 10 ** p["gamma_hid"], 0.0, 0.99)),
+        "qpah_vis": float(np.clip(p["qpah_vis"], lo, hi)),
+        "gamma_vis": float(gamma_vis),
+    }
+
+
+def _clip_umin(u: float) -> float:
+    return float(np.clip(u, UMIN_MIN + 1e-3, UMIN_MAX - 1e-3))
+
+
+def _heating_truth(heat: dict, ffib: dict) -> dict:
+    """Truth columns of the dust budget and the two apertures."""
+    return {
+        "umin": heat["umin_disk"],
+        "umin_visible": heat["umin_disk_vis"],
+        "umin_bulge": heat["umin_bulge"],
+        "log_mdust": float(np.log10(max(heat["m_dust"], 1e-3))),
+        "log_ldust": float(np.log10(max(heat["l_dust"], 1e-3))),
+        "fiber_frac_bulge": ffib["bulge"],
+        "fiber_frac_disk": ffib["disk"],
     }
 
 
@@ -325,21 +402,28 @@ def _mass_and_sfr(log_mstar_model: float, sfr_model: float, scale: float, z: flo
 
 
 def _observed_spectrum(spec_1e17: np.ndarray, rng, noise_scale: float, z: float):
-    """(flux_norm, weight, norm): the noisy fiber spectrum normalized like spender (float32)."""
+    """(flux_norm, weight, norm): the noisy fiber spectrum normalized like spender (float32).
+
+    Only the noisy spectrum is used: where spender's rest-frame window gives no valid median, the
+    median of the good pixels' noisy flux, and 1.0 if that is not positive either (the noiseless
+    spectrum is truth and must not leak into an observed column).
+    """
     flux, ivar = observe_spectrum(spec_1e17, rng, noise_scale)
     norm = spender_norm(flux, ivar, z)
     if not np.isfinite(norm) or norm <= 0:
-        norm = spender_norm(spec_1e17, ivar, z)
+        good = ivar > 0
+        norm = float(np.median(flux[good])) if good.any() else float("nan")
     if not np.isfinite(norm) or norm <= 0:
-        norm = float(np.median(np.abs(spec_1e17))) or 1.0
+        norm = 1.0
     flux_norm = (flux / norm).astype(np.float32)
     weight = (ivar * norm**2).astype(np.float32)
     return flux_norm, weight, norm
 
 
 def _class_label(p: dict, mass: dict) -> str:
-    """Class label: agn, quenched (sSFR < 1e-11/yr or 1 dex below the main sequence), star-forming."""
-    if p["has_agn"]:
+    """Class label: agn (an AGN that gives most of the fiber's [OIII] 5007), quenched (sSFR < 1e-11/yr
+    or 1 dex below the main sequence), star-forming."""
+    if p["has_agn"] and mass["agn_oiii_share"] > 0.5:
         return "agn"
     if mass["log_ssfr"] < -11.0 or mass["log_sfr"] < mass["ms"] - 1.0:
         return "quenched"
@@ -388,12 +472,18 @@ def _truth_columns(p: dict, mass: dict, dust: dict, ffib: float, bpt: dict, phot
         "av_gas": p["av"] * p["eta"],
         "qpah": dust["qpah"],
         "qpah_visible": dust["qpah_vis"],
-        "umin": dust["umin"],
-        "umin_visible": dust["umin_vis"],
         "gamma": dust["gamma"],
+        "gamma_visible": dust["gamma_vis"],
         "logu": p["logU"],
         "sfh_age_gyr": p["sfh_age_gyr"],
         "sfh_tau_gyr": p["sfh_tau_gyr"],
+        "burst_age_gyr": p["burst_age_gyr"],
+        "burst_frac": p["burst_frac"],
+        "bulge_to_total": mass["bulge_to_total"],
+        "zmet_bulge": p["zmet_bulge"],
+        "zmet_disk": p["zmet_disk"],
+        "av_bulge": p["av_bulge"],
+        "pah_old_fraction": p["pah_old_fraction"],
         "veldisp_kms": p["veldisp_kms"],
         "r50_kpc": p["r50_kpc"],
         "r50_arcsec": p["r50_arcsec"],
@@ -404,6 +494,10 @@ def _truth_columns(p: dict, mass: dict, dust: dict, ffib: float, bpt: dict, phot
         "log_lbol_agn": p["log_lbol_agn"] + p["bolcorr_hid"],
         "log_ldisk_agn": p["log_lbol_agn"],
         "agn_type": int(p["agn_type"]),
+        "agn_liner": bool(p["agn_liner"]),
+        "agn_oiii_share": mass["agn_oiii_share"],
+        "log_edd": p["log_edd"],
+        "torus_fade": p["torus_fade"],
         "covering_factor": p["covering_factor"],
         "torus_alpha": p["torus_alpha"],
         "log_loiii_agn": p["log_loiii"],

@@ -1,52 +1,13 @@
-"""The simulated galaxy population: physical parameters of every galaxy, drawn with known truth.
+"""The simulated galaxy population (simulation v2): physical parameters of every galaxy, with truth.
 
-Design choice: how tightly the optical couples to the infrared
---------------------------------------------------------------
-Jespersen et al. (2025) predict the four WISE magnitudes of real SDSS galaxies from the optical
-spectrum with chi^2_N ~ 1, i.e. the infrared information that the optical data *cannot* carry is
-no larger than the WISE measurement errors. This simulation is built to be about as tight: every
-physical quantity that shapes the WISE fluxes is a deterministic function of quantities that leave a
-mark on the optical data (stellar mass, SFR/sSFR, stellar and gas metallicity, dust attenuation,
-AGN narrow-line luminosity, extinction and ionisation, broad lines), plus a SMALL *hidden* random
-part that the optical data cannot reveal. The hidden parts are listed in :data:`HIDDEN_SCATTER`:
-
-* q_PAH: 1.2 % (fractional, lognormal) at fixed gas metallicity. Jespersen et al. quote ~7 %
-  precision from the optical alone, so a predictor must be able to get below 0.07.
-* U_min (0.01 dex) and gamma (0.015 dex) of the Draine & Li (2007) dust model at fixed sSFR.
-* AGN: L[OIII]5007 = L_bol / 3500 scatters by ~0.4 dex about Heckman et al. (2004). Here that
-  scatter is made of parts that are *visible* in the optical spectrum (narrow-line-region
-  extinction, seen in the narrow Balmer decrement; ionisation state, seen in [OIII]/Hbeta; the type 1
-  continuum and broad lines scale with L_bol) and a hidden 0.01 dex of the disk luminosity
-  (measured before the bolometric-correction term below: L[OIII]/(L_bol/3500) had a mean of
-  -0.01 dex and a scatter of 0.37 dex on 531 AGN). The luminosity that powers the narrow lines and
-  the torus is the accretion disk's; the catalog's ``truth_log_lbol_agn`` adds a hidden 0.25 dex
-  bolometric-correction scatter (as for the X-ray based L_bol of the paper's AGN sample: Lusso et
-  al. 2012, Duras et al. 2020), invisible in both the optical and the WISE data, so it is the floor
-  of L_bol,AGN predictions (``truth_log_ldisk_agn`` holds the disk value). The torus covering factor
-  is a visible function of L_bol (receding torus) and of the AGN type, times a hidden 0.005 dex; the
-  torus mid-IR slope depends on the type and the (visible) narrow-line extinction, with a hidden
-  scatter of 0.01. The WISE side is *tighter* than in reality (Jespersen et al. get close to, but
-  not within, 0.3 dex on L_bol for X-ray AGN); it was chosen so that a predictor that
-  knew the visible quantities exactly could reach chi^2_N ~ 1 in W1/W2 also for AGN-dominated
-  galaxies (from the noisy spectra none gets that close: see below).
-
-Everything else (the fraction of the galaxy inside the 3" fiber, A_V, stellar ages, metallicity)
-is visible in the optical data (spectrum and/or the total ugriz photometry in the catalog). Note that
-the fiber fraction is only visible if a predictor sees the total photometry (or ``spec_norm`` together
-with the fiber magnitudes): the normalized spectrum alone does not know it (the host outside the
-fiber is assumed to have the same spectrum as inside: no colour gradients). Likewise the absolute
-luminosity needs ``spec_norm`` or the total magnitudes besides the normalized spectrum.
-
-Per-galaxy hidden contributions to each WISE band (``truth_w?_hidden_dmag``: the magnitude change
+Design (issue 14): each relation comes from a cited source, and the scatter that the optical data
+cannot see is the *literature* scatter of that relation, not a value chosen to make a predictor
+reach some chi^2_N. How much infrared information the optical data hold in this simulation is
+then measured (``python -m explorer ladder``), not built in. The hidden deviates are listed in
+:data:`HIDDEN_SCATTER` (host ones with their sources in :mod:`.host`, AGN ones in :mod:`.nuclei`);
+each galaxy's resulting hidden WISE shift is stored (``truth_w?_hidden_dmag``: the magnitude change
 caused by the hidden deviates, computed by re-evaluating the dust emission and the torus with them
-set to zero) are stored in the catalog; :func:`hidden_scatter_floors` summarizes them. Measured on
-3,000 galaxies (seed 11): rms hidden shift 0.006, 0.008, 0.021, 0.027 mag in W1..W4 against median
-catalog errors of 0.027, 0.032, 0.064, 0.114 mag; a predictor that recovers everything visible
-EXACTLY would reach chi^2_N ~ 1.06, 1.06, 1.13, 1.08 (the AGN with the brightest tori dominate in
-W1/W2). That bound ignores the noise of the optical data themselves (spectrum pixels, blended
-narrow lines, 1-2 % ugriz calibration), which is the larger limit: a supervised spectrum -> WISE
-network (:mod:`explorer.ml.ceiling`) reaches chi^2_N ~ 2.0, 2.1, 4.1, 3.6 on the 50k run (see
-data/README.md).
+set to zero) and summarized by :func:`hidden_scatter_floors`.
 
 Relations used (each with its source):
 
@@ -54,12 +15,16 @@ Relations used (each with its source):
   ``kcorrect`` (``kcorrect/data/test/gst_tests_small.fits``), k-corrected with kcorrect.
 * stellar mass from M_r and rest-frame g-r: Bell et al. (2003) colour-based M/L.
 * star-forming main sequence: Speagle et al. (2014), 0.3 dex scatter; quenched galaxies 1-2 dex below.
+* bulge + disk, bursts, dust masses, A_V of quenched galaxies, U_min from energy balance, q_PAH
+  from metallicity and the AGB-age population: :mod:`.host`.
 * stellar mass-metallicity: Gallazzi et al. (2005); gas-phase: Tremonti et al. (2004).
-* q_PAH(Z): Draine et al. (2007), Remy-Ruyer et al. (2015).
-* dust attenuation: Garn & Best (2010); birth-cloud/diffuse ratio: Calzetti et al. (2000).
+* dust attenuation of star-forming disks: Garn & Best (2010); birth-cloud/diffuse ratio: Calzetti
+  et al. (2000).
 * sizes: Shen et al. (2003) size-mass relations.
-* AGN: black-hole mass from Kormendy & Ho (2013) / Reines & Volonteri (2015); L[OIII] from
-  Heckman et al. (2004); broad Halpha from Greene & Ho (2005); bolometric correction at 5100 A from Shen et al. (2011).
+* AGN occupation (Kauffmann et al. 2003), Eddington-ratio regimes by host age (Kauffmann &
+  Heckman 2009), LINER-like nuclei, torus covering factor: :mod:`.nuclei`; black-hole mass from
+  Kormendy & Ho (2013) / Reines & Volonteri (2015); L[OIII] from Heckman et al. (2004); broad
+  Halpha from Greene & Ho (2005); bolometric correction at 5100 A from Shen et al. (2011).
 """
 
 from __future__ import annotations
@@ -71,35 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constants import WISE_BANDS
+from . import host, nuclei
 
-#: Hidden (optically invisible) scatter of the IR-relevant parameters. See the module docstring.
-HIDDEN_SCATTER: dict[str, float] = {
-    # fractional (1 sigma, lognormal) scatter of q_PAH at fixed gas metallicity
-    "qpah_frac": 0.012,
-    # dex, Draine & Li (2007) minimum radiation field at fixed sSFR
-    "umin_dex": 0.01,
-    # dex, fraction of dust in PDRs (gamma) at fixed sSFR
-    "gamma_dex": 0.015,
-    # dex, L_bol,AGN at fixed optical spectrum (the visible part of the ~0.4 dex scatter of
-    # L[OIII]/L_bol is carried by NLR extinction, ionisation and type 1 features)
-    "lbol_agn_dex": 0.01,
-    # dex, bolometric-correction scatter of the catalog's L_bol,AGN about the disk luminosity that
-    # powers the narrow-line region and the torus. The paper's AGN sample has L_bol from X-rays;
-    # X-ray bolometric corrections scatter by ~0.2-0.3 dex at fixed optical/UV luminosity
-    # (Lusso et al. 2012; Duras et al. 2020). Neither the optical nor the WISE data see it, so it
-    # is the floor of any L_bol,AGN prediction and leaves the WISE fluxes untouched.
-    "lbol_bolcorr_dex": 0.25,
-    # dex, torus covering factor at fixed L_bol and AGN type
-    "covering_factor_dex": 0.005,
-    # torus mid-IR power-law index f_nu ~ lambda**alpha, absolute scatter
-    "torus_alpha": 0.01,
-}
-
-#: Range of AGN bolometric luminosities simulated (log erg/s).
-LOG_LBOL_MIN, LOG_LBOL_MAX = 43.2, 46.0
-
-#: Scatter of L[OIII]5007/L_bol about Heckman et al. (2004) (dex, total, mostly visible).
-HECKMAN_OIII_SCATTER_DEX = 0.4
+#: Hidden (optically invisible) scatter of the IR-relevant parameters, with sources in
+#: :mod:`.host` and :mod:`.nuclei`.
+HIDDEN_SCATTER: dict[str, float] = {**host.HOST_HIDDEN, **nuclei.AGN_HIDDEN}
 
 # Solar gas-phase oxygen abundance 12 + log(O/H) (Asplund et al. 2009).
 OH_SOLAR = 8.69
@@ -184,32 +125,10 @@ def tremonti04_oh(log_mstar):
     return -1.492 + 1.847 * x - 0.08026 * x**2
 
 
-def qpah_of_oh(oh12):
-    """PAH mass fraction q_PAH (per cent) versus gas metallicity (visible part, no scatter).
-
-    q_PAH drops steeply below ~1/3 solar and reaches 3-4.6 % near solar (Draine et al. 2007;
-    Remy-Ruyer et al. 2015). On the Tremonti et al. (2004) scale that threshold sits near
-    12+log(O/H) ~ 8.65 (1/3 solar on the direct/PT05 scale, + ~0.45 dex calibration offset,
-    Kewley & Ellison 2008).
-    """
-    return QPAH_MIN + (4.3 - QPAH_MIN) / (1.0 + np.exp(-(np.asarray(oh12) - 8.65) / 0.12))
-
-
 def garn_best10_a_halpha(log_mstar):
     """Halpha attenuation (mag) of star-forming galaxies versus mass, Garn & Best (2010) eq. 5."""
     x = np.asarray(log_mstar) - 10.0
     return 0.91 + 0.77 * x + 0.11 * x**2 - 0.09 * x**3
-
-
-def umin_of_ssfr(log_ssfr):
-    """Draine & Li (2007) U_min tied to sSFR (visible part; warmer dust in starbursts)."""
-    return np.clip(10 ** (0.3 + 0.45 * (np.asarray(log_ssfr) + 10.0)), 0.12, 24.0)
-
-
-def gamma_of_ssfr(log_ssfr):
-    """Fraction of dust mass in photo-dissociation regions (small; larger at high sSFR)."""
-    x = np.clip((np.asarray(log_ssfr) + 11.5) / 2.0, 0.0, 1.0)
-    return 0.003 + 0.03 * x
 
 
 def shen03_r50_kpc(log_mstar, early):
@@ -238,13 +157,6 @@ def nebular_metallicity(oh12):
 def agn_fraction(log_mstar):
     """Fraction of galaxies hosting an optically visible AGN, rising with mass (Kauffmann+03)."""
     return 0.03 + 0.30 / (1.0 + np.exp(-(np.asarray(log_mstar) - 10.6) / 0.25))
-
-
-def covering_factor_visible(log_lbol, agn_type):
-    """Torus covering factor (visible part): receding torus (Lusso et al. 2013), higher in type 2."""
-    cf = 0.66 - 0.10 * (np.asarray(log_lbol) - 44.0)
-    cf = np.where(np.asarray(agn_type) == 2, cf + 0.08, cf - 0.08)
-    return np.clip(cf, 0.15, 0.9)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,6 +282,100 @@ def galaxy_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
 
+def _draw_sfh(rng: np.random.Generator, p: dict, log_m: float, z: float) -> None:
+    """Quenching, bulge + disk, the disk's delayed-tau SFH and burst, the bulge's old SFH (``p`` in place)."""
+    # quenched: red rest-frame colour at the mass (the g-r bimodality; Baldry et al. 2004)
+    divide = 0.70 + 0.03 * (log_m - 10.5)  # valley of the kcorrect (g-r)_0 distribution
+    p_q = 1.0 / (1.0 + np.exp(-(p["gr_rest"] - divide) / 0.03))
+    quenched = bool(rng.random() < p_q)
+    p["quenched_draw"] = quenched
+    ms = float(speagle14_log_sfr(log_m, z))
+    if quenched:
+        dms = float(rng.uniform(-2.0, -1.0))
+        t_start = float(rng.uniform(0.3, 2.0))
+    else:
+        dms = float(rng.normal(0.0, 0.3))
+        t_start = float(rng.uniform(0.5, 4.0))
+    bt = host.draw_bulge_to_total(rng, log_m, quenched)
+    target_ssfr = ms + dms - log_m
+    t_univ = float(age_universe_gyr(z))
+    # the disk holds the star formation: its own sSFR is higher by 1 / (1 - B/T)
+    age, tau = solve_delayed_sfh(target_ssfr - np.log10(1.0 - bt), t_univ, t_start)
+    burst_age, burst_frac = host.draw_burst(rng, log_m)
+    p.update(
+        target_log_ssfr=target_ssfr,
+        target_log_sfr=ms + dms,
+        sfh_age_gyr=age,
+        sfh_tau_gyr=tau,
+        bulge_to_total=bt,
+        burst_age_gyr=burst_age,
+        burst_frac=burst_frac,
+        # bulges formed early and fast (MacArthur et al. 2009): started 0.3-1.5 Gyr after the Big
+        # Bang with tau 0.3-1 Gyr
+        bulge_age_gyr=float(max(t_univ - rng.uniform(0.3, 1.5), 1.0)),
+        bulge_tau_gyr=float(rng.uniform(0.3, 1.0)),
+    )
+
+
+def _draw_metals_and_dust(rng: np.random.Generator, p: dict, log_m: float) -> None:
+    """Metallicities, ionisation, attenuation and dust-emission parameters (``p`` in place)."""
+    # metallicities (stellar: Gallazzi+05, bulge +0.1 dex and disk -0.1 dex about it (Gonzalez
+    # Delgado et al. 2015 gradients); gas: Tremonti+04), offsets partly correlated
+    zs_sig = float(np.interp(log_m, [9.0, 11.0], [0.22, 0.08]))
+    u1, u2 = rng.normal(size=2)
+    log_zstar = float(gallazzi05_log_zstar(log_m) + zs_sig * u1)
+    p["zmet_stellar"] = float(np.clip(10**log_zstar, 0.02, 2.4))
+    p["zmet_bulge"] = float(np.clip(10 ** (log_zstar + 0.1), 0.02, 2.4))
+    p["zmet_disk"] = float(np.clip(10 ** (log_zstar - 0.1), 0.02, 2.4))
+    oh = float(tremonti04_oh(log_m) + 0.1 * (0.5 * u1 + np.sqrt(0.75) * u2))
+    p["oh12"] = oh
+    p["zmet_gas_neb"] = float(nebular_metallicity(oh))
+    # ionisation parameter falls with metallicity (Dopita et al. 2006), visible in line ratios
+    log_u = -3.35 - 1.0 * np.log10(p["zmet_gas_neb"] / 0.55) + rng.normal(0, 0.1)
+    p["logU"] = float(np.clip(log_u, -3.9, -2.3))
+
+    # hidden deviates of the dust budget (see .host)
+    g = rng.normal(size=5)
+    p.update(tdep_hid=float(g[0]), hih2_hid=float(g[1]), agb_dust_hid=float(g[2]))
+    m_star = 10**log_m
+    bt = p["bulge_to_total"]
+    # attenuation: star-forming disks follow Garn & Best (2010); quenched disks and bulges hold
+    # the dust of their AGB stars (Smith et al. 2012), through a mixed slab (see .host)
+    if p["quenched_draw"]:
+        m_d = host.agb_dust_mass((1.0 - bt) * m_star, g[2])
+        av_gas = host.av_of_dust(m_d, p["r50_kpc"]) * 1.0 / 0.44
+    else:
+        a_ha = float(garn_best10_a_halpha(np.clip(log_m, 8.5, 11.5)) + rng.normal(0, 0.25))
+        av_gas = max(a_ha, 0.05) / 0.82  # A_Halpha / A_V = 0.82 (Calzetti et al. 2000 curve)
+    p["eta"] = 1.0 / 0.44  # Calzetti et al. (2000): E(B-V)_stars = 0.44 E(B-V)_gas
+    p["av"] = float(np.clip(av_gas / p["eta"], 0.0, 3.0))  # continuum (stellar) A_V of the disk
+    p["av_bulge"] = float(
+        np.clip(host.av_of_dust(host.agb_dust_mass(bt * m_star, g[2]), p["r50_bulge_kpc"]), 0.0, 1.0)
+    )
+    # PAHs: metallicity and the AGB-age population (Galliano et al. 2008), hidden spread
+    f_old = host.old_fraction(p["sfh_age_gyr"], p["sfh_tau_gyr"], p["burst_age_gyr"], p["burst_frac"])
+    p["pah_old_fraction"] = f_old
+    p["qpah_vis"] = host.qpah_visible(oh, f_old)
+    p["qpah_hid"] = float(HIDDEN_SCATTER["qpah_dex"] * g[3])
+    p["gamma_hid"] = float(HIDDEN_SCATTER["gamma_dex"] * g[4])
+
+
+def _draw_size_and_kinematics(rng: np.random.Generator, p: dict, log_m: float, z: float) -> None:
+    """Velocity dispersions, sizes of galaxy and bulge, seeing (``p`` in place)."""
+    quenched = p["quenched_draw"]
+    log_sig = 2.02 + 0.28 * (log_m - 10.5) + (0.06 if quenched else 0.0) + rng.normal(0, 0.05)
+    p["veldisp_kms"] = float(np.clip(10**log_sig, 35.0, 350.0))
+    p["gas_sigma_kms"] = float(np.clip(0.6 * p["veldisp_kms"] + rng.normal(0, 8), 25.0, 250.0))
+    # size and fiber aperture (Shen et al. 2003); bulge r_e = 0.4 r_50 (Gadotti 2009, see .host)
+    r50, s_ln = shen03_r50_kpc(log_m, quenched)
+    p["r50_kpc"] = float(r50 * np.exp(rng.normal(0, s_ln)))
+    p["r50_bulge_kpc"] = 0.4 * p["r50_kpc"]
+    p["sersic_n"] = 4.0 if quenched else 1.0
+    p["seeing_fwhm_arcsec"] = float(rng.uniform(1.1, 2.0))
+    p["r50_arcsec"] = float(p["r50_kpc"] / ang_distance_kpc(z) * 206264.806)
+    p["r50_bulge_arcsec"] = 0.4 * p["r50_arcsec"]
+
+
 def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     """Draw every physical parameter of one galaxy.
 
@@ -391,151 +397,18 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     p.update(pool_index=j, z=z, r_mag_total=r_mag, abs_r=abs_r, gr_rest=gr_rest)
     p["ra_deg"] = float((pool.ra_deg[j] + rng.normal(0, 0.3)) % 360.0)
     p["dec_deg"] = float(np.clip(pool.dec_deg[j] + rng.normal(0, 0.3), -89.9, 89.9))
-
     log_m = float(bell03_log_mstar(abs_r, gr_rest))
     p["log_mstar_target"] = log_m
-    # quenched: red rest-frame colour at the mass (the g-r bimodality; Baldry et al. 2004)
-    divide = 0.70 + 0.03 * (log_m - 10.5)  # valley of the kcorrect (g-r)_0 distribution
-    p_q = 1.0 / (1.0 + np.exp(-(gr_rest - divide) / 0.03))
-    quenched = bool(rng.random() < p_q)
-    p["quenched_draw"] = quenched
-    ms = float(speagle14_log_sfr(log_m, z))
-    if quenched:
-        dms = float(rng.uniform(-2.0, -1.0))
-        t_start = float(rng.uniform(0.3, 2.0))
-    else:
-        dms = float(rng.normal(0.0, 0.3))
-        t_start = float(rng.uniform(0.5, 4.0))
-    target_ssfr = ms + dms - log_m
-    t_univ = float(age_universe_gyr(z))
-    age, tau = solve_delayed_sfh(target_ssfr, t_univ, t_start)
-    p.update(target_log_ssfr=target_ssfr, sfh_age_gyr=age, sfh_tau_gyr=tau)
-
-    # metallicities (stellar: Gallazzi+05; gas: Tremonti+04), offsets partly correlated
-    zs_sig = float(np.interp(log_m, [9.0, 11.0], [0.22, 0.08]))
-    u1, u2 = rng.normal(size=2)
-    log_zstar = float(gallazzi05_log_zstar(log_m) + zs_sig * u1)
-    p["zmet_stellar"] = float(np.clip(10**log_zstar, 0.02, 2.4))
-    oh = float(tremonti04_oh(log_m) + 0.1 * (0.5 * u1 + np.sqrt(0.75) * u2))
-    p["oh12"] = oh
-    p["zmet_gas_neb"] = float(nebular_metallicity(oh))
-    # ionisation parameter falls with metallicity (Dopita et al. 2006), visible in line ratios
-    log_u = -3.35 - 1.0 * np.log10(p["zmet_gas_neb"] / 0.55) + rng.normal(0, 0.1)
-    p["logU"] = float(np.clip(log_u, -3.9, -2.3))
-
-    # dust attenuation (Garn & Best 2010 for SF; little dust in quenched galaxies)
-    if quenched:
-        av_gas = float(rng.uniform(0.0, 0.35))  # early types hold little dust (A_V,stars <~ 0.15)
-    else:
-        a_ha = float(garn_best10_a_halpha(np.clip(log_m, 8.5, 11.5)) + rng.normal(0, 0.25))
-        av_gas = max(a_ha, 0.05) / 0.82  # A_Halpha / A_V = 0.82 (Calzetti et al. 2000 curve)
-    p["eta"] = 1.0 / 0.44  # Calzetti et al. (2000): E(B-V)_stars = 0.44 E(B-V)_gas
-    p["av"] = float(np.clip(av_gas / p["eta"], 0.0, 3.0))  # continuum (stellar) A_V
-
-    # dust emission (Draine & Li 2007): visible parts and hidden deviates
-    p["qpah_vis"] = float(qpah_of_oh(oh))
-    p["qpah_hid"] = float(rng.normal(0, HIDDEN_SCATTER["qpah_frac"]))
-    p["umin_hid"] = float(rng.normal(0, HIDDEN_SCATTER["umin_dex"]))
-    p["gamma_hid"] = float(rng.normal(0, HIDDEN_SCATTER["gamma_dex"]))
-
-    # kinematics: stellar velocity dispersion (Faber-Jackson-like) and gas
-    log_sig = 2.02 + 0.28 * (log_m - 10.5) + (0.06 if quenched else 0.0) + rng.normal(0, 0.05)
-    p["veldisp_kms"] = float(np.clip(10**log_sig, 35.0, 350.0))
-    p["gas_sigma_kms"] = float(np.clip(0.6 * p["veldisp_kms"] + rng.normal(0, 8), 25.0, 250.0))
-
-    # size and fiber aperture (Shen et al. 2003)
-    r50, s_ln = shen03_r50_kpc(log_m, quenched)
-    p["r50_kpc"] = float(r50 * np.exp(rng.normal(0, s_ln)))
-    p["sersic_n"] = 4.0 if quenched else 1.0
-    p["seeing_fwhm_arcsec"] = float(rng.uniform(1.1, 2.0))
-    p["r50_arcsec"] = float(p["r50_kpc"] / ang_distance_kpc(z) * 206264.806)
-
-    # AGN
-    # optically visible AGN live mostly in massive, low-sSFR hosts (Kauffmann et al. 2003;
-    # Heckman & Best 2014); in star-forming hosts they would mostly be hidden "composites"
-    has_agn = bool(rng.random() < agn_fraction(log_m) * (1.0 if quenched else 0.15))
-    p["has_agn"] = has_agn
-    _draw_agn(rng, p, log_m)
+    _draw_sfh(rng, p, log_m, z)
+    _draw_size_and_kinematics(rng, p, log_m, z)
+    _draw_metals_and_dust(rng, p, log_m)
+    # AGN (Kauffmann et al. 2003 occupation, Kauffmann & Heckman 2009 accretion regimes)
+    p["has_agn"] = bool(rng.random() < agn_fraction(log_m))
+    nuclei.draw_agn(rng, p, log_m)
     # observing conditions of the spectrum
     p["spec_noise_scale"] = float(np.exp(rng.normal(0, 0.15)))
     p["noise_seed"] = int(rng.integers(2**63 - 1))
     return p
-
-
-def _draw_agn(rng: np.random.Generator, p: dict, log_m: float) -> None:
-    """AGN parameters (written in this project; bagpipes has no torus). Fills ``p`` in place."""
-    keys = dict(
-        log_lbol_agn=np.nan,
-        agn_type=0,
-        covering_factor=np.nan,
-        torus_alpha=np.nan,
-        log_loiii=np.nan,
-        nlr_av=np.nan,
-        log_o3hb=np.nan,
-        log_n2ha=np.nan,
-        broad_fwhm_kms=np.nan,
-        nlr_sigma_kms=np.nan,
-        lbol_hid=0.0,
-        bolcorr_hid=0.0,
-        cf_hid=0.0,
-        alpha_hid=0.0,
-    )
-    u = rng.random(12)  # always consume the same number of draws
-    g = rng.normal(size=8)
-    if not p["has_agn"]:
-        p.update(keys)
-        return
-    # black-hole mass: bulge-dominated (quenched) hosts follow Kormendy & Ho (2013, eq. 10, with
-    # M_bulge ~ M*), disk-dominated AGN hosts the lower relation of Reines & Volonteri (2015)
-    if p["quenched_draw"]:
-        log_mbh = 8.69 + 1.16 * (log_m - 11.0) + 0.3 * g[0]
-    else:
-        log_mbh = 7.45 + 1.05 * (log_m - 11.0) + 0.3 * g[0]
-    # and a falling Eddington-ratio distribution
-    # p(log lambda) ~ 10**(-0.45 log lambda) on [-3.5, -0.3] (inverse-CDF draw)
-    # truncated so that L_bol >= 10**43.2 erg/s: fainter AGN hide next to the host's own lines
-    # (BPT "composites") and would be AGN in name only
-    a = -0.45 * np.log(10)
-    hi = -0.3
-    lo = min(max(-3.5, LOG_LBOL_MIN - 38.1 - log_mbh), hi - 0.3)
-    log_edd = np.log(np.exp(a * lo) + u[0] * (np.exp(a * hi) - np.exp(a * lo))) / a
-    log_lbol = float(np.clip(38.1 + log_mbh + log_edd, LOG_LBOL_MIN, LOG_LBOL_MAX))
-    cf_vis_t2 = covering_factor_visible(log_lbol, 2)
-    # type 2 fraction = covering factor (unified model); type 1 fraction ~ 20-35 %
-    agn_type = 2 if u[1] < cf_vis_t2 else 1
-    cf = float(
-        covering_factor_visible(log_lbol, agn_type) * 10 ** (HIDDEN_SCATTER["covering_factor_dex"] * g[1])
-    )
-    # narrow lines: ionisation (visible via [OIII]/Hbeta) rises with Eddington ratio (LINER -> Seyfert)
-    log_o3hb = float(np.clip(0.65 + 0.3 * (log_edd + 2.0) + 0.12 * g[3], 0.0, 1.15))
-    log_n2ha = float(np.clip(0.02 + 0.12 * g[4], -0.3, 0.35))
-    nlr_av = float(np.clip(0.9 + 0.65 * g[5], 0.0, 3.0))
-    # torus near/mid-IR slope: steeper in type 2 (Alonso-Herrero et al. 2003, see .agn) and in more
-    # obscured nuclei (visible through the narrow-line Balmer decrement), plus a hidden part
-    alpha_hid = HIDDEN_SCATTER["torus_alpha"] * g[2]
-    alpha = float(np.clip((2.3 if agn_type == 1 else 2.8) + 0.25 * (nlr_av - 0.9), 1.8, 3.4)) + alpha_hid
-    # Heckman et al. (2004): L[OIII] (observed) = L_bol / 3500 with ~0.4 dex scatter, here made of
-    # NLR extinction (A_5007 = 1.12 A_V, Cardelli et al. 1989), ionisation and a hidden remainder.
-    # The optical AGN emission (narrow and broad lines, disk continuum) scales with
-    # L_bol,vis = L_bol * 10**-lbol_hid; the torus scales with the true L_bol.
-    lbol_hid = HIDDEN_SCATTER["lbol_agn_dex"] * g[6]
-    delta = -0.4 * 1.12 * (nlr_av - 0.9) + 0.9 * (log_o3hb - 0.49)
-    p.update(
-        log_lbol_agn=log_lbol,
-        agn_type=agn_type,
-        covering_factor=cf,
-        torus_alpha=float(alpha),
-        log_loiii=float(log_lbol - lbol_hid - np.log10(3500.0) + delta),
-        nlr_av=nlr_av,
-        log_o3hb=log_o3hb,
-        log_n2ha=log_n2ha,
-        broad_fwhm_kms=float(10 ** (np.log10(2000) + u[2] * np.log10(3.0))) if agn_type == 1 else np.nan,
-        nlr_sigma_kms=float(np.clip(p["gas_sigma_kms"] * 1.5 + 60 * u[3], 80, 400)),
-        lbol_hid=float(lbol_hid),
-        bolcorr_hid=float(HIDDEN_SCATTER["lbol_bolcorr_dex"] * g[7]),
-        cf_hid=float(np.log10(cf / covering_factor_visible(log_lbol, agn_type))),
-        alpha_hid=float(alpha_hid),
-    )
 
 
 def hidden_scatter_floors(table: dict) -> dict:
@@ -593,6 +466,10 @@ def scatter_floors(table: dict) -> tuple[dict, str]:
     try:
         measured = hidden_scatter_floors(table)
     except (KeyError, ValueError, TypeError):
-        return dict(HIDDEN_SCATTER), "explorer.simulate.population.HIDDEN_SCATTER (design values)"
+        design = dict(HIDDEN_SCATTER)
+        # the two floors the evaluation uses, from the design: sigma of ln q_PAH and of log L_bol
+        design["qpah_frac"] = HIDDEN_SCATTER["qpah_dex"] * float(np.log(10.0))
+        design["lbol_agn_dex"] = float(np.hypot(HIDDEN_SCATTER["lbol_agn_dex"], HIDDEN_SCATTER["lbol_bolcorr_dex"]))
+        return design, "explorer.simulate.population.HIDDEN_SCATTER (design values)"
     out = {k: v for k, v in measured.items() if isinstance(v, int | float)}
     return out, "explorer.simulate.population.hidden_scatter_floors(catalog table)"

@@ -154,17 +154,18 @@ def plot_qpah(table):
     """q_PAH versus gas metallicity, with the visible (no hidden scatter) relation."""
     import matplotlib.pyplot as plt
 
-    from .population import HIDDEN_SCATTER, qpah_of_oh
+    from .host import qpah_of_metallicity
+    from .population import HIDDEN_SCATTER
 
     fig, ax = plt.subplots(figsize=(6.2, 5.0))
     _scatter(ax, table["truth_oh12"], table["truth_qpah"], table)
     oh = np.linspace(8.2, 9.5, 100)
     ax.plot(
         oh,
-        qpah_of_oh(oh),
+        qpah_of_metallicity(oh),
         "k-",
         lw=1.5,
-        label=f"visible relation (hidden scatter {HIDDEN_SCATTER['qpah_frac']:.1%})",
+        label=f"metallicity relation, all stars older than 0.5 Gyr (hidden {HIDDEN_SCATTER['qpah_dex']:.2f} dex)",
     )
     ax.set_xlabel("12 + log(O/H)  (T04 scale)")
     ax.set_ylabel(r"q$_{\rm PAH}$ (%)")

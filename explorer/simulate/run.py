@@ -15,6 +15,7 @@ import numpy as np
 
 from ..catalog import write_catalog
 from ..constants import N_PIX
+from .irspec import IR_COMPONENTS, IR_WAVE_UM
 from . import population as pop
 
 SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
@@ -45,11 +46,12 @@ def _run_chunk(args: tuple[int, int, int]):
     rows = []
     flux = np.empty((stop - start, N_PIX), np.float32)
     weight = np.empty((stop - start, N_PIX), np.float32)
+    ir = np.empty((stop - start, len(IR_COMPONENTS), IR_WAVE_UM.size), np.float32)
     for k, i in enumerate(range(start, stop)):
         p = pop.draw_galaxy(pop.galaxy_rng(seed, i), _POOL)
-        row, flux[k], weight[k] = _SIM.simulate(p)
+        row, flux[k], weight[k], ir[k] = _SIM.simulate(p)
         rows.append(row)
-    return start, rows, flux, weight, time.process_time() - cpu0
+    return start, rows, flux, weight, ir, time.process_time() - cpu0
 
 
 def assign_splits(n: int, seed: int) -> np.ndarray:
@@ -85,19 +87,22 @@ def _simulate_tasks(
 
     Returns
     -------
-    rows : list of n dicts, flux, weight : (n, 3921) float32, cpu_s : float (CPU seconds of all workers)
+    rows : list of n dicts, flux, weight : (n, 3921) float32, ir : (n, 3, 256) float32 rest-frame IR
+    spectra, cpu_s : float (CPU seconds of all workers)
     """
     from tqdm.auto import tqdm
 
     rows: list[dict | None] = [None] * n
     flux = np.empty((n, N_PIX), np.float32)
     weight = np.empty((n, N_PIX), np.float32)
+    ir = np.empty((n, len(IR_COMPONENTS), IR_WAVE_UM.size), np.float32)
     cpu_s = [0.0]
     bar = tqdm(total=n, desc="simulating galaxies", unit="gal", disable=not progress)
 
     def collect(result):
-        start, rws, f, w, cpu = result
+        start, rws, f, w, irs, cpu = result
         cpu_s[0] += cpu
+        ir[start : start + len(rws)] = irs
         rows[start : start + len(rws)] = rws
         flux[start : start + len(rws)] = f
         weight[start : start + len(rws)] = w
@@ -110,7 +115,7 @@ def _simulate_tasks(
     else:
         _run_in_processes(tasks, pool, workers, collect)
     bar.close()
-    return rows, flux, weight, cpu_s[0]
+    return rows, flux, weight, ir, cpu_s[0]
 
 
 def _run_in_processes(tasks, pool: pop.RealPool, workers: int, collect) -> None:
@@ -186,7 +191,7 @@ def simulate_catalog(
     if chunk_size is None:
         chunk_size = int(np.clip(np.ceil(n / (4 * max(workers, 1))), 1, 50))
     tasks = [(int(seed), s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
-    rows, flux, weight, cpu_s = _simulate_tasks(tasks, n, pool, workers, progress)
+    rows, flux, weight, ir, cpu_s = _simulate_tasks(tasks, n, pool, workers, progress)
     t_sim = time.perf_counter()
 
     table: dict[str, np.ndarray] = {"id": np.array([f"SIM-{i:07d}" for i in range(n)])}
@@ -205,6 +210,7 @@ def simulate_catalog(
         "cpu_ms_per_galaxy": round(1e3 * cpu_s / n, 2),
         "real_galaxy_source": "kcorrect/data/test/gst_tests_small.fits (SDSS, resampled z, r, g-r)",
         "hidden_scatter": dict(pop.HIDDEN_SCATTER),
+        "simulation_version": 2,
         "line_flux_unit": "1e-17 erg/s/cm2 (fiber, observed, attenuated, narrow lines)",
         "agn_convention": "truth_agn_type 0 = no AGN; then every other truth AGN column is NaN",
     }
@@ -213,8 +219,16 @@ def simulate_catalog(
         from .demo import FLOAT16_WEIGHT_MAX
 
         np.clip(weight, 0.0, FLOAT16_WEIGHT_MAX, out=weight)
+    ir_rest = {"wave_um": IR_WAVE_UM, **{c: ir[:, k] for k, c in enumerate(IR_COMPONENTS)}}
     path = write_catalog(
-        out, table, flux, weight, simulated=True, provenance=provenance, spectra_dtype=spectra_dtype
+        out,
+        table,
+        flux,
+        weight,
+        simulated=True,
+        provenance=provenance,
+        spectra_dtype=spectra_dtype,
+        ir_rest=ir_rest,
     )
     if progress:
         print(
