@@ -410,7 +410,9 @@ class Catalog:
         uniq, inverse = np.unique(idx, return_inverse=True)
         out = {"wave_um": g["wave_um"][()]}
         for name in g.attrs["components"].split(","):
-            out[name] = g[name][uniq].astype(np.float32)[inverse] if idx.size else np.zeros((0, out["wave_um"].size))
+            out[name] = (
+                g[name][uniq].astype(np.float32)[inverse] if idx.size else np.zeros((0, out["wave_um"].size))
+            )
         return out
 
     def spectra(self, indices) -> tuple[np.ndarray, np.ndarray]:

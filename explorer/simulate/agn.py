@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .observe import C_AA_S, cardelli89_a_over_av
 from .nuclei import covering_factor_visible
+from .observe import C_AA_S, cardelli89_a_over_av
 from .population import lum_distance_cm
 
 # rest-frame vacuum wavelengths (Angstrom), Morton (1991) / NIST

@@ -21,6 +21,8 @@ import numpy as np
 
 from ..constants import WAVE_OBS_VAC_AA
 from . import agn as agn_mod
+from . import host as host_mod
+from .irspec import rest_ir_spectrum
 from .observe import (
     SDSS_FILTERS,
     WISE_FILTERS,
@@ -35,8 +37,6 @@ from .observe import (
     spender_norm,
     wise_fnu_to_vega_mjy,
 )
-from . import host as host_mod
-from .irspec import rest_ir_spectrum
 from .population import (
     QPAH_MAX,
     QPAH_MIN,

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..catalog import write_catalog
 from ..constants import N_PIX
-from .irspec import IR_COMPONENTS, IR_WAVE_UM
 from . import population as pop
+from .irspec import IR_COMPONENTS, IR_WAVE_UM
 
 SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 _SPLIT_STREAM = 0x5EED5  # extra SeedSequence key for the split permutation
