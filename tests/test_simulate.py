@@ -55,7 +55,10 @@ def test_catalog_is_valid(runs):
         none = t["truth_agn_type"] == 0
         assert np.all(np.isnan(t["truth_log_lbol_agn"][none]))
         assert np.all(np.isfinite(t["truth_log_lbol_agn"][~none]))
-        assert np.all((t["class_label"] == "agn") == ~none)
+        # "agn" = an AGN gives most of the fiber's [OIII] (LINER-like nuclei may not)
+        agn = t["class_label"] == "agn"
+        assert np.all(~none[agn])
+        np.testing.assert_array_equal(agn, ~none & (t["truth_agn_oiii_share"] > 0.5))
         # upper limits carry NaN errors, detections finite ones
         for b in ("w1", "w2", "w3", "w4"):
             ul = t[f"{b}_is_ul"]
@@ -89,6 +92,9 @@ def test_deterministic_for_any_worker_count(runs):
         fb, wb = b.spectra(np.arange(N_SMALL))
         np.testing.assert_array_equal(fa, fb)
         np.testing.assert_array_equal(wa, wb)
+        ia, ib = a.ir_rest(np.arange(N_SMALL)), b.ir_rest(np.arange(N_SMALL))
+        for k in ia:
+            np.testing.assert_array_equal(ia[k], ib[k], err_msg=k)
 
 
 @pytest.mark.slow
@@ -107,7 +113,35 @@ def test_physics_sanity_small_sample(runs):
     assert np.all((t["truth_fiber_frac"] > 0) & (t["truth_fiber_frac"] <= 1))
     floors = hidden_scatter_floors(t)
     assert floors["design"] == HIDDEN_SCATTER
-    assert floors["w1_hidden_mag"] < floors["w1_median_sigma_mag"]
+    # PAHs, dust heating and tori scatter the mid-IR more than the stellar-dominated W1
+    assert 0 < floors["w1_hidden_mag"] < floors["w3_hidden_mag"]
+    # the fiber sees the bulge: redder g-r than the whole galaxy (noiseless magnitudes)
+    gr_fib = t["truth_mag_g_fiber"] - t["truth_mag_r_fiber"]
+    gr_tot = t["truth_mag_g_total"] - t["truth_mag_r_total"]
+    assert np.median(gr_fib - gr_tot) > 0.0
+
+
+@pytest.mark.slow
+def test_rest_ir_spectrum_reproduces_the_wise_truth(runs):
+    """The stored 1-40 micron spectrum, seen through the WISE filters, gives the catalog's noiseless
+    WISE fluxes (so a model of the spectrum and the WISE columns describe the same galaxy)."""
+    from explorer.simulate.irspec import IR_COMPONENTS, IR_WAVE_UM
+
+    with Catalog(runs["two"]) as cat:
+        t = cat.table
+        ir = cat.ir_rest(np.arange(N_SMALL))
+    np.testing.assert_array_equal(ir["wave_um"], IR_WAVE_UM)
+    assert all(ir[c].shape == (N_SMALL, IR_WAVE_UM.size) for c in IR_COMPONENTS)
+    assert all(np.all(np.isfinite(ir[c])) and np.all(ir[c] >= 0) for c in IR_COMPONENTS)
+    wave_aa = IR_WAVE_UM * 1e4
+    phot = observe.Photometer(wave_aa, observe.WISE_FILTERS)
+    for i in range(N_SMALL):
+        z = t["z"][i]
+        fnu = sum(ir[c][i] for c in IR_COMPONENTS) * 1e-26  # erg/s/cm^2/Hz
+        flam = fnu * observe.C_AA_S / (wave_aa * (1 + z)) ** 2  # per observed A, at rest wavelengths
+        _, mjy = observe.wise_fnu_to_vega_mjy(observe.Photometer.fnu(phot.weights(z), flam))
+        truth = np.array([t[f"truth_w{b}_flux_mjy"][i] for b in range(1, 5)])
+        np.testing.assert_allclose(mjy, truth, rtol=0.05, err_msg=f"galaxy {i}")
 
 
 @pytest.mark.slow
@@ -137,6 +171,10 @@ def test_demo_catalog_from_test_split(runs):
         assert set(demo.table["split"]) == {"test"}
         assert demo.provenance["parent_provenance"]["seed"] == SEED
         assert demo._h5["spectra/flux"].dtype == np.float16
+        assert demo.has_ir_rest
+        np.testing.assert_array_equal(
+            demo.ir_rest([0])["dust"], big.ir_rest([big.index_of(demo.table["id"][0])])["dust"]
+        )
         i = big.index_of(demo.table["id"][0])
         np.testing.assert_allclose(demo.spectrum(0).flux, big.spectrum(i).flux, rtol=2e-3, atol=2e-3)
 
@@ -217,3 +255,47 @@ def test_splits_are_exact_and_seeded():
 def test_tremonti_relation_value():
     # Tremonti et al. (2004) eq. 3 at log M* = 10
     assert tremonti04_oh(10.0) == pytest.approx(-1.492 + 18.47 - 8.026, abs=1e-9)
+
+
+# -------------------------------------------------------------------------------------------------
+# simulation v2 relations (explorer.simulate.host, .nuclei): known answers
+# -------------------------------------------------------------------------------------------------
+def test_host_dust_relations_known_answers():
+    from explorer.simulate import host
+
+    # solar metallicity (direct scale 8.69 = T04 9.14): gas-to-dust 162 (Remy-Ruyer et al. 2014)
+    assert host.dust_to_gas(8.69 + host.T04_MINUS_DIRECT_DEX) == pytest.approx(1 / 162)
+    # gamma = 0: U_min is the mean intensity; gamma > 0 lowers U_min at fixed <U>
+    assert host.umin_of_mean_u(3.0, 0.0) == pytest.approx(3.0, rel=1e-4)
+    assert host.umin_of_mean_u(3.0, 0.05) < 3.0
+    # <U> = L_dust / (125 M_dust)
+    assert host.mean_u(125e8, 1e8) == pytest.approx(1.0)
+    # more dust, more attenuation; a bigger galaxy spreads it thinner
+    assert host.av_of_dust(2e7, 5.0) == pytest.approx(2 * host.av_of_dust(1e7, 5.0))
+    assert host.av_of_dust(1e7, 10.0) == pytest.approx(host.av_of_dust(1e7, 5.0) / 4)
+    # q_PAH: saturates near solar, falls to the grid floor at low metallicity, scales with old stars
+    assert host.qpah_visible(9.1, 1.0) == pytest.approx(4.0, abs=0.05)
+    assert host.qpah_visible(8.0, 1.0) < 0.6
+    assert host.qpah_visible(9.1, 0.5) == pytest.approx(0.5 * host.qpah_visible(9.1, 1.0))
+    # an old disk is nearly all older than 0.5 Gyr; a young burst lowers that fraction
+    f_old = host.old_fraction(10.0, 3.0, float("nan"), 0.0)
+    assert 0.9 < f_old < 1.0
+    assert host.old_fraction(10.0, 3.0, 0.05, 0.1) == pytest.approx(f_old / 1.1)
+
+
+def test_agn_demographics_known_answers():
+    from explorer.simulate import nuclei
+
+    # young hosts: lognormal at a few per cent of Eddington (Kauffmann & Heckman 2009)
+    assert nuclei.draw_log_edd(0.5, 0.0, young=True) == nuclei.LOG_EDD_YOUNG_PEAK
+    # old hosts: a power law inside its range, most draws at low Eddington ratio
+    lo, hi = nuclei.LOG_EDD_OLD_RANGE
+    draws = [nuclei.draw_log_edd(u, 0.0, young=False) for u in np.linspace(0, 1, 101)]
+    assert lo - 1e-9 <= min(draws) and max(draws) <= hi + 1e-9 and np.median(draws) < -3.5
+    # Seyferts keep their torus, faint radiatively inefficient nuclei lose it
+    assert nuclei.torus_fade(44.0, -1.5) > 0.99
+    assert nuclei.torus_fade(41.0, -4.5) < 0.01
+    # a broad-line nucleus brighter than the host in the fiber is a quasar target, not a galaxy
+    assert not nuclei.passes_galaxy_selection(45.0, 1, 1e43)
+    assert nuclei.passes_galaxy_selection(45.0, 2, 1e43)
+    assert nuclei.passes_galaxy_selection(42.0, 1, 1e43)

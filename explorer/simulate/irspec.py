@@ -23,15 +23,26 @@ IR_WAVE_UM = np.geomspace(1.0, 40.0, 256)
 IR_COMPONENTS = ("stars", "dust", "agn")
 
 
+def _edges(centres: np.ndarray) -> np.ndarray:
+    lc = np.log(centres)
+    mid = 0.5 * (lc[1:] + lc[:-1])
+    return np.exp(np.concatenate([[2 * lc[0] - mid[0]], mid, [2 * lc[-1] - mid[-1]]]))
+
+
 def rest_ir_spectrum(wave_rest_aa, z: float, *components) -> np.ndarray:
     """(len(components), 256) float32 f_nu in mJy at rest wavelengths :data:`IR_WAVE_UM`.
 
     ``components`` are observed-frame f_lambda (erg/s/cm^2/A per observed A) on ``wave_rest_aa``.
+    Each output point is the flux-conserving mean of f_lambda over its log-spaced bin, so band
+    integrals (WISE photometry, PAH band fluxes) and narrow lines are kept.
     """
     w = np.asarray(wave_rest_aa, float)
+    edges = _edges(IR_WAVE_UM) * 1e4
     lam_obs = IR_WAVE_UM * 1e4 * (1.0 + z)
     out = np.empty((len(components), IR_WAVE_UM.size), np.float32)
     for i, f_lam in enumerate(components):
-        f = np.interp(np.log(IR_WAVE_UM * 1e4), np.log(w), np.asarray(f_lam, float))
-        out[i] = f * lam_obs**2 / C_AA_S / 1e-26
+        f = np.asarray(f_lam, float)
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(w))])
+        mean = np.diff(np.interp(edges, w, cum)) / np.diff(edges)
+        out[i] = mean * lam_obs**2 / C_AA_S / 1e-26
     return out
