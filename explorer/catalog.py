@@ -158,27 +158,8 @@ def write_catalog(
     import h5py
 
     path = Path(path)
-    missing = [c for c in REQUIRED if c not in table]
-    if missing:
-        raise CatalogError(f"cannot write {path}: required columns missing: {missing}")
-    n = len(np.asarray(table["id"]))
-    has_spectra = flux is not None or weight is not None
-    if not has_spectra and latents is None:
-        raise CatalogError(f"cannot write {path}: a catalog needs spectra (flux, weight) or latents")
-    if has_spectra:
-        flux = np.asarray(flux)
-        weight = np.asarray(weight)
-        if flux.shape != (n, N_PIX) or weight.shape != (n, N_PIX):
-            raise CatalogError(
-                f"cannot write {path}: flux {flux.shape} and weight {weight.shape} must be ({n}, {N_PIX})"
-            )
-    if latents is not None:
-        latents = np.asarray(latents, dtype=np.float32)
-        if latents.ndim != 2 or latents.shape[0] != n:
-            raise CatalogError(f"cannot write {path}: latents {latents.shape} must be ({n}, S)")
-    for name, col in table.items():
-        if len(np.asarray(col)) != n:
-            raise CatalogError(f"cannot write {path}: column {name!r} has {len(col)} rows, expected {n}")
+    n, flux, weight, latents = _checked_inputs(path, table, flux, weight, latents)
+    has_spectra = flux is not None
     cols = dict(table)
     if "n_good_pix" not in cols and has_spectra:
         cols["n_good_pix"] = np.count_nonzero(weight > 0, axis=1).astype(np.int32)
@@ -502,3 +483,29 @@ def _write_ir_rest(f, ir_rest: dict, n: int, path: Path, kw: dict) -> None:
         if arr.shape != (n, wave.size):
             raise CatalogError(f"cannot write {path}: ir_rest/{name} {arr.shape} must be ({n}, {wave.size})")
         g.create_dataset(name, data=arr, chunks=(1, wave.size) if n else None, **kw)
+
+
+def _checked_inputs(path: Path, table: dict, flux, weight, latents):
+    """(n, flux, weight, latents) as arrays, or a :class:`CatalogError` naming what is wrong."""
+    missing = [c for c in REQUIRED if c not in table]
+    if missing:
+        raise CatalogError(f"cannot write {path}: required columns missing: {missing}")
+    n = len(np.asarray(table["id"]))
+    has_spectra = flux is not None or weight is not None
+    if not has_spectra and latents is None:
+        raise CatalogError(f"cannot write {path}: a catalog needs spectra (flux, weight) or latents")
+    if has_spectra:
+        flux = np.asarray(flux)
+        weight = np.asarray(weight)
+        if flux.shape != (n, N_PIX) or weight.shape != (n, N_PIX):
+            raise CatalogError(
+                f"cannot write {path}: flux {flux.shape} and weight {weight.shape} must be ({n}, {N_PIX})"
+            )
+    if latents is not None:
+        latents = np.asarray(latents, dtype=np.float32)
+        if latents.ndim != 2 or latents.shape[0] != n:
+            raise CatalogError(f"cannot write {path}: latents {latents.shape} must be ({n}, S)")
+    for name, col in table.items():
+        if len(np.asarray(col)) != n:
+            raise CatalogError(f"cannot write {path}: column {name!r} has {len(col)} rows, expected {n}")
+    return n, flux, weight, latents

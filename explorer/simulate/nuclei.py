@@ -32,7 +32,7 @@ import numpy as np
 AGN_HIDDEN: dict[str, float] = {
     "covering_factor_dex": 0.2,  # Lusso et al. (2013); Asmus et al. (2015)
     "torus_alpha": 0.3,  # absolute, mid-IR slope at fixed type and NLR extinction
-    "lbol_agn_dex": 0.1,  # disk luminosity at fixed narrow-line luminosity, beyond the visible part
+    "ldisk_dex": 0.1,  # disk luminosity at fixed narrow-line luminosity, beyond the visible part
     "lbol_bolcorr_dex": 0.25,  # X-ray bolometric corrections (Lusso et al. 2012; Duras et al. 2020)
 }
 
@@ -129,7 +129,7 @@ def _accretion(rng: np.random.Generator, p: dict, log_mbh: float, host_fiber_l: 
         log_edd = draw_log_edd(u[0], g[0], young)
         log_lbol = float(38.1 + log_mbh + log_edd)
         agn_type = 2 if u[1] < covering_factor_visible(log_lbol, 2) else 1
-        lbol_hid = AGN_HIDDEN["lbol_agn_dex"] * g[1]
+        lbol_hid = AGN_HIDDEN["ldisk_dex"] * g[1]
         if log_edd < LOG_EDD_LINER:
             agn_type = 2  # no broad-line region in radiatively inefficient nuclei (Ho 2008)
         if passes_galaxy_selection(log_lbol - lbol_hid, agn_type, host_fiber_l):

@@ -470,7 +470,7 @@ def scatter_floors(table: dict) -> tuple[dict, str]:
         # the two floors the evaluation uses, from the design: sigma of ln q_PAH and of log L_bol
         design["qpah_frac"] = HIDDEN_SCATTER["qpah_dex"] * float(np.log(10.0))
         design["lbol_agn_dex"] = float(
-            np.hypot(HIDDEN_SCATTER["lbol_agn_dex"], HIDDEN_SCATTER["lbol_bolcorr_dex"])
+            np.hypot(HIDDEN_SCATTER["ldisk_dex"], HIDDEN_SCATTER["lbol_bolcorr_dex"])
         )
         return design, "explorer.simulate.population.HIDDEN_SCATTER (design values)"
     out = {k: v for k, v in measured.items() if isinstance(v, int | float)}

@@ -198,22 +198,7 @@ def simulate_catalog(
     for key in rows[0]:
         table[key] = np.array([r[key] for r in rows])
     table["split"] = assign_splits(n, seed)
-    provenance = {
-        "generator": "explorer.simulate.run.simulate_catalog",
-        "command": command if command is not None else " ".join(sys.argv),
-        "seed": int(seed),
-        "n": n,
-        "versions": package_versions(),
-        "created": started.isoformat(timespec="seconds"),
-        "wall_s_setup_and_simulate": round(t_sim - t0, 1),
-        "workers": int(workers),
-        "cpu_ms_per_galaxy": round(1e3 * cpu_s / n, 2),
-        "real_galaxy_source": "kcorrect/data/test/gst_tests_small.fits (SDSS, resampled z, r, g-r)",
-        "hidden_scatter": dict(pop.HIDDEN_SCATTER),
-        "simulation_version": 2,
-        "line_flux_unit": "1e-17 erg/s/cm2 (fiber, observed, attenuated, narrow lines)",
-        "agn_convention": "truth_agn_type 0 = no AGN; then every other truth AGN column is NaN",
-    }
+    provenance = _provenance(command, seed, n, started, t_sim - t0, workers, cpu_s)
     rows.clear()  # free the per-row dicts before writing
     if np.dtype(spectra_dtype) == np.float16:
         from .demo import FLOAT16_WEIGHT_MAX
@@ -240,3 +225,23 @@ def simulate_catalog(
 
         make_report(path, report_dir)
     return path
+
+
+def _provenance(command, seed: int, n: int, started, wall_s: float, workers: int, cpu_s: float) -> dict:
+    """The provenance record of a simulated catalog."""
+    return {
+        "generator": "explorer.simulate.run.simulate_catalog",
+        "command": command if command is not None else " ".join(sys.argv),
+        "seed": int(seed),
+        "n": n,
+        "versions": package_versions(),
+        "created": started.isoformat(timespec="seconds"),
+        "wall_s_setup_and_simulate": round(wall_s, 1),
+        "workers": int(workers),
+        "cpu_ms_per_galaxy": round(1e3 * cpu_s / n, 2),
+        "real_galaxy_source": "kcorrect/data/test/gst_tests_small.fits (SDSS, resampled z, r, g-r)",
+        "hidden_scatter": dict(pop.HIDDEN_SCATTER),
+        "simulation_version": 2,
+        "line_flux_unit": "1e-17 erg/s/cm2 (fiber, observed, attenuated, narrow lines)",
+        "agn_convention": "truth_agn_type 0 = no AGN; then every other truth AGN column is NaN",
+    }
