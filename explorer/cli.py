@@ -190,6 +190,33 @@ def cmd_ceiling(args) -> int:
     return 0
 
 
+def cmd_ladder(args) -> int:
+    import json
+
+    from .ml.ladder import information_ladder
+
+    spectrum = json.loads(open(args.spectrum_json).read()) if args.spectrum_json else None
+    out = information_ladder(
+        args.catalog,
+        n_members=args.members,
+        epochs=args.epochs,
+        max_train=args.max_train,
+        spectrum_result=spectrum,
+        seed=args.seed,
+        progress=not args.json,
+    )
+    if args.json:
+        print_json(out)
+    else:
+        for rung, res in out["rungs"].items():
+            bands = "  ".join(
+                f"{b} {m['chi2_n']:.2f}/{m.get('chi2_n_paper', float('nan')):.2f}"
+                for b, m in res["bands"].items()
+            )
+            print(f"{rung:>15}: chi2_n/chi2_n_paper  {bands}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     """Serve app.ipynb with Voila: the options of the browser tests (``VOILA_OPTIONS``) and their
     environment (``voila_env``: the dashboard's template on ``JUPYTER_PATH``)."""
@@ -483,6 +510,21 @@ def _add_model_verbs(sub) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ceiling)
+
+    s = sub.add_parser(
+        "ladder",
+        help="information ladder of a simulated catalog: WISE chi2_N from exact truth, measured truth, spectrum",
+    )
+    s.add_argument("catalog", help="simulated catalog (.h5, simulation v2)")
+    s.add_argument(
+        "--spectrum-json", default=None, help="the `ceiling --json` output, shown as the last rung"
+    )
+    s.add_argument("--members", type=int, default=2, help="ensemble members per rung (default 2)")
+    s.add_argument("--epochs", type=int, default=150, help="maximum epochs (early stopping, default 150)")
+    s.add_argument("--max-train", type=int, default=None, help="subsample the training split")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print the full result as JSON")
+    s.set_defaults(func=cmd_ladder)
 
 
 def _add_attribute_verb(sub) -> None:
