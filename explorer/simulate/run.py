@@ -47,6 +47,7 @@ def _run_chunk(args: tuple[int, int, int]):
     weight = np.empty((stop - start, N_PIX), np.float32)
     for k, i in enumerate(range(start, stop)):
         p = pop.draw_galaxy(pop.galaxy_rng(seed, i), _POOL)
+        p["catalog_seed"] = seed  # the WISE zero points are common to the whole catalog
         row, flux[k], weight[k] = _SIM.simulate(p)
         rows.append(row)
     return start, rows, flux, weight, time.process_time() - cpu0
