@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.constants import N_PIX, WISE_CALIB_FRAC, WISE_F0_JY
+from explorer.constants import N_PIX, WISE_CALIB_FRAC, WISE_DEPTH_5SIGMA_MJY, WISE_F0_JY
 from explorer.simulate import observe
 
 
@@ -31,7 +31,12 @@ def test_background_sigma_falls_as_one_over_sqrt_coverage():
     s12 = observe.wise_background_sigma_mjy(np.full(4, 12.0))
     s48 = observe.wise_background_sigma_mjy(np.full(4, 48.0))
     np.testing.assert_allclose(s12 / s48, 2.0)
-    np.testing.assert_allclose(s12, observe.WISE_DEPTH5_ECLIPTIC_MJY / 5.0)
+    typical = observe.wise_background_sigma_mjy(observe.WISE_COVERAGE_SKY_MEDIAN)
+    np.testing.assert_allclose(typical, WISE_DEPTH_5SIGMA_MJY / 5.0)
+    # about the 4-band survey's ecliptic sensitivity, "better than 0.08, 0.11, 1, 6 mJy" (Wright et al. 2010)
+    ecl = 5 * observe.wise_background_sigma_mjy(np.full(4, observe.WISE_COVERAGE_ECLIPTIC))
+    np.testing.assert_allclose(ecl, [0.08, 0.11, 1.0, 6.0], rtol=0.22)
+    assert np.all(ecl < 1.03 * np.array([0.08, 0.11, 1.0, 6.0]))
 
 
 def test_measured_scatter_matches_sigma_and_halves_with_four_times_the_coverage():

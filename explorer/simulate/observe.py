@@ -17,6 +17,7 @@ from ..constants import (
     WAVE_OBS_VAC_AA,
     WISE_AB_MINUS_VEGA,
     WISE_CALIB_FRAC,
+    WISE_DEPTH_5SIGMA_MJY,
     WISE_DETECTION_SNR,
     WISE_F0_JY,
     WISE_WAVE_UM,
@@ -370,15 +371,18 @@ def observe_sdss_mags(mag_true: np.ndarray, rng: np.random.Generator):
 # ----------------------------------------------------------------------------------------------
 # AllWISE-like photometry: zero point, colour term, coverage, extended sources, w?sigmpro
 # ----------------------------------------------------------------------------------------------
-#: 5-sigma point-source sensitivity (mJy) of the 4-band cryogenic survey "in unconfused regions on
-#: the ecliptic" (Wright et al. 2010, AJ 140 1868, abstract): better than 0.08, 0.11, 1 and 6 mJy.
-WISE_DEPTH5_ECLIPTIC_MJY = np.array([0.08, 0.11, 1.0, 6.0])
-#: Depth of coverage of that survey on the ecliptic: 12-13 exposures (WISE All-Sky Explanatory
-#: Supplement, sect. VI.2); we take the lower value for the sensitivity above.
+#: Depth of coverage of the 4-band cryogenic survey on the ecliptic: 12-13 exposures (WISE All-Sky
+#: Explanatory Supplement, sect. VI.2); we take the lower value.
 WISE_COVERAGE_ECLIPTIC = 12.0
 #: AllWISE coadds twice as many independent W1 and W2 observations over most of the sky; its W3 and
 #: W4 depth is comparable to the All-Sky release (AllWISE Explanatory Supplement, sect. IV.1).
 ALLWISE_COVERAGE_FACTOR = np.array([2.0, 2.0, 1.0, 1.0])
+#: Median coverage over the sky with coverage ~ 1 / cos(ecliptic latitude) (half the sky has
+#: |sin b| < 1/2): 12 / cos 30 deg = 13.9 in W3/W4, 27.7 in W1/W2. The typical AllWISE 5-sigma depths
+#: ``WISE_DEPTH_5SIGMA_MJY`` (0.054, 0.071, 0.73, 5 mJy) are taken to hold there. Check: scaled to
+#: the All-Sky survey on the ecliptic (12 exposures in every band) they give 0.082, 0.108, 0.79 and
+#: 5.4 mJy, against its "better than 0.08, 0.11, 1 and 6 mJy" (Wright et al. 2010, abstract).
+WISE_COVERAGE_SKY_MEDIAN = WISE_COVERAGE_ECLIPTIC * ALLWISE_COVERAGE_FACTOR / np.cos(np.radians(30.0))
 #: Two strips in ecliptic longitude were covered a second time during the cryogenic survey, with on
 #: average twice the coverage (All-Sky Explanatory Supplement, sect. V.2), degrees.
 WISE_DOUBLE_STRIPS_ELON_DEG = ((26.0, 40.0), (199.0, 226.0))
@@ -431,10 +435,11 @@ def wise_coverage(ra_deg: float, dec_deg: float) -> np.ndarray:
 def wise_background_sigma_mjy(coverage) -> np.ndarray:
     """1-sigma background noise of profile-fit photometry (mJy) for a depth of coverage (W1..W4).
 
-    The ecliptic 5-sigma sensitivity scaled by 1/sqrt(coverage) (independent exposures).
+    The typical AllWISE 5-sigma depth at the sky-median coverage, scaled by 1/sqrt(coverage)
+    (independent exposures).
     """
     cov = np.maximum(np.asarray(coverage, float), 1.0)
-    return WISE_DEPTH5_ECLIPTIC_MJY / 5.0 * np.sqrt(WISE_COVERAGE_ECLIPTIC / cov)
+    return WISE_DEPTH_5SIGMA_MJY / 5.0 * np.sqrt(WISE_COVERAGE_SKY_MEDIAN / cov)
 
 
 def w4_colour_factor(flux_true_mjy: np.ndarray) -> np.ndarray:
@@ -482,7 +487,7 @@ def observe_wise(
     flux_true_mjy : (4,) noiseless total flux densities through the laboratory bandpasses (mJy)
     rng : random generator (the galaxy's own)
     zero_point_mag : (4,) or scalar, the catalog's zero-point offsets (:func:`catalog_zero_points`)
-    coverage : (4,) depth of coverage (:func:`wise_coverage`); default the ecliptic's
+    coverage : (4,) depth of coverage (:func:`wise_coverage`); default the sky median
     r50_arcsec : half-light radius; resolved galaxies lose flux to the PSF fit
 
     The measured flux is the true one times the W4 colour term and the profile-fit fraction, plus
@@ -493,7 +498,7 @@ def observe_wise(
     plus 2 sigma) and sigma is null (NaN) (AllWISE Explanatory Supplement, sect. II.1.a).
     """
     f_true = np.asarray(flux_true_mjy, float)
-    cov = WISE_COVERAGE_ECLIPTIC * ALLWISE_COVERAGE_FACTOR if coverage is None else np.asarray(coverage)
+    cov = WISE_COVERAGE_SKY_MEDIAN if coverage is None else np.asarray(coverage, float)
     sig_bkg = wise_background_sigma_mjy(cov)
     f_meas = f_true * w4_colour_factor(f_true) * wpro_flux_fraction(r50_arcsec)
     g = rng.standard_normal((2, 4))
