@@ -291,9 +291,10 @@ def _noise_shapes():
 
 
 #: SDSS spectrophotometric calibration error, mag rms: magnitudes synthesised from SDSS spectra
-#: agree with the broad-band photometry to within 0.04 mag, with little tilt across colours
-#: (Fukugita et al. 2011, AJ 141 47, abstract; the SDSS DR6 paper quotes ~4 % rms). The sources do
-#: not split it into a grey and a wavelength-dependent part: we give each half of the variance.
+#: agree with the broad-band photometry with "errors no more than 0.04 mag and little tilt along
+#: the wide range of colours" (Fukugita et al. 2011, arXiv:1008.0510, abstract); we take 0.04 mag
+#: as the rms. The source does not split it into a grey and a wavelength-dependent part: we give
+#: each half of the variance.
 SPECTRO_CALIB_MAG = 0.04
 
 
@@ -388,13 +389,13 @@ WISE_COVERAGE_SKY_MEDIAN = WISE_COVERAGE_ECLIPTIC * ALLWISE_COVERAGE_FACTOR / np
 WISE_DOUBLE_STRIPS_ELON_DEG = ((26.0, 40.0), (199.0, 226.0))
 #: Obliquity of the ecliptic (J2000, IAU 1976), degrees.
 OBLIQUITY_DEG = 23.4393
-#: PSF FWHM of the WISE bands, arcsec (Wright et al. 2010, sect. 3).
+#: Angular resolution (PSF FWHM) of the WISE bands, arcsec (Wright et al. 2010, abstract).
 WISE_PSF_FWHM_ARCSEC = np.array([6.1, 6.4, 6.5, 12.0])
 #: The WPRO (profile-fit) uncertainty includes a PSF-model term that floors the S/N at about 60
 #: (All-Sky Explanatory Supplement, sect. VI.3.b): a fractional error of 1/60 in quadrature.
 WPRO_SNR_MAX = 60.0
 #: The in-flight W4 response is the laboratory curve shifted 3.3 % to the red, effective wavelength
-#: 22.8 instead of 22.1 micron (Brown, Jarrett & Cluver 2014, PASA 31 e049).
+#: 22.8 instead of 22.1 micron (Brown, Jarrett & Cluver 2014, PASA; arXiv:1411.5444, abstract).
 W4_WAVELENGTH_SHIFT = 22.8 / 22.1
 _ZERO_POINT_STREAM = 0x2E80  # SeedSequence key of the catalog zero points
 
