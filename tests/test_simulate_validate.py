@@ -115,9 +115,9 @@ def test_wise_error_rows_against_the_depth_scaling():
     n = 50
     t = {}
     for b in range(4):
-        m = 15.0 if b < 2 else m5[b]
+        m = 14.0 if b < 2 else m5[b]
         t[f"w{b + 1}_mag_vega"] = np.full(n, m)
-        t[f"w{b + 1}_sigma_mag"] = np.full(n, 1.0857 / 5 * 10 ** (0.4 * (m - m5[b])))
+        t[f"w{b + 1}_sigma_mag"] = np.full(n, np.hypot(1.0857 / 5 * 10 ** (0.4 * (m - m5[b])), 1.0857 / 60))
     rows = _rows(v.wise_error_rows(t))
     assert all(rows[f"sigma_w{b}"].status == "in range" for b in range(1, 5))
     t["w1_sigma_mag"] *= 2

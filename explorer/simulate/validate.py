@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import WISE_BANDS, WISE_DEPTH_5SIGMA_MJY, mjy_to_vega_mag
+from .observe import WPRO_SNR_MAX
 
 #: Markers of the generated table in a markdown file.
 START_MARKER = "<!-- validation:start -->"
@@ -277,9 +278,9 @@ def qpah_rows(table: dict) -> list[Row]:
     return out
 
 
-#: Magnitudes at which the median errors are compared: W1/W2 at 15 mag (where SDSS galaxies are),
+#: Magnitudes at which the median errors are compared: W1/W2 at 14 mag (where SDSS galaxies are),
 #: W3/W4 at their 5-sigma depth.
-SIGMA_REFERENCE_MAG = {"W1": 15.0, "W2": 15.0, "W3": None, "W4": None}
+SIGMA_REFERENCE_MAG = {"W1": 14.0, "W2": 14.0, "W3": None, "W4": None}
 
 
 def wise_error_rows(table: dict) -> list[Row]:
@@ -287,19 +288,21 @@ def wise_error_rows(table: dict) -> list[Row]:
 
     At the typical AllWISE 5-sigma point-source depth (0.054, 0.071, 0.73, 5 mJy: W1 16.9, W2 16.0,
     W3 11.6, W4 8.1 mag; AllWISE Explanatory Supplement) sigma is 1.0857 / 5 = 0.217 mag by
-    definition; brighter, background-limited photometry has sigma = 0.217 x 10^(0.4 (m - m5)).
-    Coverage varies over the sky, hence a +-30 % tolerance (shown, not asserted).
+    definition; brighter, background-limited photometry has sigma = 0.217 x 10^(0.4 (m - m5)), and
+    the profile-fit error has a PSF-model floor of 1.0857 / 60 mag in quadrature (All-Sky
+    Explanatory Supplement, sect. VI.3.b). Coverage varies over the sky, hence a +-30 % tolerance
+    (shown, not asserted).
     """
     depth_mag = mjy_to_vega_mag(WISE_DEPTH_5SIGMA_MJY, np.arange(4))
     rows = []
     for b, band in enumerate(WISE_BANDS):
         m5 = float(depth_mag[b])
         m = SIGMA_REFERENCE_MAG[band] if SIGMA_REFERENCE_MAG[band] is not None else m5
-        expect = 1.0857 / 5.0 * 10 ** (0.4 * (m - m5))
+        expect = float(np.hypot(1.0857 / 5.0 * 10 ** (0.4 * (m - m5)), 1.0857 / WPRO_SNR_MAX))
         stat = f"median {band} σ at {band} = {m:.1f} ± 0.25 mag (detected)"
         pub = (
             f"{expect:.3f} mag: the typical AllWISE 5σ depth ({band} = {m5:.1f} mag, AllWISE Explanatory "
-            "Supplement), background-limited scaling"
+            "Supplement) scaled to this magnitude, with the S/N ≤ 60 floor (sect. VI.3.b)"
         )
         kw = {"unit": "mag", "lo": 0.7 * expect, "hi": 1.3 * expect, "tolerance": "±30 %"}
         key = f"sigma_{band.lower()}"
@@ -337,7 +340,7 @@ def _fmt(row: Row) -> str:
     if row.ours is None or not np.isfinite(row.ours):
         return "n/a"
     unit = {"%": " %", "mag": " mag", "dex": " dex"}.get(row.unit, "")
-    digits = 1 if row.unit == "%" else 2
+    digits = {"%": 1, "mag": 3}.get(row.unit, 2)
     return f"{row.ours:.{digits}f}{unit}"
 
 
