@@ -78,6 +78,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_validate_sim(args) -> int:
+    from .simulate.validate import format_markdown, validate_catalog, write_markdown
+
+    rows = validate_catalog(args.catalog)
+    text = format_markdown(rows, args.catalog)
+    if args.write is not None:
+        print(f"wrote {write_markdown(args.write, text)}", file=sys.stderr)
+    print_json([r.as_dict() for r in rows]) if args.json else print(text, end="")
+    return 0
+
+
 def cmd_train_encoder(args) -> int:
     from .ml.train import train_encoder
 
@@ -563,11 +574,19 @@ def _add_attribute_verb(sub) -> None:
 
 
 def _add_report_verbs(sub) -> None:
-    """report, serve."""
+    """report, validate-sim, serve."""
     s = sub.add_parser("report", help="diagnostic figures of a simulated catalog")
     s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG))
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("validate-sim", help="validation table of a catalog against published statistics")
+    s.add_argument("catalog", nargs="?", default=str(DEMO_CATALOG))
+    s.add_argument(
+        "--write", type=Path, default=None, help="markdown file to put the table in (between markers)"
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_validate_sim)
 
     s = sub.add_parser("serve", help="serve the dashboard (app.ipynb) with Voila")
     s.add_argument("--port", type=int, default=8866)

@@ -28,6 +28,7 @@ from .observe import (
     WISE_FILTERS,
     Photometer,
     air_to_vac,
+    catalog_zero_points,
     fiber_fraction,
     fnu_to_ab,
     observe_sdss_mags,
@@ -35,6 +36,7 @@ from .observe import (
     observe_wise,
     render_lines,
     spender_norm,
+    wise_coverage,
     wise_fnu_to_vega_mjy,
 )
 from .population import (
@@ -298,7 +300,13 @@ class GalaxySimulator:
         # -- observed photometry -----------------------------------------------------------------
         mag_tot, err_tot = observe_sdss_mags(phot["ugriz_tot"], rng)
         mag_fib, err_fib = observe_sdss_mags(phot["ugriz_fib"], rng)
-        wise = observe_wise(phot["wise_mjy_true"], rng)
+        wise = observe_wise(
+            phot["wise_mjy_true"],
+            rng,
+            zero_point_mag=catalog_zero_points(p.get("catalog_seed", 0)),
+            coverage=wise_coverage(p["ra_deg"], p["dec_deg"]),
+            r50_arcsec=p["r50_arcsec"],
+        )
 
         # -- truth lines (fiber, observed, attenuated; narrow components only) -------------------
         bpt, agn_share = {}, {}

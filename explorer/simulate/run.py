@@ -49,6 +49,7 @@ def _run_chunk(args: tuple[int, int, int]):
     ir = np.empty((stop - start, len(IR_COMPONENTS), IR_WAVE_UM.size), np.float32)
     for k, i in enumerate(range(start, stop)):
         p = pop.draw_galaxy(pop.galaxy_rng(seed, i), _POOL)
+        p["catalog_seed"] = seed  # the WISE zero points are common to the whole catalog
         row, flux[k], weight[k], ir[k] = _SIM.simulate(p)
         rows.append(row)
     return start, rows, flux, weight, ir, time.process_time() - cpu0
