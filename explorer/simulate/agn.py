@@ -147,3 +147,34 @@ def agn_continuum_flam(
         torus = torus_flam(w, z, p["log_lbol_agn"], p["covering_factor"], p["torus_alpha"], p["agn_type"])
     # low-luminosity, radiatively inefficient nuclei lose their torus (see .nuclei)
     return disk, torus * p.get("torus_fade", 1.0)
+
+
+#: Halpha equivalent width (rest, A) of the gas that hot low-mass evolved stars (post-AGB) ionise in
+#: old populations: 0.5-2.4 A predicted and observed in "retired" galaxies (Stasinska et al. 2008;
+#: Cid Fernandes et al. 2011, the WHAN diagram's EW < 3 A class); 1 A adopted.
+RETIRED_EW_HA_AA = 1.0
+
+
+def retired_lines(flam_6563_old: float, z: float, sigma_kms: float):
+    """LINER-like lines of gas ionised by old stars (no AGN): (wavelength, flux, sigma).
+
+    ``flam_6563_old`` is the old stars' continuum at rest 6563 A (observed-frame f_lambda per
+    observed A, as bagpipes gives it); line ratios of retired galaxies: [NII]/Halpha ~ 1.4,
+    [OIII]/Hbeta ~ 1.3, strong [OII] (Cid Fernandes et al. 2011; Yan & Blanton 2012), case B
+    Halpha/Hbeta = 2.86.
+    """
+    f_ha = RETIRED_EW_HA_AA * flam_6563_old * (1.0 + z)
+    f_hb = f_ha / 2.86
+    rel = {
+        W_HA: f_ha,
+        W_HB: f_hb,
+        W_NII_6583: f_ha * 10**0.15,
+        W_NII_6548: f_ha * 10**0.15 / 3.05,
+        W_OIII_5007: f_hb * 10**0.1,
+        W_OIII_4959: f_hb * 10**0.1 / 2.98,
+        W_OII_3726: f_hb * 3.0 * 0.45,
+        W_OII_3729: f_hb * 3.0 * 0.55,
+        W_OI_6300: f_ha * 0.2,
+    }
+    waves = np.array(list(rel))
+    return waves, np.array(list(rel.values())), np.full(waves.size, sigma_kms)

@@ -114,6 +114,13 @@ def _components(p: dict, comp: str, qpah: float, umin: float, gamma: float) -> d
     }
 
 
+def ffib_of(p: dict, comp: str) -> float:
+    """Fraction of the bulge's (Sersic n = 4, r_e = 0.4 r_50) or the disk's (n = 1) light in the fiber."""
+    if comp == "bulge":
+        return fiber_fraction(p["r50_bulge_arcsec"], 4.0, p["seeing_fwhm_arcsec"])
+    return fiber_fraction(p["r50_arcsec"], 1.0, p["seeing_fwhm_arcsec"])
+
+
 def component_weights(p: dict) -> dict:
     """Weights of the bulge and disk models (each computed for 10^10 Msun formed in its delayed
     part) so that B/T is the bulge's share of the formed mass."""
@@ -134,6 +141,9 @@ class GalaxySimulator:
         class _Model(bagpipes.models.model_galaxy):
             def _get_wavelength_sampling(self_inner):  # noqa: N805
                 return wave
+
+            def _calculate_uvj_mags(self_inner):  # noqa: N805
+                pass  # rest-frame UVJ colours are not used here: skip their filter integrals
 
         dummy = {  # any valid parameters: the model is built once and then only updated
             "zmet_bulge": 1.0,
@@ -273,12 +283,18 @@ class GalaxySimulator:
         # -- AGN -------------------------------------------------------------------------------
         disk, torus = agn_mod.agn_continuum_flam(p, self.wave, z)
         a_w, a_f, a_s, a_broad = agn_mod.agn_lines(p, z)
+        # gas ionised by old stars (post-AGB) in the fiber: LINER-like lines without an AGN
+        old_fib = parts["bulge"]["spec"] * w["bulge"] * ffib_of(p, "bulge")
+        old_fib = old_fib + parts["disk"]["spec"] * w["disk"] * ffib_of(p, "disk") * p["pah_old_fraction"]
+        r_w, r_f, r_s = agn_mod.retired_lines(
+            scale * float(np.interp(6564.6, self.wave_vac_opt, old_fib[self.opt])), z, p["gas_sigma_kms"]
+        )
+        is_agn_line = np.concatenate([np.ones(a_w.size, bool), np.zeros(r_w.size, bool)])
+        a_w, a_f, a_s = np.concatenate([a_w, r_w]), np.concatenate([a_f, r_f]), np.concatenate([a_s, r_s])
+        a_broad = np.concatenate([a_broad, np.zeros(r_w.size, bool)])
 
         # -- photometry (total: WISE and ugriz see everything; fiber: each component's aperture) --
-        ffib = {
-            "bulge": fiber_fraction(p["r50_bulge_arcsec"], 4.0, p["seeing_fwhm_arcsec"]),
-            "disk": fiber_fraction(p["r50_arcsec"], 1.0, p["seeing_fwhm_arcsec"]),
-        }
+        ffib = {c: ffib_of(p, c) for c in COMPONENTS}
         host_s = heat["host"] * scale
         fib_s = scale * sum(ffib[c] * w[c] * parts[c]["spec"] for c in COMPONENTS)
         hlines = scale * lines0
@@ -314,7 +330,7 @@ class GalaxySimulator:
             f = scale * sum(ffib[c] * w[c] * parts[c]["em"][idx] for c in COMPONENTS)
             sel = (~a_broad) & (np.abs(a_w - BPT_WAVE_VAC[key]) < 0.5)
             bpt[key] = (f + a_f[sel].sum()) * 1e17
-            agn_share[key] = float(a_f[sel].sum() * 1e17 / bpt[key]) if bpt[key] > 0 else 0.0
+            agn_share[key] = float(a_f[sel & is_agn_line].sum() * 1e17 / bpt[key]) if bpt[key] > 0 else 0.0
 
         mass["ms"] = float(speagle14_log_sfr(mass["log_mstar"], z))
         mass["agn_oiii_share"] = agn_share["oiii5007"]
