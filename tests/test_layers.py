@@ -40,6 +40,7 @@ LAYERS = {
     "app": 5,
     "cli": 5,
     "cli_data": 5,
+    "cli_sim": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,
