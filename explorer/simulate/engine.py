@@ -97,21 +97,23 @@ def _components(p: dict, comp: str, qpah: float, umin: float, gamma: float) -> d
     """bagpipes components of the bulge or the disk (a delayed-tau SFH plus a burst, always both)."""
     if comp == "bulge":
         zmet, age, tau, av = p["zmet_bulge"], p["bulge_age_gyr"], p["bulge_tau_gyr"], p["av_bulge"]
-        burst_age, burst_mass = 1.0, NO_BURST_LOG_MASS
+        burst_age, burst_mass = np.nan, NO_BURST_LOG_MASS
     else:
         zmet, age, tau, av = p["zmet_disk"], p["sfh_age_gyr"], p["sfh_tau_gyr"], p["av"]
         has_burst = p["burst_frac"] > 0
         burst_age = p["burst_age_gyr"] if has_burst else 1.0
         burst_mass = MASSFORMED + np.log10(p["burst_frac"]) if has_burst else NO_BURST_LOG_MASS
-    return {
+    out = {
         "redshift": p["z"],
         "t_bc": 0.01,
         "delayed": {"age": age, "tau": tau, "massformed": MASSFORMED, "metallicity": zmet},
-        "burst": {"age": burst_age, "massformed": burst_mass, "metallicity": zmet},
         # qpah, umin, gamma MUST be inside the dust dict (bagpipes ignores them elsewhere)
         "dust": {"type": "Calzetti", "Av": av, "eta": p["eta"], "qpah": qpah, "umin": umin, "gamma": gamma},
-        "nebular": {"logU": p["logU"], "metallicity": p["zmet_gas_neb"]},
     }
+    if comp == "disk":  # the old bulge has no young stars: no burst, no HII regions (and half the cost)
+        out["burst"] = {"age": burst_age, "massformed": burst_mass, "metallicity": zmet}
+        out["nebular"] = {"logU": p["logU"], "metallicity": p["zmet_gas_neb"]}
+    return out
 
 
 def ffib_of(p: dict, comp: str) -> float:
@@ -147,6 +149,9 @@ class GalaxySimulator:
 
         dummy = {  # any valid parameters: the model is built once and then only updated
             "zmet_bulge": 1.0,
+            "bulge_age_gyr": 10.0,
+            "bulge_tau_gyr": 0.5,
+            "av_bulge": 0.05,
             "zmet_disk": 1.0,
             "zmet_gas_neb": 1.0,
             "sfh_age_gyr": 5.0,
@@ -160,7 +165,8 @@ class GalaxySimulator:
         }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.model = _Model(_components(dummy, "disk", 2.0, 1.0, 0.01))
+            self.models = {c: _Model(_components(dummy, c, 2.0, 1.0, 0.01)) for c in COMPONENTS}
+        self.model = self.models["disk"]  # the one with nebular emission
         self.config = bagpipes.config
         self._strip_optical_lines()
         self.wave_vac_opt = air_to_vac(wave[opt])
@@ -194,14 +200,19 @@ class GalaxySimulator:
     def _component(self, p: dict, comp: str, dust: dict) -> dict:
         """One bagpipes evaluation (bulge or disk) at a placeholder U_min = 1; the dust emission is
         swapped for the energy-balance U_min later (:meth:`_heat_dust`)."""
-        m = self.model
+        m = self.models[comp]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m.update(_components(p, comp, dust["qpah"], 1.0, dust["gamma"]))
         spec = np.array(m.spectrum_full, dtype=float)
         e_ph = m.dust_emission.spectrum(dust["qpah"], 1.0, dust["gamma"])
         amp = float(np.median(spec[self.fir] / np.maximum(e_ph[self.fir], 1e-300)))
-        em = np.fromiter(m.line_fluxes.values(), dtype=float, count=len(m.line_fluxes))
+        n_lines = len(self.config.line_names)
+        em = (
+            np.fromiter(m.line_fluxes.values(), dtype=float, count=n_lines)
+            if comp == "disk"
+            else np.zeros(n_lines)
+        )
         return {
             "spec": spec,
             "em": em,
