@@ -153,3 +153,18 @@ def test_asserted_rows_hold_on_the_demo_catalog():
         if r.asserted and r.status != "pass"
     ]
     assert not failed, failed
+
+
+def test_bpt_counts_only_emission_line_galaxies_when_the_continuum_is_known():
+    """EW(Halpha) >= 3 A (WHAN, Cid Fernandes et al. 2011) against the fiber r continuum."""
+    z = np.zeros(2) + 0.1
+    mag = np.array([17.0, 17.0])
+    f_lam = 3631e-23 * 10 ** (-0.4 * 17.0) * 2.99792458e18 / (6564.61 * 1.1) ** 2
+    ha = np.array([10.0, 1.0]) * f_lam * 1.1 / 1e-17  # EW 10 A and 1 A
+    t = {"z": z, "truth_mag_r_fiber": mag, "truth_line_ha": ha}
+    np.testing.assert_allclose(v.halpha_ew_rest(t), [10.0, 1.0])
+    # both galaxies are Seyfert-like by their ratios; only the one with EW 10 A counts
+    t.update(truth_line_nii6583=ha * 1.5, truth_line_hb=ha / 3, truth_line_oiii5007=ha / 3 * 10)
+    rows = _rows(v.bpt_rows(t))
+    assert rows["bpt_seyfert"].ours == pytest.approx(50.0)
+    assert "EW(Hα) ≥ 3 Å" in rows["bpt_seyfert"].note

@@ -145,7 +145,25 @@ def bpt_class(nii_ha, oiii_hb) -> np.ndarray:
     return out.astype(str)
 
 
-BPT_NOTE = "from the noiseless truth line fluxes, no S/N ≥ 3 cut (Kewley et al. 2006 apply one)"
+BPT_NOTE = (
+    "from the noiseless truth line fluxes; emission-line galaxies only: EW(Hα) ≥ 3 Å against the fiber"
+    " r-band continuum (the WHAN split of Cid Fernandes et al. 2011; below it 'retired/passive')"
+    " instead of Kewley et al.'s S/N ≥ 3 cut"
+)
+BPT_NOTE_NO_EW = "from the noiseless truth line fluxes, no S/N ≥ 3 cut (Kewley et al. 2006 apply one)"
+WHAN_EW_HA_AA = 3.0  # Cid Fernandes et al. (2011)
+
+
+def halpha_ew_rest(table: dict) -> np.ndarray | None:
+    """Rest-frame EW(Halpha) in A from the truth line flux (1e-17 erg/s/cm^2) and the fiber r-band
+    continuum (noiseless fiber AB magnitude), or None without those columns."""
+    if _missing(table, ["truth_line_ha", "truth_mag_r_fiber", "z"]):
+        return None
+    z = np.asarray(table["z"], float)
+    f_nu = 3631e-23 * 10 ** (-0.4 * np.asarray(table["truth_mag_r_fiber"], float))
+    lam = 6564.61 * (1 + z)
+    f_lam = f_nu * 2.99792458e18 / lam**2
+    return np.asarray(table["truth_line_ha"], float) * 1e-17 / f_lam / (1 + z)
 
 
 def bpt_rows(table: dict) -> list[Row]:
@@ -165,6 +183,10 @@ def bpt_rows(table: dict) -> list[Row]:
     t = {c: np.asarray(table[c], float) for c in cols}
     with np.errstate(divide="ignore", invalid="ignore"):
         cls = bpt_class(t[cols[0]] / t[cols[1]], t[cols[2]] / t[cols[3]])
+    ew = halpha_ew_rest(table)
+    note = BPT_NOTE_NO_EW if ew is None else BPT_NOTE
+    if ew is not None:
+        cls[~(ew >= WHAN_EW_HA_AA)] = ""
     n_sey, n_lin = int((cls == "seyfert").sum()), int((cls == "liner").sum())
     values = [
         _pct(cls == "sf", cls != ""),
@@ -182,7 +204,7 @@ def bpt_rows(table: dict) -> list[Row]:
     ]
     units = ["%", "%", "%", "%", ""]
     return [
-        Row(k, s, f"{p} ({src})", v, unit=u, lo=lo, hi=hi, tolerance=tol, note=BPT_NOTE)
+        Row(k, s, f"{p} ({src})", v, unit=u, lo=lo, hi=hi, tolerance=tol, note=note)
         for (k, s, p), v, u, (lo, hi, tol) in zip(specs, values, units, ranges, strict=True)
     ]
 
