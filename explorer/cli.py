@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .cli_data import register as register_data_verbs
+from .cli_sedfit import register as register_sedfit_verbs
 from .errors import ExplorerError
 from .jsonutil import print_json
 from .paths import DEMO_CATALOG
@@ -367,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_attribute_verb(sub)
     _add_report_verbs(sub)
     register_data_verbs(sub)
+    register_sedfit_verbs(sub)
     return p
 
 

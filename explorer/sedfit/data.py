@@ -116,7 +116,9 @@ def make_fit_data(
         raise SedFitError(f"{name}: redshift {z!r} is not a usable spectroscopic redshift (0 < z < 1)")
     flux = np.asarray(flux_1e17, float)
     if flux.shape != WAVE_OBS_VAC_AA.shape:
-        raise SedFitError(f"{name}: spectrum has {flux.size} pixels, expected spender's {WAVE_OBS_VAC_AA.size}")
+        raise SedFitError(
+            f"{name}: spectrum has {flux.size} pixels, expected spender's {WAVE_OBS_VAC_AA.size}"
+        )
     wave, fb, sb, mat = bin_spectrum(flux, np.asarray(ivar, float), bin_pixels)
     if fb.size < 10:
         raise SedFitError(
@@ -126,7 +128,9 @@ def make_fit_data(
     mag = np.asarray(mag_ugriz, float).reshape(-1)
     err = np.asarray(magerr_ugriz, float).reshape(-1)
     if mag.size != 5 or err.size != 5:
-        raise SedFitError(f"{name}: ugriz photometry needs 5 magnitudes and 5 errors, got {mag.size} and {err.size}")
+        raise SedFitError(
+            f"{name}: ugriz photometry needs 5 magnitudes and 5 errors, got {mag.size} and {err.size}"
+        )
     ok = np.isfinite(mag) & np.isfinite(err) & (err > 0) & (mag > 0) & (mag < 40)
     if not ok.any():
         raise SedFitError(

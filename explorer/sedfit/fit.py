@@ -29,12 +29,12 @@ class FitCancelled(SedFitError):
 
 @dataclass(frozen=True)
 class FitSettings:
-    """Sampler settings. The defaults are the reduced ones of the comparison: nautilus with 150
-    live points (its default is 2000) stopped at 500 effective posterior samples (default
+    """Sampler settings. The defaults are the reduced ones of the comparison: nautilus with 200
+    live points (its default is 2000) stopped at 1,000 effective posterior samples (default
     10,000), and a cap on likelihood calls; the WISE posterior is computed from 200 draws."""
 
-    n_live: int = 150
-    n_eff: int = 500
+    n_live: int = 200
+    n_eff: int = 1000
     n_like_max: int = 60_000
     n_draws: int = 200
     seed: int = 0
@@ -152,7 +152,7 @@ class Likelihood:
 
 def fit_galaxy(
     data: FitData,
-    settings: FitSettings = FitSettings(),
+    settings: FitSettings | None = None,
     *,
     progress: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
@@ -169,6 +169,7 @@ def fit_galaxy(
 
     from .model import SedModel, default_priors, wise_vega_mag
 
+    settings = FitSettings() if settings is None else settings
     t0 = time.perf_counter()
     model = SedModel(data.z)
     priors = default_priors(model.age_universe_gyr)
