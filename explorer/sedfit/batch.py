@@ -85,9 +85,13 @@ def write_fit(path: Path, result: FitResult, meta: dict) -> None:
 
 
 def read_fit(path: Path) -> tuple[dict, dict]:
-    """(meta, draws) of one ``.npz`` written by :func:`write_fit`."""
+    """(meta, draws) of one ``.npz`` written by :func:`write_fit` (settings that a file predates
+    read as the default that was in force: nautilus' own)."""
     with np.load(path) as f:
-        return json.loads(str(f["meta"])), {k: f[k] for k in DRAW_KEYS}
+        meta, draws = json.loads(str(f["meta"])), {k: f[k] for k in DRAW_KEYS}
+    if isinstance(meta.get("settings"), dict):
+        meta["settings"] = {"n_networks": 4, **meta["settings"]}
+    return meta, draws
 
 
 def run_batch(

@@ -37,6 +37,7 @@ class FitSettings:
     n_eff: int = 1000
     n_like_max: int = 60_000
     n_draws: int = 200
+    n_networks: int = 4  # nautilus' default
     seed: int = 0
     bin_pixels: int = 20
     spec_floor: float = 0.02
@@ -47,7 +48,7 @@ class FitSettings:
 
 
 #: settings of the quick test fit (seconds, not a result)
-QUICK = FitSettings(n_live=40, n_eff=40, n_like_max=4000, n_draws=30)
+QUICK = FitSettings(n_live=40, n_eff=40, n_like_max=1500, n_draws=30, n_networks=1)
 
 
 @dataclass
@@ -176,7 +177,13 @@ def fit_galaxy(
     like = Likelihood(data, model, priors, cancel)
     like.on_call = progress
     sampler = Sampler(
-        like.prior_transform, like, n_dim=len(priors), n_live=settings.n_live, seed=settings.seed, pool=None
+        like.prior_transform,
+        like,
+        n_dim=len(priors),
+        n_live=settings.n_live,
+        n_networks=settings.n_networks,
+        seed=settings.seed,
+        pool=None,
     )
     sampler.run(n_eff=settings.n_eff, n_like_max=settings.n_like_max, discard_exploration=True, verbose=False)
     points, log_w, log_l = sampler.posterior()
