@@ -239,3 +239,47 @@ def test_sed_panel_overlays_the_fit_and_says_when_there_is_none(fixture_catalog)
     lat = np.array(state.view.latents) + 0.3
     state.set_latents(lat)  # a slider move redraws our posterior, not the SED fit
     assert panel.sed_band.data is before
+
+
+def test_background_fit_of_an_upload_keeps_the_sliders_free(fixture_catalog):
+    """'fit with bagpipes' on an uploaded spectrum: a separate process, progress, the overlay at
+    the end; slider moves during the fit stay fast; cancel stops a second fit."""
+    pytest.importorskip("bagpipes", reason="the SED fit needs the optional 'simulate' extra (bagpipes)")
+    import time
+
+    from explorer.app.sed_panel import SedPanel
+    from explorer.app.state import ExplorerState
+    from explorer.app.upload_panel import upload_row
+    from explorer.ml.registry import load_models
+    from explorer.sedfit.fit import QUICK
+
+    state = ExplorerState(fixture_catalog, load_models("default"))
+    panel = SedPanel(state)
+    runner = panel.fit_button
+    runner.settings = QUICK
+    assert runner.widget.layout.display == "none"  # catalog galaxies: no button
+    spec = fixture_catalog.spectrum(1)
+    state.show_upload(spec, upload_row(spec))
+    assert runner.widget.layout.display is None and state.view.sedfit is None
+    assert "no precomputed SED fit" in panel.sedfit_note.value
+    assert not runner.start() and "no photometry" in runner.status.value  # ugriz not typed yet
+    row = fixture_catalog.row(1)
+    runner.ugriz.value = ",".join(str(row[f"mag_{b}_total"]) for b in "ugriz")
+    assert runner.start() and runner.running
+    worst = 0.0
+    while runner.running:
+        lat = np.array(state.view.latents) + 0.01
+        t0 = time.perf_counter()
+        state.set_latents(lat)  # what a slider does: the whole redraw of every observer
+        worst = max(worst, time.perf_counter() - t0)
+        time.sleep(0.2)
+    runner._thread.join(timeout=30)
+    assert "done" in runner.status.value, runner.status.value
+    assert worst < 0.5  # the fit process does not hold up a redraw
+    assert state.view.sedfit is not None and len(panel.sed_band.data["wave"]) == 4
+    assert "this session" in panel.sedfit_note.value
+    assert runner.start()
+    time.sleep(2)
+    runner.cancel()
+    runner._thread.join(timeout=10)
+    assert not runner.running and "cancelled" in runner.status.value

@@ -47,7 +47,9 @@ class SedPanel:
         self.show_truth.observe(lambda _: self._refresh(observed=True), names="value")
         self.domain = widgets.HTML()  # the out-of-domain note, beside the prediction
         self.sedfit_note = widgets.HTML()  # where the SED fit comes from, or why there is none
-        self.fit_button = None  # "fit with bagpipes" for an upload (attach_fit_runner)
+        from .sedfit_runner import FitRunner
+
+        self.fit_button = FitRunner(state)  # "fit with bagpipes" for an upload
         self._sedfit_shown = None
         self.chi_table = widgets.HTML()
         self.props_table = widgets.HTML()
@@ -60,7 +62,14 @@ class SedPanel:
             [
                 widgets.VBox([self.bokeh_view, self.show_truth]),
                 widgets.VBox(
-                    [self.domain, self.chi_table, self.sedfit_note, self.props_table, self.export.widget],
+                    [
+                        self.domain,
+                        self.chi_table,
+                        self.sedfit_note,
+                        self.fit_button.widget,
+                        self.props_table,
+                        self.export.widget,
+                    ],  # fmt: skip
                     layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
                 ),
             ]
