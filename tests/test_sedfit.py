@@ -283,3 +283,21 @@ def test_background_fit_of_an_upload_keeps_the_sliders_free(fixture_catalog):
     runner.cancel()
     runner._thread.join(timeout=10)
     assert not runner.running and "cancelled" in runner.status.value
+
+
+def test_everything_but_the_fit_itself_works_without_bagpipes():
+    """bagpipes (GPL-3) is imported only inside the functions that fit: with it blocked, the
+    table, the comparison, the CLI and the dashboard modules import, and the fit says why not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['bagpipes'] = None\n"
+        "import explorer.sedfit.batch, explorer.sedfit.table, explorer.sedfit.compare, explorer.sedfit.report\n"
+        "import explorer.sedfit.worker, explorer.cli_sedfit, explorer.app.sed_panel, explorer.app.sedfit_runner\n"
+        "from explorer.sedfit.model import SedModel\n"
+        "try:\n    SedModel(0.1)\nexcept ImportError:\n    print('no bagpipes')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "no bagpipes"
