@@ -38,6 +38,16 @@ def _floats(text: str | None, what: str) -> list[float] | None:
     return vals
 
 
+def _part(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError as err:
+        raise ExplorerError(f"--part: expected K/N (e.g. 1/2), got {text!r}") from err
+    if not 1 <= k <= n:
+        raise ExplorerError(f"--part: K must be 1..N, got {text!r}")
+    return k - 1, n
+
+
 def cmd_sedfit(args) -> int:
     from .catalog import Catalog
     from .sedfit.batch import combine, run_batch, stratified_sample
@@ -48,6 +58,8 @@ def cmd_sedfit(args) -> int:
             raise ExplorerError("sedfit --sample needs --out DIR (one file per finished fit)")
         cat = Catalog(args.catalog)
         idx = stratified_sample(cat, args.sample, args.split, seed=args.sample_seed)
+        k, n = _part(args.part)
+        idx = idx[k::n]  # one of n processes sharing the same folder
         rep = run_batch(cat, idx, args.out, settings, log=(lambda s: None) if args.json else print)
         if args.table:
             rep["table"] = str(
@@ -86,6 +98,7 @@ def cmd_sedfit(args) -> int:
     if args.json:
         print_json(summary)
     else:
+        print()
         _print_summary(summary)
     return 0
 
@@ -170,6 +183,9 @@ def register(subparsers) -> None:
     s.add_argument("--ugriz-err", help="their errors (default 0.03 each)")
     s.add_argument("--split", default="test")
     s.add_argument("--sample-seed", type=int, default=0)
+    s.add_argument(
+        "--part", default="1/1", help="K/N: this process fits every N-th galaxy of the sample (run N at once)"
+    )
     s.add_argument("--out", type=Path, help="folder for the per-galaxy fit files")
     s.add_argument(
         "--table",
