@@ -301,3 +301,14 @@ def test_everything_but_the_fit_itself_works_without_bagpipes():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "no bagpipes"
+
+
+def test_cli_batch_arguments_are_checked(capsys):
+    from explorer.cli import main
+    from explorer.cli_sedfit import _part
+
+    assert _part("2/3") == (1, 3) and _part("1/1") == (0, 1)
+    assert main(["sedfit", str(DEMO_CATALOG), "--sample", "3"]) == 2
+    assert "needs --out" in capsys.readouterr().err
+    assert main(["sedfit", str(DEMO_CATALOG), "--sample", "3", "--out", "x", "--part", "3/2"]) == 2
+    assert "--part" in capsys.readouterr().err
