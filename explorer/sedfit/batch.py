@@ -165,6 +165,7 @@ SUMMARY_COLUMNS = (
     *(f"{q}_{p}" for q in ("log_sfr", "qpah") for p in ("p16", "p50", "p84")),
     "z",
     "wall_s",
+    "cpu_s",
     "n_like",
     "log_z",
     "best_chi2",
@@ -212,7 +213,7 @@ def combine(
         g["id"] = np.array([m["id"] for m in metas], dtype="S")
         g["class_label"] = np.array([m.get("class_label", "") for m in metas], dtype="S")
         for c in SUMMARY_COLUMNS:
-            g[c] = np.array([m[c] for m in metas], dtype=float)
+            g[c] = np.array([m.get(c, np.nan) for m in metas], dtype=float)  # cpu_s: newer files
         for k in DRAW_KEYS:
             h5.create_dataset(k, data=np.stack([d[k] for d in draws]).astype(np.float32), compression="gzip")
     os.replace(tmp, path)

@@ -76,6 +76,7 @@ class FitResult:
     best_chi2: float
     n_data: int
     settings: dict = field(default_factory=dict)
+    cpu_s: float = float("nan")  # CPU time of this process (the fit is single-threaded)
 
     @property
     def wise_mjy_draws(self) -> np.ndarray:
@@ -83,7 +84,7 @@ class FitResult:
 
     def summary(self) -> dict:
         """Median and 16/84 percentiles of the WISE magnitudes, SFR and q_PAH (plain floats)."""
-        out = {"id": self.id, "z": self.z, "wall_s": self.wall_s, "n_like": self.n_like}
+        out = {"id": self.id, "z": self.z, "wall_s": self.wall_s, "cpu_s": self.cpu_s, "n_like": self.n_like}
         for k, b in enumerate(WISE_BANDS):
             p16, p50, p84 = np.percentile(self.wise_mag_draws[:, k], [16, 50, 84])
             out.update({f"{b.lower()}_p16": p16, f"{b.lower()}_p50": p50, f"{b.lower()}_p84": p84})
@@ -171,7 +172,7 @@ def fit_galaxy(
     from .model import SedModel, default_priors, wise_vega_mag
 
     settings = FitSettings() if settings is None else settings
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model = SedModel(data.z)
     priors = default_priors(model.age_universe_gyr)
     like = Likelihood(data, model, priors, cancel)
@@ -210,6 +211,7 @@ def fit_galaxy(
         qpah_draws=params["qpah"].copy(),
         params=params,
         wall_s=time.perf_counter() - t0,
+        cpu_s=time.process_time() - c0,
         n_like=like.n_calls,
         log_z=float(sampler.log_z),
         best_chi2=float(-2 * log_l.max()),

@@ -64,6 +64,7 @@ def format_comparison(r: dict) -> str:
     lines += [
         "",
         f"wall time per galaxy: ours {w['ours'] * 1e3:.1f} ms (encode + predict), SED fit {w['sedfit']:.1f} s "
-        f"({w['sedfit_source']}); ratio {w['ratio']:.0f}",
+        f"({w['sedfit_source']}); ratio {w['ratio']:.0f}. CPU time per galaxy: ours "
+        f"{w.get('cpu_s_ours', float('nan')) * 1e3:.1f} ms, SED fit {w.get('cpu_s_sedfit', float('nan')):.1f} s",
     ]
     return "\n".join(lines)
