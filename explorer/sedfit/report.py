@@ -59,7 +59,8 @@ def format_comparison(r: dict) -> str:
         for k in keys:
             o = r["ours"].get("properties", {}).get(prop, {}).get(k)
             s = r["sedfit"].get("properties", {}).get(prop, {}).get(k)
-            lines.append(f"| {prop} {k} | {_f(o, '{:+.3f}')} | {_f(s, '{:+.3f}')} |")
+            fmt = "{:.2f}" if k == "coverage68" else "{:+.3f}"
+            lines.append(f"| {prop} {k} | {_f(o, fmt)} | {_f(s, fmt)} |")
     w = r["wall_s_per_galaxy"]
     lines += [
         "",

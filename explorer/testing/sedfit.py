@@ -26,6 +26,7 @@ def fake_result(
         qpah_draws=qpah,
         params={"qpah": qpah},
         wall_s=1.0,
+        cpu_s=1.0,
         n_like=100,
         log_z=-10.0,
         best_chi2=1.0,
