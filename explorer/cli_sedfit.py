@@ -63,8 +63,9 @@ def cmd_sedfit(args) -> int:
         rep = run_batch(cat, idx, args.out, settings, log=(lambda s: None) if args.json else print)
         if args.table:
             rep["table"] = str(
-                combine(args.out, args.table, catalog_name=Path(args.catalog).name, command=_command())
-            )
+                combine(args.out, args.table, catalog_name=Path(args.catalog).name, command=_command(),
+                        catalog_sha256=rep["catalog_sha256"], settings=settings)
+            )  # fmt: skip
         print_json(rep) if args.json else print(f"done: {rep}")
         return 0
     data = _single_data(args, settings)

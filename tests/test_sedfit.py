@@ -139,6 +139,10 @@ def test_batch_writes_each_fit_resumes_and_combines(demo, tmp_path, monkeypatch)
     assert rep["n_done"] == 1  # other settings: fitted anew
     with pytest.raises(Exception, match="settings"):  # a folder of mixed settings is not combined
         batch.combine(tmp_path / "b", tmp_path / "t.h5")
+    one = SedFitTable(batch.combine(tmp_path / "b", tmp_path / "t1.h5", settings=FitSettings(n_live=11)))
+    assert len(one) == 1  # unless the settings to keep are named
+    with pytest.raises(Exception, match="no finished fits"):
+        batch.combine(tmp_path / "b", tmp_path / "t0.h5", catalog_sha256="another catalog")
     (tmp_path / "b" / "fits" / f"{demo.table['id'][0]}.npz").unlink()
     path = batch.combine(tmp_path / "b", tmp_path / "t.h5", catalog_name="demo", command="test")
     t = SedFitTable(path)

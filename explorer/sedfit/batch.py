@@ -175,16 +175,28 @@ SUMMARY_COLUMNS = (
 
 
 def combine(
-    out_dir: str | Path, table_path: str | Path, *, catalog_name: str = "", command: str = ""
+    out_dir: str | Path,
+    table_path: str | Path,
+    *,
+    catalog_name: str = "",
+    command: str = "",
+    catalog_sha256: str | None = None,
+    settings: FitSettings | None = None,
 ) -> Path:
-    """Gather a batch's ``.npz`` files (of one catalog and one set of settings) into one table."""
+    """Gather a batch's ``.npz`` files (of one catalog and one set of settings) into one table;
+    with ``catalog_sha256`` / ``settings`` only the files of that catalog and those settings (a
+    folder that also holds fits of an older catalog)."""
     import h5py
 
     files = sorted(Path(out_dir, "fits").glob("*.npz"))
-    files = [f for f in files if not f.name.endswith(".tmp.npz")]
-    if not files:
+    pairs = [read_fit(f) for f in files if not f.name.endswith(".tmp.npz")]
+    if catalog_sha256 is not None:
+        pairs = [p for p in pairs if p[0].get("catalog_sha256") == catalog_sha256]
+    if settings is not None:
+        pairs = [p for p in pairs if p[0].get("settings") == settings.to_dict()]
+    if not pairs:
         raise ExplorerError(f"{out_dir}: no finished fits to combine")
-    metas, draws = zip(*(read_fit(f) for f in files), strict=True)
+    metas, draws = zip(*pairs, strict=True)
     shas = {m["catalog_sha256"] for m in metas}
     sets = {json.dumps(m["settings"], sort_keys=True) for m in metas}
     if len(shas) != 1 or len(sets) != 1:
