@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .cli_data import register as register_data_verbs
 from .cli_sim import register as register_simulation_verbs
+from .cli_sedfit import register as register_sedfit_verbs
 from .errors import ExplorerError
 from .jsonutil import print_json
 from .paths import DEMO_CATALOG
@@ -313,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_verbs(sub)
     register_data_verbs(sub)
     register_simulation_verbs(sub)
+    register_sedfit_verbs(sub)
     return p
 
 

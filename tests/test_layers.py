@@ -5,7 +5,8 @@ Layers, lowest first (a module may import its own layer and any lower one):
 0. ``explorer`` itself, ``constants``, ``errors``, ``paths``, ``jsonutil``
 1. ``catalog``
 2. ``io`` and ``simulate`` (peers: neither imports the other)
-3. ``ml``
+3. ``ml`` and ``sedfit`` (the SED-fitting comparator; it may use ``ml``'s metrics, ``ml`` never
+   imports it, and it does not import ``simulate``)
 4. ``attribution``
 5. ``app``, ``cli``, ``info``, ``__main__``, ``testing`` (test doubles)
 
@@ -36,17 +37,26 @@ LAYERS = {
     "io": 2,
     "simulate": 2,
     "ml": 3,
+    "sedfit": 3,
     "attribution": 4,
     "app": 5,
     "cli": 5,
     "cli_data": 5,
     "cli_sim": 5,
+    "cli_sedfit": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,
 }
 #: (importer, imported) pairs the order allows but the design does not
-FORBIDDEN = {("io", "simulate"), ("simulate", "io"), ("ml", "io"), ("ml", "simulate")}
+FORBIDDEN = {
+    ("io", "simulate"),
+    ("simulate", "io"),
+    ("ml", "io"),
+    ("ml", "simulate"),
+    ("sedfit", "simulate"),
+    ("ml", "sedfit"),
+}
 
 
 def _module_name(root: Path, path: Path, package: str) -> str:

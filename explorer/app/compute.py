@@ -121,7 +121,9 @@ def band_chi(mag_obs: np.ndarray, sigma_obs: np.ndarray, is_ul: np.ndarray, post
     return np.where(np.atleast_2d(is_ul) | ~np.isfinite(mag_obs), np.nan, chi)
 
 
-def sed_data(row: dict, prediction: Prediction | None, n_draws: int = N_DRAWS, seed: int = 0) -> dict:
+def sed_data(
+    row: dict, prediction: Prediction | None, n_draws: int = N_DRAWS, seed: int = 0, sedfit=None
+) -> dict:
     """Everything the SED panel and :func:`explorer.app.figures.plot_sed` draw.
 
     Parameters
@@ -138,7 +140,9 @@ def sed_data(row: dict, prediction: Prediction | None, n_draws: int = N_DRAWS, s
     dict with ``id``, ``z``, ``wave_um`` (4,), observed ``flux_mjy``, ``err_mjy``, ``is_ul``,
     ``mag_vega``, ``sigma_mag``, ``truth_mjy`` (NaN if unknown); with a prediction also
     ``q_mjy`` (5, 4) at :data:`SED_QUANTILES`, ``draws_mjy`` (n_draws, 4), ``pred_mag``,
-    ``pred_sigma_mag`` (4,) and ``chi`` (4,) (NaN for upper limits).
+    ``pred_sigma_mag`` (4,) and ``chi`` (4,) (NaN for upper limits); with ``sedfit`` (a
+    :class:`~explorer.sedfit.table.SedFitDraws`) ``has_sedfit`` and the same keys prefixed
+    ``sed_`` (:func:`sedfit_overlay`).
     """
     obs = row_wise(row)
     out = {
@@ -148,7 +152,10 @@ def sed_data(row: dict, prediction: Prediction | None, n_draws: int = N_DRAWS, s
         **obs,
         "truth_mjy": np.array([float(row.get(f"truth_w{k}_flux_mjy", np.nan)) for k in range(1, 5)]),
         "has_prediction": prediction is not None and prediction.posterior is not None,
+        "has_sedfit": sedfit is not None,
     }
+    if sedfit is not None:
+        out.update(sedfit_overlay(sedfit, obs, n_draws))
     if not out["has_prediction"]:
         return out
     post = prediction.posterior
@@ -159,6 +166,25 @@ def sed_data(row: dict, prediction: Prediction | None, n_draws: int = N_DRAWS, s
     ref = prediction.observed if prediction.observed is not None else post
     out["chi"] = band_chi(obs["mag_vega"], obs["sigma_mag"], obs["is_ul"], ref)[0]
     return out
+
+
+def sedfit_overlay(sedfit, obs: dict, n_draws: int = N_DRAWS) -> dict:
+    """The SED fit's posterior for the SED panel: ``sed_q_mjy`` (5, 4) at :data:`SED_QUANTILES`,
+    ``sed_draws_mjy`` (n_draws, 4), ``sed_pred_mag``, ``sed_sigma_mag`` and ``sed_chi`` (4,),
+    chi defined as for our prediction (:func:`band_chi`)."""
+    mjy = np.asarray(sedfit.wise_mjy_draws, float)
+    mag = np.asarray(sedfit.wise_mag_draws, float)
+    mean, sd = mag.mean(axis=0), mag.std(axis=0, ddof=1)
+    var = sd**2 + np.nan_to_num(np.asarray(obs["sigma_mag"], float), nan=0.0) ** 2
+    chi = (np.asarray(obs["mag_vega"], float) - mean) / np.sqrt(var)
+    return {
+        "sed_q_mjy": np.quantile(mjy, SED_QUANTILES, axis=0),
+        "sed_draws_mjy": mjy[: min(n_draws, len(mjy))],
+        "sed_pred_mag": mean,
+        "sed_sigma_mag": sd,
+        "sed_chi": np.where(np.asarray(obs["is_ul"], bool) | ~np.isfinite(obs["mag_vega"]), np.nan, chi),
+        "sed_source": str(getattr(sedfit, "source", "")),
+    }
 
 
 def property_rows(prediction: Prediction | None, row: dict) -> list[dict]:

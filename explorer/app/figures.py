@@ -42,6 +42,12 @@ def plot_sed(sed: dict, *, show_truth: bool = True, title: str | None = None, fi
                 wave, d, color=OKABE_ITO[5], alpha=0.2, lw=0.7, label="posterior draws" if k == 0 else None
             )
         ax.plot(wave, q[2], color=OKABE_ITO[5], lw=2.2, label="predicted median")
+    if sed.get("has_sedfit"):  # the separable SED fit (explorer.sedfit), in its own colour
+        q = np.asarray(sed["sed_q_mjy"])
+        ax.fill_between(wave, q[1], q[3], color=OKABE_ITO[1], alpha=0.3, lw=0, label="SED fit 68%")
+        for k, d in enumerate(np.asarray(sed["sed_draws_mjy"])):
+            ax.plot(wave, d, color=OKABE_ITO[1], alpha=0.3, lw=0.7, ls="--",
+                    label="SED-fit draws (bagpipes)" if k == 0 else None)  # fmt: skip
     flux, err, ul = np.asarray(sed["flux_mjy"]), np.asarray(sed["err_mjy"]), np.asarray(sed["is_ul"], bool)
     det = ~ul & np.isfinite(flux)
     if det.any():

@@ -37,12 +37,20 @@ class SedPanel:
         self.truth = ColumnDataSource(dict(wave=[], flux=[]))
         self.band = ColumnDataSource(dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[]))
         self.draws = ColumnDataSource(dict(xs=[], ys=[]))
+        # the separable SED fit's posterior (explorer.sedfit), when the galaxy has one
+        self.sed_band = ColumnDataSource(dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[]))
+        self.sed_draws = ColumnDataSource(dict(xs=[], ys=[]))
         self.figure = self._build_figure()
         self.show_truth = widgets.Checkbox(
             value=False, description="true noiseless fluxes (simulation)", indent=False
         )
         self.show_truth.observe(lambda _: self._refresh(observed=True), names="value")
         self.domain = widgets.HTML()  # the out-of-domain note, beside the prediction
+        self.sedfit_note = widgets.HTML()  # where the SED fit comes from, or why there is none
+        from .sedfit_runner import FitRunner
+
+        self.fit_button = FitRunner(state)  # "fit with bagpipes" for an upload
+        self._sedfit_shown = None
         self.chi_table = widgets.HTML()
         self.props_table = widgets.HTML()
         self.export = ExportBar(self.export_figure, "SED")
@@ -54,7 +62,14 @@ class SedPanel:
             [
                 widgets.VBox([self.bokeh_view, self.show_truth]),
                 widgets.VBox(
-                    [self.domain, self.chi_table, self.props_table, self.export.widget],
+                    [
+                        self.domain,
+                        self.chi_table,
+                        self.sedfit_note,
+                        self.fit_button.widget,
+                        self.props_table,
+                        self.export.widget,
+                    ],  # fmt: skip
                     layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
                 ),
             ]
@@ -94,6 +109,7 @@ class SedPanel:
             line_width=2.5,
             legend_label="predicted median",
         )
+        self._add_sedfit_glyphs(fig)
         r_det = fig.scatter(
             "wave", "flux", source=self.det, size=9, color=OKABE_ITO[6], legend_label="WISE observed"
         )
@@ -123,6 +139,23 @@ class SedPanel:
         legend.padding = 4
         return fig
 
+    def _add_sedfit_glyphs(self, fig) -> None:
+        """The SED fit's 68/95% band and draws, in its own colour (vermilion-free orange)."""
+        colour = OKABE_ITO[1]
+        r95 = fig.varea(x="wave", y1="q025", y2="q975", source=self.sed_band, color=colour, alpha=0.15,
+                        legend_label="SED fit 68/95%")  # fmt: skip
+        r68 = fig.varea(x="wave", y1="q16", y2="q84", source=self.sed_band, color=colour, alpha=0.3,
+                        legend_label="SED fit 68/95%")  # fmt: skip
+        rd = fig.multi_line(xs="xs", ys="ys", source=self.sed_draws, color=colour, alpha=0.35, line_width=0.8,
+                            line_dash="dashed", legend_label="SED-fit draws (bagpipes)")  # fmt: skip
+        self.sedfit_renderers = (r95, r68, rd)
+
+    def _legend_show(self, renderers, show: bool) -> None:
+        """Show or hide the legend entries of ``renderers`` (no entry for something not drawn)."""
+        for item in self.figure.legend[0].items if self.figure.legend else ():
+            if any(r in item.renderers for r in renderers) and item.visible != bool(show):
+                item.visible = bool(show)
+
     def export_figure(self):
         """The SED as a talk figure (:func:`explorer.app.figures.plot_sed`) and a file stem."""
         from .figures import plot_sed
@@ -133,13 +166,15 @@ class SedPanel:
 
     def data(self) -> dict:
         """:func:`explorer.app.compute.sed_data` for the current state (also used by tests)."""
-        return sed_data(self.state.row, self.state.prediction, n_draws=self.n_draws)
+        return sed_data(
+            self.state.row, self.state.prediction, n_draws=self.n_draws, sedfit=self.state.view.sedfit
+        )
 
     def _on_view(self, change) -> None:
         changed = change["new"].changed(change["old"])
         if "galaxy" in changed:
             self.export.link.value = ""  # the last export was of another galaxy
-        if changed & {"galaxy", "prediction", "models", "domain"}:
+        if changed & {"galaxy", "prediction", "models", "domain", "sedfit", "sedfit_note"}:
             self._refresh(observed="galaxy" in changed)
 
     def _refresh(self, observed: bool) -> None:
@@ -150,6 +185,9 @@ class SedPanel:
         dom = self.state.view.domain
         self.domain.value = dom.html() if dom is not None else ""
         self.chi_table.value = chi_table_html(d, moved=self.state.latents_moved)
+        self.sedfit_note.value = sedfit_note_html(d, self.state.view.sedfit_note)
+        if self.fit_button is not None:
+            self.fit_button.on_view(self.state.view)
         self.props_table.value = properties_html(self.state.prediction, self.state.row, self.state.models)
 
     def _draw_observed(self, d: dict) -> None:
@@ -166,9 +204,7 @@ class SedPanel:
         self.ul.data = dict(wave=WISE_WAVE_UM[ul], flux=d["flux_mjy"][ul], band=bands[ul])
         simulated = np.isfinite(d["truth_mjy"]).any()
         self.show_truth.layout.display = None if simulated else "none"
-        for item in self.figure.legend[0].items if self.figure.legend else ():  # no truth: no legend entry
-            if self.truth_renderer in item.renderers and item.visible != bool(simulated):
-                item.visible = bool(simulated)
+        self._legend_show([self.truth_renderer], simulated)  # no truth: no legend entry
         ok = np.isfinite(d["truth_mjy"]) & self.show_truth.value
         self.truth.data = dict(wave=WISE_WAVE_UM[ok], flux=d["truth_mjy"][ok])
 
@@ -186,7 +222,23 @@ class SedPanel:
         else:
             self.band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
             self.draws.data = dict(xs=[], ys=[])
+        if observed or self._sedfit_shown is not self.state.view.sedfit:  # not on a slider move
+            self._draw_sedfit(d)
+            self._sedfit_shown = self.state.view.sedfit
         return d
+
+    def _draw_sedfit(self, d: dict) -> None:
+        """The SED fit's band and draws (empty, and out of the legend, without a fit)."""
+        if d.get("has_sedfit"):
+            q = d["sed_q_mjy"]
+            self.sed_band.data = dict(wave=WISE_WAVE_UM, q025=q[0], q16=q[1], q50=q[2], q84=q[3], q975=q[4])
+            self.sed_draws.data = dict(
+                xs=[WISE_WAVE_UM] * len(d["sed_draws_mjy"]), ys=list(d["sed_draws_mjy"])
+            )
+        elif len(self.sed_band.data["wave"]):
+            self.sed_band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
+            self.sed_draws.data = dict(xs=[], ys=[])
+        self._legend_show(self.sedfit_renderers, d.get("has_sedfit", False))
 
 
 def chi_table_html(d: dict, moved: bool = False) -> str:
@@ -194,8 +246,9 @@ def chi_table_html(d: dict, moved: bool = False) -> str:
     head = (
         "<table class='irox-chi' style='border-collapse:collapse;font-size:12px'>"
         "<tr><th style='text-align:left'>band</th><th>observed [Vega mag]</th>"
-        "<th>predicted</th><th>χ</th></tr>"
-    )
+        "<th>predicted</th><th>χ</th>" + ("<th>SED fit</th><th>χ<sub>SED</sub></th>" if d.get("has_sedfit") else "")
+        + "</tr>"
+    )  # fmt: skip
     rows = []
     for k, b in enumerate(WISE_BANDS):
         m, s, ul = d["mag_vega"][k], d["sigma_mag"][k], bool(d["is_ul"][k])
@@ -213,7 +266,7 @@ def chi_table_html(d: dict, moved: bool = False) -> str:
             pred, chi_s, style = "–", "–", ""
         rows.append(
             f"<tr><td>{b}</td><td style='padding:0 8px'>{obs}</td><td class='irox-pred' style='padding:0 8px'>{pred}</td>"
-            f"<td{style}>{chi_s}</td></tr>"
+            f"<td{style}>{chi_s}</td>" + (_sed_cells(d, k) if d.get("has_sedfit") else "") + "</tr>"
         )
     note = ""
     if d["has_prediction"]:
@@ -224,6 +277,27 @@ def chi_table_html(d: dict, moved: bool = False) -> str:
             + "</div>"
         )
     return head + "".join(rows) + "</table>" + note
+
+
+def _sed_cells(d: dict, k: int) -> str:
+    """The SED fit's predicted magnitude and chi in band ``k`` (table cells)."""
+    chi = d["sed_chi"][k]
+    style = " style='color:#D55E00;font-weight:bold'" if np.isfinite(chi) and abs(chi) > 3 else ""
+    return (
+        f"<td class='irox-sed-pred' style='padding:0 8px'>{d['sed_pred_mag'][k]:.3f} ± {d['sed_sigma_mag'][k]:.3f}</td>"
+        f"<td{style}>{fmt_value(chi, '{:+.2f}')}</td>"
+    )
+
+
+def sedfit_note_html(d: dict, note: str) -> str:
+    """One line under the chi table: the SED fit shown (and what it is), or why there is none."""
+    if d.get("has_sedfit"):
+        return (
+            "<div class='irox-sedfit' style='font-size:11px;color:#555'><b style='color:#E69F00'>SED fit</b>"
+            " (orange): bagpipes with separable priors (delayed-τ SFH, Calzetti, nebular, Draine &amp; Li"
+            f" dust free), fitted to the optical only; {note}</div>"
+        )
+    return f"<div class='irox-sedfit irox-sedfit-none' style='font-size:11px;color:#777'><i>{note or 'no SED fit'}</i></div>"
 
 
 def properties_html(prediction, row: dict, models) -> str:

@@ -80,6 +80,11 @@ class View:
         The models' training domain (``domain.json``; None when the models have none).
     domain : DomainNote or None
         The galaxy on show (at ``latents``) against ``domain_ref`` (None without models).
+    sedfit : SedFitDraws or None
+        The separable SED fit's posterior of the galaxy on show (:mod:`explorer.sedfit`), from
+        the catalog's SED-fit table or a fit run in this session; None when there is none.
+    sedfit_note : str
+        Where the SED fit comes from, or why there is none (HTML-safe).
     """
 
     galaxy: Galaxy
@@ -96,6 +101,8 @@ class View:
     domain_ref: object = None
     domain_status: str = ""
     domain: DomainNote | None = None
+    sedfit: object = None
+    sedfit_note: str = ""
 
     @property
     def spectrum(self) -> GalaxySpectrum | None:
@@ -149,6 +156,7 @@ class ExplorerState(traitlets.HasTraits):
         super().__init__()
         self._chosen = (models, model_status)  # the user's models (a catalog may not take them)
         self._cache: dict[int, GalaxySpectrum | None] = {}
+        self._fits: dict[int, tuple] = {}  # id(catalog) -> (SedFitTable or None, note)
         self.view = self._catalog_view(catalog, models, model_status, rest_frame=False)
 
     def _catalog_view(self, catalog: Catalog, models, model_status: str, rest_frame: bool) -> View:
@@ -159,7 +167,41 @@ class ExplorerState(traitlets.HasTraits):
         ref, dnote = load_domain_ref(usable)
         base = View(self._catalog_galaxy(0, catalog), 0, rest_frame, usable, status, sample,
                     catalog=catalog, domain_ref=ref, domain_status=dnote)  # fmt: skip
-        return self._galaxy_view(base, base.galaxy)
+        return self._with_sedfit(self._galaxy_view(base, base.galaxy))
+
+    # -- the SED fit of the galaxy on show ------------------------------------------------------------
+    def _fit_table(self, catalog: Catalog) -> tuple:
+        """(SedFitTable or None, note) of ``catalog``: only a table made from this very file."""
+        key = id(catalog)
+        if key not in self._fits:
+            from ..errors import ExplorerError
+            from ..sedfit.table import fits_for_catalog
+
+            try:
+                self._fits[key] = fits_for_catalog(getattr(catalog, "path", None))
+            except (ExplorerError, OSError) as err:
+                self._fits[key] = (None, f"SED-fit table not read: {err}")
+        return self._fits[key]
+
+    def _with_sedfit(self, view: View) -> View:
+        """``view`` with the SED fit of its galaxy (or the note why there is none)."""
+        import html
+
+        if view.galaxy.source != "catalog":
+            note = "uploaded spectrum: no precomputed SED fit (“fit with bagpipes” runs one)"
+            return dataclasses.replace(view, sedfit=None, sedfit_note=note)
+        table, note = self._fit_table(view.catalog)
+        fit = table.get(view.galaxy.id) if table is not None else None
+        if table is not None and fit is None:
+            note = f"no SED fit of this galaxy ({len(table)} galaxies of this catalog have one)"
+        return dataclasses.replace(view, sedfit=fit, sedfit_note=html.escape(note))
+
+    def set_sedfit(self, galaxy_id: str, fit, note: str = "SED fit run in this session") -> bool:
+        """Show a finished SED fit of ``galaxy_id`` if that galaxy is still on show (True if so)."""
+        if self.view.galaxy.id != str(galaxy_id):
+            return False
+        self.view = dataclasses.replace(self.view, sedfit=fit, sedfit_note=note)
+        return True
 
     # -- reading ------------------------------------------------------------------------------------
     catalog = property(lambda self: self.view.catalog, doc="the open Catalog")
@@ -193,11 +235,13 @@ class ExplorerState(traitlets.HasTraits):
         if i == self.view.index and self.view.galaxy.source == "catalog":
             return
         galaxy = self._catalog_galaxy(i)
-        self.view = self._galaxy_view(dataclasses.replace(self.view, index=i), galaxy)
+        self.view = self._with_sedfit(self._galaxy_view(dataclasses.replace(self.view, index=i), galaxy))
 
     def show_upload(self, spectrum: GalaxySpectrum, row: dict) -> None:
         """Show a user's spectrum (with a catalog-like ``row``) in every panel."""
-        self.view = self._galaxy_view(self.view, Galaxy(spectrum, dict(row), "upload", None))
+        self.view = self._with_sedfit(
+            self._galaxy_view(self.view, Galaxy(spectrum, dict(row), "upload", None))
+        )
 
     def set_rest_frame(self, rest_frame: bool) -> None:
         """Show spectra in the rest frame (True) or the observed frame."""
