@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from .cli_data import register as register_data_verbs
-from .cli_sim import register as register_simulation_verbs
 from .cli_sedfit import register as register_sedfit_verbs
+from .cli_sim import register as register_simulation_verbs
 from .errors import ExplorerError
 from .jsonutil import print_json
 from .paths import DEMO_CATALOG
