@@ -7,7 +7,8 @@ Layers, lowest first (a module may import its own layer and any lower one):
 2. ``io`` and ``simulate`` (peers: neither imports the other)
 3. ``ml``
 4. ``attribution``
-5. ``app``, ``cli``, ``info``, ``__main__``, ``testing`` (test doubles)
+5. ``app``, ``cli``, ``info``, ``__main__``, ``testing`` (test doubles), ``survey`` (Dask/HATS
+   orchestration)
 
 and two rules on top of the order: ``io`` and ``simulate`` are peers that do not import each
 other, and ``ml`` imports neither of them (the models work on a catalog; what the readers or the
@@ -40,6 +41,8 @@ LAYERS = {
     "app": 5,
     "cli": 5,
     "cli_data": 5,
+    "cli_survey": 5,
+    "survey": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,
