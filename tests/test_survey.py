@@ -182,3 +182,37 @@ def test_crossmatch_wise_joins_with_a_small_allwise_hats_catalog(hats_pred, tmp_
     assert sorted(x["id"].astype(str)) == sorted(near["id"].astype(str))
     np.testing.assert_allclose(x["_dist_arcsec"], 1.0, atol=1e-3)
     assert {"designation", "w1mpro", "w3_mean_mag"} <= set(x.columns)
+
+
+def test_attribute_sample_as_dask_tasks_equals_the_in_process_ranking(tmp_path):
+
+    from explorer.attribution.explain import catalog_target_factory, reference_spectra
+    from explorer.attribution.report import rank_catalog_sample
+    from explorer.catalog import Catalog
+    from explorer.ml.registry import load_models
+    from explorer.ml.threads import torch_threads
+    from explorer.survey.attribute import rank_sample_survey, write_line_shares
+
+    engine = {
+        "n_baselines": 4,
+        "n_steps": 8,
+        "max_steps": 8,
+        "tol": 0.05,
+    }  # small: the test is on the plumbing
+    bundle = load_models("default")
+    with Catalog(DEMO_CATALOG) as cat, torch_threads(1):  # the workers' one thread: same float32 sums
+        factory = catalog_target_factory(bundle, cat, reference_spectra(bundle, cat, engine["n_baselines"]))
+        ref, _ = rank_catalog_sample(factory, cat, ["W3", "qpah"], 4, seed=3, **engine)
+    got, _, run = rank_sample_survey(
+        DEMO_CATALOG, bundle, ["W3", "qpah"], 4, seed=3, chunk=2, workers=2, **engine
+    )
+    assert (run["chunks"], run["done"], run["failed"]) == (2, 2, [])
+    assert len(run["peak_rss_mb_per_worker"]) == 2
+    for t in ("W3", "qpah"):
+        assert got[t].ranking.galaxy_ids == ref[t].ranking.galaxy_ids and len(got[t].per_galaxy) == 4
+        np.testing.assert_allclose(got[t].ranking.share, ref[t].ranking.share, rtol=1e-5, atol=1e-7)
+        assert [r["index"] for r in got[t].per_galaxy] == [r["index"] for r in ref[t].per_galaxy]
+    parquet, csv = write_line_shares(got, tmp_path)
+    table = pd.read_parquet(parquet)
+    assert len(table) == 8 and set(table["target"]) == {"W3", "qpah"} and "share_Halpha" in table.columns
+    assert csv.is_file()

@@ -23,7 +23,7 @@ from ..errors import ModelError
 #: environment of local workers: one thread per process for every numerical library
 ONE_THREAD_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
-_MODELS: dict[str, tuple] = {}
+_MODELS: dict = {}
 _LOADS = {"n": 0}
 
 
@@ -79,11 +79,10 @@ def manifest_sha256(model_dir) -> str:
     return sha256_file(Path(resolve_model_dir(model_dir)) / MANIFEST)
 
 
-def cached_models(model_dir, sha256: str, train_catalog=None):
-    """(ModelBundle, DomainReference) of ``model_dir``, loaded once per process and checksum."""
+def cached_bundle(model_dir, sha256: str):
+    """The ModelBundle of ``model_dir``, loaded once per process and manifest checksum."""
     if sha256 in _MODELS:
         return _MODELS[sha256]
-    from ..ml.domain import domain_reference
     from ..ml.registry import load_models
 
     now = manifest_sha256(model_dir)
@@ -92,11 +91,20 @@ def cached_models(model_dir, sha256: str, train_catalog=None):
             f"{model_dir}: manifest.json changed since the run started (sha256 {now[:12]}..., "
             f"expected {sha256[:12]}...): the workers would not use the models the report names"
         )
-    bundle = load_models(model_dir)  # verifies every file's sha256
-    ref = domain_reference(bundle, train_catalog, save=False)
-    _MODELS[sha256] = (bundle, ref)
+    _MODELS[sha256] = load_models(model_dir)  # verifies every file's sha256
     _LOADS["n"] += 1
     return _MODELS[sha256]
+
+
+def cached_models(model_dir, sha256: str, train_catalog=None):
+    """(ModelBundle, DomainReference) of ``model_dir``, loaded once per process and checksum."""
+    key = ("domain", sha256)
+    if key not in _MODELS:
+        from ..ml.domain import domain_reference
+
+        bundle = cached_bundle(model_dir, sha256)
+        _MODELS[key] = (bundle, domain_reference(bundle, train_catalog, save=False))
+    return _MODELS[key]
 
 
 def worker_facts() -> dict:
