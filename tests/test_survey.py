@@ -216,3 +216,37 @@ def test_attribute_sample_as_dask_tasks_equals_the_in_process_ranking(tmp_path):
     table = pd.read_parquet(parquet)
     assert len(table) == 8 and set(table["target"]) == {"W3", "qpah"} and "share_Halpha" in table.columns
     assert csv.is_file()
+
+
+def test_predict_on_an_existing_scheduler(tmp_path):
+    from distributed import LocalCluster
+
+    from explorer.survey.predict import predict_survey
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        rep = predict_survey(
+            DEMO_CATALOG, "default", tmp_path / "p.parquet", scheduler=cluster.scheduler_address, chunk=100,
+            rows=200, progress=False,
+        )  # fmt: skip
+    s = rep["summary"]
+    assert (s["workers"], s["done"], s["failed"], s["rows_written"]) == (1, 2, 0, 200)
+    assert list(rep["workers"]) != ["in-process"]
+
+
+def test_a_paper_layout_table_is_imported_and_checked_against_the_model(tmp_path):
+    from explorer.catalog import Catalog
+    from explorer.errors import ModelError
+    from explorer.io.paper_table import export_paper_table
+    from explorer.ml.registry import load_models
+    from explorer.survey.predict import predict_survey
+
+    bundle = load_models("default", components=["encoder"])
+    with Catalog(DEMO_CATALOG) as cat:
+        lat = bundle.catalog_latents(cat, np.arange(40))
+        export_paper_table(cat, tmp_path / "sdss_wise_cross_reg1.csv", latents=lat, rows=40)
+    # the release has no ugriz: the shipped model (spectrum + ugriz inputs) must say so by name
+    with pytest.raises(ModelError, match="no ugriz photometry.*--inputs paper"):
+        predict_survey(
+            tmp_path / "sdss_wise_cross_reg1.csv", "default", tmp_path / "p.parquet", progress=False
+        )
+    assert (tmp_path / "p.parquet.parts" / "input_latents.h5").is_file()  # imported once, reused on a re-run
