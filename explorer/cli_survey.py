@@ -22,13 +22,16 @@ def add_cluster_flags(s) -> None:
 
 def wants_survey(args) -> bool:
     """Whether ``predict`` goes through :mod:`explorer.survey`: a cluster, a HATS output folder
-    (``--out`` without a table suffix) or an input other than an HDF5 catalog."""
+    (``--out`` without a table suffix), an input other than an HDF5 catalog, or a survey-only flag
+    (``--rows``, ``--report``)."""
     from .ml.predict import OUTPUT_FORMATS
 
     src = Path(args.catalog)
     return bool(
         args.workers
         or args.scheduler
+        or args.rows is not None
+        or args.report is not None
         or args.out.suffix.lower() not in OUTPUT_FORMATS
         or src.is_dir()
         or src.name.lower().endswith((".csv", ".csv.gz"))
