@@ -31,7 +31,7 @@ from .output import (
     write_part,
     write_table_output,
 )
-from .sources import Partition, PartitionView, input_kind, plan_hats, plan_hdf5
+from .sources import Partition, PartitionView, hats_catalog_dir, input_kind, plan_hats, plan_hdf5
 
 __all__ = ["predict_survey", "predict_partition", "PARTITION_FORMAT"]
 
@@ -93,8 +93,11 @@ def _plan(source, kind: str, chunk: int, rows, parts_dir: Path, command: str):
             import_paper_table([source], h5, command=command)
         source = h5
     if kind == "hats":
+        import hats
+
         parts = plan_hats(source, rows)
-        stub = SimpleNamespace(path=Path(source), n=-1, simulated=False, attrs={"optical_photometry": True})
+        n = int(hats.read_hats(hats_catalog_dir(source)).catalog_info.total_rows or -1)
+        stub = SimpleNamespace(path=Path(source), n=n, simulated=False, attrs={"optical_photometry": True})
         return parts, stub, source
     parts, cat = plan_hdf5(source, chunk, rows)
     return parts, cat, source
@@ -202,12 +205,12 @@ def predict_survey(
         t_run = time.perf_counter()  # the rate excludes starting the cluster (reported apart)
         records = _gather(client, todo, task_kw, keys, progress)
         run_seconds = time.perf_counter() - t_run
-    meta["cluster_start_seconds"] = round(t_run - t_start, 3)
     n_tmp = remove_temporaries(parts_dir)
     if hasattr(cat, "close"):
         cat.close()
     failed = [r for r in records if r["status"] != "done"]
-    rep = _report(parts, skipped, records, failed, meta, out, hats_out, n_workers, run_seconds, n_tmp)
+    timing = {"run_seconds": round(run_seconds, 3), "cluster_start_seconds": round(t_run - t_start, 3)}
+    rep = _report(parts, skipped, records, failed, meta, out, hats_out, n_workers, timing, n_tmp)
     if not failed:
         df = read_parts(parts_dir, [p.file_stem for p in parts])
         rep["summary"]["rows_written"] = int(len(df))
@@ -224,7 +227,7 @@ def predict_survey(
     return rep
 
 
-def _report(parts, skipped, records, failed, meta, out, hats_out, n_workers, run_seconds, n_tmp) -> dict:
+def _report(parts, skipped, records, failed, meta, out, hats_out, n_workers, timing: dict, n_tmp) -> dict:
     """The run report: summary (done / skipped / failed), per-partition records, per-worker peaks."""
     done = [r for r in records if r["status"] == "done"]
     n_rows = sum(r["rows"] for r in done)
@@ -249,9 +252,10 @@ def _report(parts, skipped, records, failed, meta, out, hats_out, n_workers, run
         "rows_predicted": int(n_rows),
         "n_out_of_domain": int(sum(r.get("n_ood", 0) for r in done)),
         "workers": n_workers,
-        "run_seconds": round(run_seconds, 3),
-        "cluster_start_seconds": meta.pop("cluster_start_seconds"),
-        "spectra_per_s": round(n_rows / run_seconds, 2) if run_seconds > 0 and n_rows else None,
+        **timing,
+        "spectra_per_s": round(n_rows / timing["run_seconds"], 2)
+        if timing["run_seconds"] > 0 and n_rows
+        else None,
         "temporaries_removed": n_tmp,
         "output": str(out),
         "output_kind": "hats" if hats_out else "table",
