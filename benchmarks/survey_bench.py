@@ -44,12 +44,18 @@ def _steady_rate(rep: dict) -> float | None:
     return rows / secs if secs else None
 
 
-def run_once(catalog, models: str, workers: int, chunk: int, folder: Path) -> dict:
+def run_once(catalog, models: str, workers: int, chunk: int, folder: Path, rows: int | None = None) -> dict:
     from explorer.survey.predict import predict_survey
 
     t0 = time.perf_counter()
     rep = predict_survey(
-        catalog, models, folder / f"pred_{workers}w.parquet", workers=workers, chunk=chunk, progress=False
+        catalog,
+        models,
+        folder / f"pred_{workers}w.parquet",
+        workers=workers,
+        chunk=chunk,
+        rows=rows,
+        progress=False,
     )
     s = rep["summary"]
     return {
@@ -106,18 +112,21 @@ def main(argv=None) -> dict:
     ap.add_argument("--catalog", default=str(DEMO_CATALOG))
     ap.add_argument("--models", default="default")
     ap.add_argument("--chunk", type=int, default=250, help="rows per task")
+    ap.add_argument("--rows", type=int, default=None, help="only the first N rows (smoke test)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     load = round(os.getloadavg()[0], 2)  # other jobs on the machine lower the 2-worker rate
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [run_once(args.catalog, args.models, w, args.chunk, Path(tmp)) for w in (1, 2)]
+        runs = [run_once(args.catalog, args.models, w, args.chunk, Path(tmp), args.rows) for w in (1, 2)]
     one, two = runs
     eff = two["spectra_per_s"] / (2 * one["spectra_per_s"]) if one["spectra_per_s"] else 0.0
     load_s = max(0.0, one["run_seconds"] - one["rows"] / one["steady_spectra_per_s_per_worker"])
     res = {
         "benchmark": "survey_bench",
-        "command": f"PYTHONPATH=. python benchmarks/survey_bench.py --chunk {args.chunk}",
+        "command": "PYTHONPATH=. python benchmarks/survey_bench.py "
+        + f"--chunk {args.chunk}"
+        + (f" --rows {args.rows}" if args.rows else ""),
         "catalog": str(args.catalog),
         "models": args.models,
         "machine": {

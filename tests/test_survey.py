@@ -250,3 +250,24 @@ def test_a_paper_layout_table_is_imported_and_checked_against_the_model(tmp_path
             tmp_path / "sdss_wise_cross_reg1.csv", "default", tmp_path / "p.parquet", progress=False
         )
     assert (tmp_path / "p.parquet.parts" / "input_latents.h5").is_file()  # imported once, reused on a re-run
+
+
+def test_the_survey_benchmark_runs_on_a_few_rows(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/survey_bench.py", "--rows", "200", "--chunk", "50", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": "."},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert [r["workers"] for r in res["runs"]] == [1, 2] and all(r["rows"] == 200 for r in res["runs"])
+    assert (
+        res["projection"]["hours"]["DESI (20 M spectra)"]
+        > res["projection"]["hours"]["SDSS (1 M spectra)"]
+        > 0
+    )
+    assert json.loads(proc.stdout) == res  # stdout is the JSON and nothing else
