@@ -21,9 +21,10 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(BIN)/pip install -q -e .
 	touch $@
 
-# + tests and the optional GPL-3 'simulate' extra (bagpipes), whose tests run too
+# + tests, the optional GPL-3 'simulate' extra (bagpipes) and the 'survey' extra (Dask, LSDB),
+# whose tests run too
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[simulate,test]"
+	$(BIN)/pip install -q -e ".[simulate,survey,test]"
 	touch $@
 
 install: $(VENV)/.installed

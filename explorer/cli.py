@@ -262,13 +262,25 @@ def _attribute_sample(args, bundle, cat, engine_kw: dict) -> dict:
     from .attribution.report import rank_catalog_sample, ranking_markdown, write_sample_report
 
     factory, targets = _sample_setup(args, bundle, cat, engine_kw, ["W3"])
-    rankings, samples = rank_catalog_sample(
-        factory, cat, targets, args.sample, seed=args.seed, progress=not args.json, **engine_kw
-    )
+    run = None
+    if args.workers or args.scheduler:  # one Dask task per --chunk galaxies (explorer.survey)
+        from .survey.attribute import rank_sample_survey, write_line_shares
+
+        rankings, samples, run = rank_sample_survey(
+            args.catalog, bundle, targets, args.sample, seed=args.seed, chunk=args.chunk, workers=args.workers,
+            scheduler=args.scheduler, progress=not args.json, **engine_kw,
+        )  # fmt: skip
+    else:
+        rankings, samples = rank_catalog_sample(
+            factory, cat, targets, args.sample, seed=args.seed, progress=not args.json, **engine_kw
+        )
     files = write_sample_report(
         rankings, Path(args.out or "exports/attribution"), formats=("png", "svg", "pdf")
     )
     summary = {t: r.to_dict() for t, r in rankings.items()}
+    if run is not None:
+        files += write_line_shares(rankings, Path(args.out or "exports/attribution"))
+        summary["survey"] = run
     if args.markdown:
         md = Path(args.markdown)
         md.parent.mkdir(parents=True, exist_ok=True)
@@ -292,14 +304,17 @@ def _ranking_provenance(args, bundle, targets, engine_kw: dict) -> str:
 
 
 def _attribute_output(args, summary: dict) -> int:
+    failed = summary.get("survey", {}).get("failed", []) if isinstance(summary, dict) else []
     if args.json:
         print_json(summary)
     elif "files" in summary:
         for f in summary["files"]:
             print(f"wrote {f}")
+        for f in failed:
+            print(f"FAILED chunk {f['chunk']} (catalog rows {f['rows']}): {f['error']}")
     else:
         print_json(summary)
-    return 0
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -433,6 +448,12 @@ def _add_attribute_verb(sub) -> None:
     s.add_argument("--max-steps", type=int, default=None, help="raise steps up to this for completeness")
     s.add_argument("--tol", type=float, default=None, help="completeness tolerance (relative)")
     s.add_argument("--seed", type=int, default=0)
+    from .cli_survey import add_cluster_flags
+
+    add_cluster_flags(s)  # --sample as Dask tasks
+    s.add_argument(
+        "--chunk", type=int, default=10, help="--sample with --workers/--scheduler: galaxies per task"
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_attribute)
 

@@ -84,7 +84,11 @@ def cmd_export_paper_table(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from .cli_survey import cmd_predict_survey, wants_survey
     from .ml.predict import predict_catalog
+
+    if wants_survey(args):  # a cluster, HATS in or out, or a paper-layout table: explorer.survey
+        return cmd_predict_survey(args, _command())
 
     out = predict_catalog(
         args.catalog,
@@ -108,8 +112,13 @@ def cmd_predict(args) -> int:
 
 
 def register(subparsers) -> None:
-    """Add the real-data verbs to ``python -m explorer``'s subparsers."""
+    """Add the real-data verbs (and the survey verb ``crossmatch-wise``) to ``python -m explorer``'s
+    subparsers."""
+    from .cli_survey import add_cluster_flags
+    from .cli_survey import register as register_survey_verbs
     from .io.build import DEFAULT_RADIUS_ARCSEC
+
+    register_survey_verbs(subparsers)
 
     s = subparsers.add_parser(
         "build-catalog", help="catalog from real SDSS spectra x an AllWISE table (x SDSS photometry)"
@@ -169,11 +178,26 @@ def register(subparsers) -> None:
     s = subparsers.add_parser(
         "predict", help="WISE posteriors, properties and out-of-domain flags for a catalog"
     )
-    s.add_argument("catalog")
+    s.add_argument("catalog", help="catalog .h5, paper-layout table .csv(.gz), or HATS catalog of latents")
     s.add_argument("--models", default="default")
-    s.add_argument("--out", type=Path, required=True, help=".fits, .csv, .parquet or .ecsv")
-    s.add_argument("--chunk", type=int, default=2048, help="galaxies per chunk (memory stays flat)")
+    s.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help=".fits, .csv, .parquet or .ecsv; a folder name: a HATS catalog",
+    )
+    s.add_argument(
+        "--chunk",
+        type=int,
+        default=2048,
+        help="galaxies per chunk (memory stays flat); per task on a cluster",
+    )
     s.add_argument("--train-catalog", default=None, help="to compute domain.json if the model lacks it")
+    add_cluster_flags(s)
+    s.add_argument("--rows", type=int, default=None, help="survey runs: only the first N rows (HATS: pixels)")
+    s.add_argument(
+        "--report", type=Path, default=None, help="survey runs: run report JSON (default OUT.report.json)"
+    )
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_predict)

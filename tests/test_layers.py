@@ -8,7 +8,8 @@ Layers, lowest first (a module may import its own layer and any lower one):
 3. ``ml`` and ``sedfit`` (the SED-fitting comparator; it may use ``ml``'s metrics, ``ml`` never
    imports it, and it does not import ``simulate``)
 4. ``attribution``
-5. ``app``, ``cli``, ``info``, ``__main__``, ``testing`` (test doubles)
+5. ``app``, ``cli``, ``info``, ``__main__``, ``testing`` (test doubles), ``survey`` (Dask/HATS
+   orchestration)
 
 and two rules on top of the order: ``io`` and ``simulate`` are peers that do not import each
 other, and ``ml`` imports neither of them (the models work on a catalog; what the readers or the
@@ -44,6 +45,8 @@ LAYERS = {
     "cli_data": 5,
     "cli_sim": 5,
     "cli_sedfit": 5,
+    "cli_survey": 5,
+    "survey": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,

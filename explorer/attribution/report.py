@@ -123,6 +123,35 @@ def write_sample_report(
     return written
 
 
+def sample_plan(catalog, targets: Sequence[str], n: int, *, seed: int = 0) -> tuple[list, dict[str, str]]:
+    """Which galaxies each target is ranked on (see :func:`rank_catalog_sample`).
+
+    Returns
+    -------
+    groups : list of (indices, targets)
+        The main sample with the targets other than ``lbol_agn``; then, when the catalog has AGN,
+        ``n`` AGN galaxies (drawn with the same generator after the main sample) for ``lbol_agn``.
+    samples : dict target -> str
+        Which galaxies a target was ranked on when not the main sample (``"class_label agn"``).
+    """
+    rng = np.random.default_rng(seed)
+    good = np.flatnonzero(catalog.good)
+    idx = np.sort(rng.choice(good, size=min(n, len(good)), replace=False))
+    agn_targets = [t for t in targets if t == "lbol_agn"]
+    labels = np.asarray(catalog.table.get("class_label", np.array([""] * catalog.n))).astype(str)
+    agn_pool = np.flatnonzero(catalog.good & (labels == "agn"))
+    if not agn_pool.size:
+        agn_targets = []
+    other = [t for t in targets if t not in agn_targets]
+    groups = [(idx, other)] if other else []
+    samples = {}
+    if agn_targets:
+        idx_agn = np.sort(rng.choice(agn_pool, size=min(n, agn_pool.size), replace=False))
+        groups.append((idx_agn, agn_targets))
+        samples = {t: "class_label agn" for t in agn_targets}
+    return groups, samples
+
+
 def rank_catalog_sample(
     target_fn_factory,
     catalog,
@@ -137,7 +166,7 @@ def rank_catalog_sample(
 
     ``lbol_agn`` is ranked on ``n`` AGN galaxies instead (``class_label == "agn"``, drawn with the
     same generator after the main sample) when the catalog has any: L_bol,AGN means nothing for
-    the others.
+    the others (:func:`sample_plan`).
 
     Returns
     -------
@@ -145,29 +174,14 @@ def rank_catalog_sample(
     samples : dict target -> str
         Which galaxies a target was ranked on when not the main sample (``"class_label agn"``).
     """
-    rng = np.random.default_rng(seed)
-    good = np.flatnonzero(catalog.good)
-    idx = np.sort(rng.choice(good, size=min(n, len(good)), replace=False))
-    agn_targets = [t for t in targets if t == "lbol_agn"]
-    labels = np.asarray(catalog.table.get("class_label", np.array([""] * catalog.n))).astype(str)
-    agn_pool = np.flatnonzero(catalog.good & (labels == "agn"))
-    if not agn_pool.size:
-        agn_targets = []
-    other = [t for t in targets if t not in agn_targets]
+    groups, samples = sample_plan(catalog, targets, n, seed=seed)
     rankings: dict[str, SampleRanking] = {}
-    if other:
-        rankings.update(
-            sample_rankings(target_fn_factory, catalog, idx, other, progress=progress, **engine_kwargs)
-        )
-    samples = {}
-    if agn_targets:
-        idx_agn = np.sort(rng.choice(agn_pool, size=min(n, agn_pool.size), replace=False))
+    for idx, group_targets in groups:
         rankings.update(
             sample_rankings(
-                target_fn_factory, catalog, idx_agn, agn_targets, progress=progress, **engine_kwargs
+                target_fn_factory, catalog, idx, group_targets, progress=progress, **engine_kwargs
             )
         )
-        samples = {t: "class_label agn" for t in agn_targets}
     return {t: rankings[t] for t in targets}, samples
 
 

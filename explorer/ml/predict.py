@@ -23,7 +23,16 @@ import numpy as np
 from ..constants import WISE_BANDS
 from ..errors import ModelError
 
-__all__ = ["predict_catalog", "OUTPUT_FORMATS", "COLUMN_UNITS"]
+__all__ = [
+    "predict_catalog",
+    "predict_rows",
+    "to_table",
+    "output_meta",
+    "open_inputs",
+    "TableWriter",
+    "OUTPUT_FORMATS",
+    "COLUMN_UNITS",
+]
 
 OUTPUT_FORMATS = {".fits": "fits", ".csv": "csv", ".parquet": "parquet", ".ecsv": "ecsv"}
 SDSS_BANDS = "ugriz"
@@ -71,8 +80,13 @@ def _format_of(out: Path) -> str:
     return fmt
 
 
-def _chunk_table(cat, bundle, ref, idx, n_detected_samples: int):
-    """Predictions for rows ``idx`` as a dict of columns."""
+def predict_rows(cat, bundle, ref, idx, n_detected_samples: int, seeds=None):
+    """Predictions for rows ``idx`` of ``cat`` as a dict of columns.
+
+    ``seeds`` (default ``idx``) seed each galaxy's Monte Carlo draws: a caller that hands in a
+    slice of a catalog (``explorer.survey``) passes the rows' numbers in the whole catalog, so the
+    numbers do not depend on how the catalog was cut.
+    """
     from .domain import score_domain
 
     t = cat.table
@@ -89,8 +103,9 @@ def _chunk_table(cat, bundle, ref, idx, n_detected_samples: int):
     post = bundle.predict(**kw)
     q = post.quantiles([0.16, 0.5, 0.84])
     # Monte Carlo draws seeded by the galaxy's row, so the numbers do not depend on the chunking
+    seeds = idx if seeds is None else seeds
     det = np.concatenate(
-        [post[k : k + 1].detected_mean_mag(n_samples=n_detected_samples, rng=int(i)) for k, i in enumerate(idx)]
+        [post[k : k + 1].detected_mean_mag(n_samples=n_detected_samples, rng=int(i)) for k, i in enumerate(seeds)]
     ) if len(idx) else np.zeros((0, len(WISE_BANDS)))  # fmt: skip
     cols: dict = {"id": np.asarray(t["id"]).astype(str)[idx]}
     for c in ("ra_deg", "dec_deg"):
@@ -122,7 +137,7 @@ def _chunk_table(cat, bundle, ref, idx, n_detected_samples: int):
     return cols
 
 
-def _to_table(cols: dict, meta: dict | None = None):
+def to_table(cols: dict, meta: dict | None = None):
     from astropy.table import Table
 
     tab = Table(cols, meta=meta or {})
@@ -176,23 +191,23 @@ def predict_catalog(
     fmt = _format_of(out)
     if chunk < 1:
         raise ModelError(f"chunk must be >= 1, got {chunk}")
-    cat, bundle = _open_inputs(catalog, models)
+    cat, bundle = open_inputs(catalog, models)
     ref = domain_reference(bundle, train_catalog)
-    meta = _output_meta(cat, bundle, ref, command)
+    meta = output_meta(cat, bundle, ref, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     n = cat.n
-    writer = _TableWriter(fmt, tmp, meta)
+    writer = TableWriter(fmt, tmp, meta)
     n_ood = 0
     ood_examples: list[str] = []
     try:
         for s in tqdm(range(0, n, chunk), desc="predict", disable=not progress):
             idx = np.arange(s, min(n, s + chunk))
-            cols = _chunk_table(cat, bundle, ref, idx, n_detected_samples)
+            cols = predict_rows(cat, bundle, ref, idx, n_detected_samples)
             n_ood += int(np.count_nonzero(cols["ood"]))
             for k in np.flatnonzero(cols["ood"])[: max(0, 20 - len(ood_examples))]:
                 ood_examples.append(f"{cols['id'][k]}: {cols['ood_reason'][k]}")
-            writer.add(_to_table(cols), first=s == 0)
+            writer.add(to_table(cols), first=s == 0)
         writer.close()
         tmp.replace(out)
     finally:
@@ -215,7 +230,7 @@ def predict_catalog(
     }
 
 
-def _open_inputs(catalog, models):
+def open_inputs(catalog, models):
     """(Catalog, ModelBundle), checked: the bundle has a predictor whose inputs the catalog has."""
     from ..catalog import Catalog
     from .registry import ModelBundle, load_models
@@ -233,7 +248,7 @@ def _open_inputs(catalog, models):
     return cat, bundle
 
 
-def _output_meta(cat, bundle, ref, command: str) -> dict:
+def output_meta(cat, bundle, ref, command: str) -> dict:
     """Metadata of the output table: catalog, model, domain reference, command."""
     man = bundle.manifest
     return {
@@ -254,7 +269,7 @@ def _output_meta(cat, bundle, ref, command: str) -> dict:
     }
 
 
-class _TableWriter:
+class TableWriter:
     """Writes the output table to ``tmp`` chunk by chunk: CSV and Parquet streamed, FITS and ECSV
     collected and written by :meth:`close`."""
 
@@ -288,7 +303,7 @@ class _TableWriter:
         if self.fmt in ("fits", "ecsv"):
             from astropy.table import vstack
 
-            full = vstack(self.tables) if self.tables else _to_table({})
+            full = vstack(self.tables) if self.tables else to_table({})
             meta = self.meta
             full.meta.update(
                 {k: (json.dumps(v, default=str) if isinstance(v, dict) else v) for k, v in meta.items()}
