@@ -14,12 +14,11 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ..app.browser import VOILA_OPTIONS, VOILA_OPTIONS_COLD, voila_env
+from ..app.browser import VOILA_OPTIONS, VOILA_OPTIONS_COLD, serve_command, voila_env
 from ..paths import REPO_ROOT
 
 __all__ = [
@@ -57,7 +56,8 @@ def free_port() -> int:
 
 
 class VoilaServer:
-    """``voila <notebook>`` on a free loopback port, started in the repository root.
+    """``voila <notebook>`` on a free loopback port, started in the repository root, as
+    ``python -m explorer serve`` starts it (:func:`explorer.app.browser.serve_command`).
 
     Parameters
     ----------
@@ -68,7 +68,8 @@ class VoilaServer:
         Voila options besides the port: by default those of ``make run`` (:data:`VOILA_OPTIONS`);
         :data:`VOILA_OPTIONS_COLD` for a new kernel per page.
     extra_args : tuple of str
-        More Voila options, appended.
+        More Voila options, appended (``explorer.app.browser.limit_options(...)`` for a kernel
+        limit or idle culling; without them, :mod:`explorer.app.serving`'s defaults).
     """
 
     def __init__(
@@ -81,10 +82,9 @@ class VoilaServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.options = tuple(options) + tuple(extra_args)
-        voila = Path(sys.executable).with_name("voila")
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".voila.log", delete=False)
         self.proc = subprocess.Popen(
-            [str(voila), str(notebook), f"--port={self.port}", *self.options],
+            serve_command(notebook, self.port, self.options),
             cwd=REPO_ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
