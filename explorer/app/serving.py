@@ -123,6 +123,17 @@ class PoolLimit:
         """A new page gets a kernel: a preheated one, or room to start one."""
         return bool(self.pool_tasks(notebook_name)) or self.has_room()
 
+    async def get_rendered_notebook(self, *args, **kwargs):
+        """Voila's hand-over of the preheated kernel to a page; the kernel's idle time starts now
+        (not when it entered the pool), so that the culler leaves the new page alone."""
+        from jupyter_server._tz import utcnow
+
+        out = await super().get_rendered_notebook(*args, **kwargs)
+        kernel = self._kernels.get(out[2])
+        if kernel is not None:
+            kernel.last_activity = utcnow()
+        return out
+
     def fill_if_needed(self, *args, **kwargs) -> None:
         """Voila's pool refill, only when a kernel may start (otherwise a later shutdown refills)."""
         pending = sum(not t.done() for t in self.pool_tasks(kwargs.get("notebook_name")))

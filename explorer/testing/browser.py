@@ -30,6 +30,7 @@ __all__ = [
     "chromium_context",
     "move_slider",
     "open_app",
+    "page_kernel_id",
     "set_slider",
     "text_of",
     "wait_text_change",
@@ -119,6 +120,16 @@ class VoilaServer:
                     out.append(int(child.memory_info().rss))
         return out
 
+    def kernel_pid(self, kernel_id: str) -> int | None:
+        """Process id of the kernel ``kernel_id`` (its connection file names it), or None."""
+        import psutil
+
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if any(f"kernel-{kernel_id}" in part for part in child.cmdline()):
+                    return child.pid
+        return None
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -175,6 +186,11 @@ def open_app(page, url: str, timeout: float = 120_000) -> float:
     page.wait_for_selector(".irox-chi", timeout=timeout)
     page.wait_for_selector(".bk-Canvas, canvas", timeout=timeout)
     return time.perf_counter() - t0
+
+
+def page_kernel_id(page) -> str:
+    """Id of the kernel that serves a Voila page (from the page's ``jupyter-config-data``)."""
+    return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
 
 
 def set_slider(page, label: str, value: str) -> None:
