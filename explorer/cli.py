@@ -211,6 +211,7 @@ def cmd_serve(args) -> int:
     if importlib.util.find_spec("voila") is None:
         raise FileNotFoundError("voila is not installed in this Python environment (make install)")
     limits = limit_options(args.max_kernels, args.cull_idle_minutes)
+    limits += (f"--base_url={args.base_url}",) if args.base_url else ()  # behind a proxy's path
     cmd = serve_command("app.ipynb", args.port, VOILA_OPTIONS, limits)
     full_env = voila_env(env)
     print(f"IR-Optical Explorer: open http://localhost:{args.port} in a browser (Ctrl-C stops the server)")
@@ -546,6 +547,9 @@ def _add_report_verbs(sub) -> None:
     )
     s.add_argument("--cull-idle-minutes", type=float, default=None,
                    help="shut down a page's kernel idle this long (default 60; 0: never)")  # fmt: skip
+    s.add_argument(
+        "--base-url", default=None, help="URL path prefix behind a proxy, e.g. /services/explorer/"
+    )
     s.set_defaults(func=cmd_serve)
 
 
