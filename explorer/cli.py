@@ -542,11 +542,15 @@ def _add_report_verbs(sub) -> None:
         "--max-kernels",
         type=int,
         default=None,
-        help="most pages served at once, the "
-        "preheated kernel included (default: available memory - 2 GB, / 0.55 GB a kernel)",
+        help="most kernels (pages) at once, the preheated one included "
+        "(default: available memory less 2 GB, over 0.55 GB a kernel)",
     )
-    s.add_argument("--cull-idle-minutes", type=float, default=None,
-                   help="shut down a page's kernel idle this long (default 60; 0: never)")  # fmt: skip
+    s.add_argument(
+        "--cull-idle-minutes",
+        type=float,
+        default=None,
+        help="shut down a kernel idle this long (default 60; 0: never)",
+    )
     s.add_argument(
         "--base-url", default=None, help="URL path prefix behind a proxy, e.g. /services/explorer/"
     )
