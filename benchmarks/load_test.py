@@ -107,14 +107,19 @@ async def _wait_change(page, selector: str, before: str, timeout_ms: float) -> N
     )
 
 
-async def _user(browser, url: str, delay_s: float, attribution: bool, timeout_s: float) -> dict:
-    """One simulated user; returns what it saw and how long each step took."""
+async def _user(browser, url: str, delay_s: float, attribution: bool, timeout_s: float, out: dict) -> dict:
+    """One simulated user; fills ``out`` with what it saw and how long each step took (``step``:
+    the step under way, for a user stopped by the deadline)."""
     await asyncio.sleep(delay_s)
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
+    errors = out.setdefault("console_errors", [])
+    page.on("console", lambda m: errors.append(m.text[:200]) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)[:200]))
     ms = 1e3 * timeout_s
-    out: dict = {"start_s": delay_s}
+    out.update(start_s=delay_s, outcome="running", error="")
     try:
+        out["step"] = "open"
         t0 = time.perf_counter()
         response = await page.goto(url, timeout=ms)
         if response is not None and response.status == 503:
@@ -126,12 +131,14 @@ async def _user(browser, url: str, delay_s: float, attribution: bool, timeout_s:
         await page.wait_for_selector(".bk-Canvas, canvas", timeout=ms)
         out["tti_s"] = time.perf_counter() - t0
 
+        out["step"] = "next galaxy"
         before = await page.inner_text(".irox-summary")
         t0 = time.perf_counter()
         await page.get_by_role("button", name="next ▶").click()
         await _wait_change(page, ".irox-summary", before, ms)
         out["switch_s"] = time.perf_counter() - t0
 
+        out["step"] = "slider"
         before = await page.inner_text(".irox-chi")
         readout = page.locator(".widget-hslider", has_text="latent 1").locator(".widget-readout")
         for value in ("1000", "-1000"):  # a galaxy can sit at one end of the range
@@ -146,18 +153,33 @@ async def _user(browser, url: str, delay_s: float, attribution: bool, timeout_s:
                 if value == "-1000":
                     raise
         if attribution and "unavailable" not in await page.inner_text(".irox-attr-status"):
+            out["step"] = "attribution"
             t0 = time.perf_counter()
             await page.get_by_role("button", name="explain").click()
             await page.wait_for_selector(".irox-attr-done", timeout=ms)
             out["attribution_s"] = time.perf_counter() - t0
-        out["outcome"] = "ok"
+        out["step"], out["outcome"] = "done", "ok"
         if await page.locator(".irox-reload").count():
             out.update(outcome="error", error="the page shows the reload notice")
     except Exception as exc:  # a failure of a served user is an error of the run
-        out.update(outcome="error", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        out.update(
+            outcome="error", error=f"{type(exc).__name__} at {out['step']}: {str(exc).splitlines()[0][:200]}"
+        )
+        out["page_text"] = await _page_text(page)
+    except asyncio.CancelledError:  # the deadline: say where this user was
+        out.update(outcome="error", error=f"deadline reached at {out['step']}")
+        out["page_text"] = await _page_text(page)
+        raise
     finally:
         await ctx.close()
     return out
+
+
+async def _page_text(page) -> str:
+    try:
+        return (await asyncio.wait_for(page.inner_text("body"), 5))[:300]
+    except Exception as exc:  # a page that cannot answer any more
+        return f"({type(exc).__name__})"
 
 
 async def _run_users(url: str, n: int, ramp_s: float, attribution: bool, deadline_s: float) -> list[dict]:
@@ -166,16 +188,18 @@ async def _run_users(url: str, n: int, ramp_s: float, attribution: bool, deadlin
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:
+            outs: list[dict] = [
+                {"outcome": "error", "error": "deadline reached before start"} for _ in range(n)
+            ]
             tasks = [
-                asyncio.create_task(_user(browser, url, i * ramp_s, attribution, deadline_s))
+                asyncio.create_task(_user(browser, url, i * ramp_s, attribution, deadline_s, outs[i]))
                 for i in range(n)
             ]
-            done, pending = await asyncio.wait(tasks, timeout=deadline_s + n * ramp_s)
+            _, pending = await asyncio.wait(tasks, timeout=deadline_s + n * ramp_s)
             for t in pending:
                 t.cancel()
-            return [
-                t.result() if t in done else {"outcome": "error", "error": "deadline reached"} for t in tasks
-            ]
+            await asyncio.gather(*pending, return_exceptions=True)
+            return outs
         finally:
             await browser.close()
 
@@ -185,7 +209,7 @@ def run_load_test(
     max_kernels: int = 12,
     ramp_s: float = 2.0,
     attribution: bool = True,
-    deadline_s: float = 900.0,
+    deadline_s: float = 600.0,
     models: str | None = None,
 ) -> dict:
     """One load run of ``n_users`` against a fresh server; a JSON-ready dict."""
@@ -217,6 +241,11 @@ def run_load_test(
         "served": len(served),
         "errors": sum(u["outcome"] == "error" for u in users),
         "error_messages": sorted({u["error"] for u in users if u["outcome"] == "error"}),
+        "failed_users": [
+            {**u, "console_errors": u.get("console_errors", [])[-10:]}
+            for u in users
+            if u["outcome"] == "error"
+        ],
         "beyond_limit": {
             "n": len(busy),
             "saw": sorted({f"HTTP {u['http_status']}: {u['busy_message']}" for u in busy}),
@@ -257,7 +286,7 @@ def main(argv=None) -> None:
     ap.add_argument("--users", type=int, nargs="+", default=[5, 10, 20], help="N for each run")
     ap.add_argument("--max-kernels", type=int, default=12, help="the server's kernel limit")
     ap.add_argument("--ramp-s", type=float, default=2.0, help="seconds between two users' arrivals")
-    ap.add_argument("--deadline-s", type=float, default=900.0, help="time bound of one user's steps")
+    ap.add_argument("--deadline-s", type=float, default=600.0, help="time bound of one user's steps")
     ap.add_argument("--no-attribution", action="store_true")
     ap.add_argument(
         "--models", default=None, help="model name or directory (default: IROX_MODELS or default)"
