@@ -543,7 +543,7 @@ def _add_report_verbs(sub) -> None:
         type=int,
         default=None,
         help="most kernels (pages) at once, the preheated one included "
-        "(default: available memory less 2 GB, over 0.55 GB a kernel)",
+        "(default: available memory less 2 GB, over 0.7 GB a kernel)",
     )
     s.add_argument(
         "--cull-idle-minutes",

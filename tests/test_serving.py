@@ -17,7 +17,7 @@ from explorer.app.browser import VOILA_OPTIONS, limit_options, serve_command
 
 def test_default_limit_is_available_memory_less_the_reserve_over_a_kernel():
     gb = 1024**3
-    assert serving.KERNEL_MEMORY_BYTES == 550 * 1024**2 and serving.RESERVE_BYTES == 2 * gb
+    assert serving.KERNEL_MEMORY_BYTES == 700 * 1024**2 and serving.RESERVE_BYTES == 2 * gb
     assert serving.default_max_kernels(2 * gb + 10 * serving.KERNEL_MEMORY_BYTES + 1) == 10
     assert serving.default_max_kernels(1 * gb) == 1  # a small machine still serves one page
     assert serving.default_max_kernels() >= 1  # this machine's

@@ -29,9 +29,10 @@ import asyncio
 import html
 import sys
 
-#: Resident memory of one dashboard kernel (bytes) after the notebook has run and one attribution
-#: was computed: 0.55 GB, measured with ``benchmarks/load_test.py`` (peak kernel RSS; README).
-KERNEL_MEMORY_BYTES = 550 * 1024**2
+#: Resident memory of one dashboard kernel (bytes), rounded up: the largest kernel of the load test
+#: (``benchmarks/load_test.py``, N = 5, 10, 20 with galaxy switches, sliders and one attribution
+#: each) peaked at 683 MB; 12 kernels and the server together at 6.8 GB (README).
+KERNEL_MEMORY_BYTES = 700 * 1024**2
 #: Memory kept for the Voila server, the system and other work when the default limit is derived.
 RESERVE_BYTES = 2 * 1024**3
 #: Default minutes of inactivity (no message from or to the kernel) before a kernel is culled.
