@@ -120,3 +120,21 @@ def test_oversized_upload_and_decompression_bomb_are_refused(voila_server, page_
     _next_galaxy_works(page)
     assert page.locator(NOTICE).count() == 0  # the kernel lived through both
     assert serious(page) == [], (page.console_errors, page.failed_requests)
+
+
+def test_load_test_smoke_two_users_at_a_limit_of_one(app_env):
+    """benchmarks/load_test.py at tiny N: one user served without error, the other sees the busy page."""
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from benchmarks.load_test import run_load_test
+    from benchmarks.run import BENCHMARKS
+
+    assert "load_test" in BENCHMARKS
+    r = run_load_test(
+        2, max_kernels=1, ramp_s=1.0, attribution=False, deadline_s=240, models=app_env["IROX_MODELS"]
+    )
+    assert r["served"] == 1 and r["errors"] == 0, r["failed_users"]
+    assert r["beyond_limit"]["saw"] == ["HTTP 503: The server is busy: try again in a minute."]
+    assert r["time_to_interactive_s"]["n"] == 1 and r["slider_to_redraw_s"]["n"] == 1
+    assert r["peak_memory_mb"]["kernels_at_once"] == 1 and r["peak_memory_mb"]["one_kernel"] > 50
