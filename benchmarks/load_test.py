@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import datetime
 import json
 import os
@@ -228,7 +229,10 @@ def run_load_test(
     t0 = time.perf_counter()
     try:
         time.sleep(1.0)  # the preheated kernel starts; users arrive while it runs the notebook
-        users = asyncio.run(_run_users(server.url, n_users, ramp_s, attribution, deadline_s))
+        # in a thread of its own: the caller may hold an event loop (a sync Playwright, say)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            coro = _run_users(server.url, n_users, ramp_s, attribution, deadline_s)
+            users = pool.submit(asyncio.run, coro).result()
     finally:
         wall = time.perf_counter() - t0
         sampler.stop()
