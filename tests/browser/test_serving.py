@@ -66,7 +66,7 @@ def test_busy_page_at_the_limit_then_idle_cull_frees_the_place(app_env, browser)
         server.stop()
         p2.wait_for_selector(NOTICE, timeout=40_000)
         assert "reload the page" in text_of(p2, NOTICE)
-        p2.get_by_role("button", name="reload the page").is_visible()
+        assert p2.get_by_role("button", name="reload the page").is_visible()
     finally:
         p1.close()
         p2.close()
