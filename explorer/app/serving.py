@@ -14,7 +14,7 @@ subclass of ``voila.app.Voila``) with three additions, all in this module:
   (``MappingKernelManager.cull_idle_timeout``, ``cull_interval``, ``cull_connected=True``, so that
   a tab left open and idle frees its kernel too; Voila's own kernel manager never culls a
   preheated kernel waiting in its pool). The page of a culled kernel says so and offers a reload
-  (the ``irox`` template's ``irox-reload.js``).
+  (a script in the ``irox`` template, ``explorer/app/jupyter``).
 
 The preheated pool refills in the background (Voila starts the kernel and runs the notebook as
 tasks on the server's event loop, 1 s after a page took the pool's kernel); with the limit reached
