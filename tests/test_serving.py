@@ -35,6 +35,11 @@ def test_serve_verb_passes_the_limits_to_the_serving_module():
     assert cmd == serve_command("app.ipynb", 9124, VOILA_OPTIONS, limit_options(3, 7.5))
     assert cmd[-2:] == ["--max_kernels=3", "--cull_idle_minutes=7.5"]
     assert limit_options() == ()  # no flags: the serving module's defaults
+    behind = subprocess.run(
+        [sys.executable, "-m", "explorer", "serve", "--dry-run", "--base-url", "/services/explorer/"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert shlex.split(behind.stdout.strip().splitlines()[-1])[-1] == "--base_url=/services/explorer/"
 
 
 class _Parent:
