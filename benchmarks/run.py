@@ -165,6 +165,13 @@ def bench_browser() -> dict:
     return run_browser_benchmark(models="default", n=20)
 
 
+def bench_load_test() -> dict:
+    """Served to a group: N = 5, 10, 20 users in one Chromium against a 12-kernel limit (issue 18)."""
+    from benchmarks.load_test import run_all
+
+    return run_all((5, 10, 20), max_kernels=12)
+
+
 BENCHMARKS = {
     "catalog_read_one_galaxy": bench_catalog_read_one_galaxy,
     "simulator_throughput": bench_simulator_throughput,
@@ -172,6 +179,7 @@ BENCHMARKS = {
     "attribution_one_galaxy": bench_attribution_one_galaxy,
     "build_catalog": bench_build_catalog,
     "browser": bench_browser,
+    "load_test": bench_load_test,
 }
 
 

@@ -139,11 +139,11 @@ def cmd_evaluate(args) -> int:
 def cmd_serve(args) -> int:
     """Serve app.ipynb with Voila: the options of the browser tests (``VOILA_OPTIONS``) and their
     environment (``voila_env``: the dashboard's template on ``JUPYTER_PATH``)."""
+    import importlib.util
     import os
     import shlex
-    import shutil
 
-    from .app.browser import VOILA_OPTIONS, voila_env
+    from .app.browser import VOILA_OPTIONS, limit_options, serve_command, voila_env
     from .paths import REPO_ROOT
 
     catalog = Path(args.catalog).resolve()
@@ -154,11 +154,11 @@ def cmd_serve(args) -> int:
     if args.models is not None:
         models = Path(args.models)
         env["IROX_MODELS"] = str(models.resolve()) if models.exists() else str(args.models)
-    voila = Path(sys.executable).with_name("voila")
-    exe = str(voila) if voila.exists() else shutil.which("voila")
-    if exe is None:
+    if importlib.util.find_spec("voila") is None:
         raise FileNotFoundError("voila is not installed in this Python environment (make install)")
-    cmd = [exe, "app.ipynb", f"--port={args.port}", *VOILA_OPTIONS]
+    limits = limit_options(args.max_kernels, args.cull_idle_minutes)
+    limits += (f"--base_url={args.base_url}",) if args.base_url else ()  # behind a proxy's path
+    cmd = serve_command("app.ipynb", args.port, VOILA_OPTIONS, limits)
     full_env = voila_env(env)
     print(f"IR-Optical Explorer: open http://localhost:{args.port} in a browser (Ctrl-C stops the server)")
     if args.dry_run:
@@ -470,6 +470,22 @@ def _add_report_verbs(sub) -> None:
     )
     s.add_argument(
         "--dry-run", action="store_true", help="print the Voila command and its environment; start nothing"
+    )
+    s.add_argument(
+        "--max-kernels",
+        type=int,
+        default=None,
+        help="most kernels (pages) at once, the preheated one included "
+        "(default: available memory less 2 GB, over 0.7 GB a kernel)",
+    )
+    s.add_argument(
+        "--cull-idle-minutes",
+        type=float,
+        default=None,
+        help="shut down a kernel idle this long (default 60; 0: never)",
+    )
+    s.add_argument(
+        "--base-url", default=None, help="URL path prefix behind a proxy, e.g. /services/explorer/"
     )
     s.set_defaults(func=cmd_serve)
 

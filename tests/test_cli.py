@@ -121,8 +121,8 @@ def test_serve_dry_run_uses_the_browser_tests_voila_options(tmp_path):
     cmd = words[3:]
     assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(JUPYTER_DATA_DIR)
     assert env["IROX_CATALOG"] == str(DEMO_CATALOG.resolve()) and env["IROX_MODELS"] == "default"
-    assert cmd[0].endswith("voila") and cmd[1:3] == ["app.ipynb", "--port=9123"]
-    assert tuple(cmd[3:]) == VOILA_OPTIONS
+    assert cmd[1:5] == ["-m", "explorer.app.serving", "app.ipynb", "--port=9123"]  # Voila with limits
+    assert tuple(cmd[5:]) == VOILA_OPTIONS
     # a catalog that is not there stops it before Voila starts
     bad = run_cli("serve", "--dry-run", "--catalog", tmp_path / "nope.h5")
     assert bad.returncode == 2 and "nope.h5" in bad.stderr and "does not exist" in bad.stderr

@@ -1,14 +1,16 @@
 """How the dashboard is served: Voila's options and environment (``make run``, the browser tests).
 
-:data:`VOILA_OPTIONS` and :func:`voila_env` are the one set of Voila options:
-``python -m explorer serve`` (what ``make run`` runs) starts Voila with them, and so do the browser
-tests and the browser benchmark, through :mod:`explorer.testing.browser`;
-``tests/test_cli.py`` checks that the serve verb uses them.
+:data:`VOILA_OPTIONS`, :func:`voila_env` and :func:`serve_command` are the one way of serving:
+``python -m explorer serve`` (what ``make run`` runs) starts :mod:`explorer.app.serving` (Voila with
+a kernel limit, idle culling and a busy page) with them, and so do the browser tests and the
+browser benchmarks, through :mod:`explorer.testing.browser`; ``tests/test_cli.py`` checks that the
+serve verb uses them.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 #: Jupyter data directory holding the dashboard's Voila template ``irox`` (Voila's ``lab`` template
@@ -44,3 +46,23 @@ def voila_env(env: dict | None = None) -> dict:
     rest = out.get("JUPYTER_PATH", "")
     out["JUPYTER_PATH"] = str(JUPYTER_DATA_DIR) + (os.pathsep + rest if rest else "")
     return out
+
+
+#: the module that serves (Voila's application with the limits of explorer.app.serving)
+SERVE_MODULE = "explorer.app.serving"
+
+
+def limit_options(max_kernels: int | None = None, cull_idle_minutes: float | None = None) -> tuple[str, ...]:
+    """Options of :mod:`explorer.app.serving` for a kernel limit and idle culling (None: its
+    defaults, a limit from the available memory and culling after 60 minutes idle)."""
+    out = ()
+    if max_kernels is not None:
+        out += (f"--max_kernels={int(max_kernels)}",)
+    if cull_idle_minutes is not None:
+        out += (f"--cull_idle_minutes={float(cull_idle_minutes):g}",)
+    return out
+
+
+def serve_command(notebook: str | Path, port: int, options=VOILA_OPTIONS, limits=()) -> list[str]:
+    """``python -m explorer.app.serving NOTEBOOK --port=P OPTIONS LIMITS`` with this Python."""
+    return [sys.executable, "-m", SERVE_MODULE, str(notebook), f"--port={port}", *options, *limits]

@@ -1,7 +1,9 @@
 """Export a figure for talks: write it to ``exports/`` and offer it as a browser download.
 
 The file is written by :func:`explorer.attribution.save_figure` (PNG 300 dpi, SVG with text as
-text, PDF with TrueType text); the download is an ``<a download>`` link whose ``href`` is a
+text, PDF with TrueType text) under a temporary name in the same folder, then renamed
+(``os.replace``, atomic): an export is complete or absent, never half written, even when the
+kernel stops or the server restarts while it is written. The download is an ``<a download>`` link whose ``href`` is a
 ``data:`` URI of the same bytes, so it works offline and without a file server.
 """
 
@@ -12,6 +14,7 @@ import html
 import io
 import os
 import re
+import uuid
 from pathlib import Path
 
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -41,7 +44,15 @@ def export_figure(fig, stem: str, fmt: str, out_dir: str | Path | None = None) -
     fmt = fmt.lower()
     if fmt not in MIME:
         raise ValueError(f"unknown export format {fmt!r}; use png, svg or pdf")
-    path = save_figure(fig, Path(out_dir or export_dir()) / f"{safe_name(stem)}.{fmt}")
+    path = Path(out_dir or export_dir()) / f"{safe_name(stem)}.{fmt}"
+    # a hidden temporary name in the same folder (same file system: the rename is atomic), ending
+    # in .<fmt> since save_figure picks the format by extension
+    partial = path.with_name(f".{path.stem}.partial-{uuid.uuid4().hex[:12]}.{fmt}")
+    try:
+        save_figure(fig, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     link = (
         f"<a class='irox-download' download='{html.escape(path.name)}' href='data:{MIME[fmt]};base64,{data}'>"

@@ -14,12 +14,11 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ..app.browser import VOILA_OPTIONS, VOILA_OPTIONS_COLD, voila_env
+from ..app.browser import VOILA_OPTIONS, VOILA_OPTIONS_COLD, serve_command, voila_env
 from ..paths import REPO_ROOT
 
 __all__ = [
@@ -31,6 +30,7 @@ __all__ = [
     "chromium_context",
     "move_slider",
     "open_app",
+    "page_kernel_id",
     "set_slider",
     "text_of",
     "wait_text_change",
@@ -57,7 +57,8 @@ def free_port() -> int:
 
 
 class VoilaServer:
-    """``voila <notebook>`` on a free loopback port, started in the repository root.
+    """``voila <notebook>`` on a free loopback port, started in the repository root, as
+    ``python -m explorer serve`` starts it (:func:`explorer.app.browser.serve_command`).
 
     Parameters
     ----------
@@ -68,7 +69,8 @@ class VoilaServer:
         Voila options besides the port: by default those of ``make run`` (:data:`VOILA_OPTIONS`);
         :data:`VOILA_OPTIONS_COLD` for a new kernel per page.
     extra_args : tuple of str
-        More Voila options, appended.
+        More Voila options, appended (``explorer.app.browser.limit_options(...)`` for a kernel
+        limit or idle culling; without them, :mod:`explorer.app.serving`'s defaults).
     """
 
     def __init__(
@@ -81,10 +83,9 @@ class VoilaServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.options = tuple(options) + tuple(extra_args)
-        voila = Path(sys.executable).with_name("voila")
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".voila.log", delete=False)
         self.proc = subprocess.Popen(
-            [str(voila), str(notebook), f"--port={self.port}", *self.options],
+            serve_command(notebook, self.port, self.options),
             cwd=REPO_ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -118,6 +119,16 @@ class VoilaServer:
                 if any("ipykernel" in part for part in child.cmdline()):
                     out.append(int(child.memory_info().rss))
         return out
+
+    def kernel_pid(self, kernel_id: str) -> int | None:
+        """Process id of the kernel ``kernel_id`` (its connection file names it), or None."""
+        import psutil
+
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if any(f"kernel-{kernel_id}" in part for part in child.cmdline()):
+                    return child.pid
+        return None
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -175,6 +186,11 @@ def open_app(page, url: str, timeout: float = 120_000) -> float:
     page.wait_for_selector(".irox-chi", timeout=timeout)
     page.wait_for_selector(".bk-Canvas, canvas", timeout=timeout)
     return time.perf_counter() - t0
+
+
+def page_kernel_id(page) -> str:
+    """Id of the kernel that serves a Voila page (from the page's ``jupyter-config-data``)."""
+    return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
 
 
 def set_slider(page, label: str, value: str) -> None:
