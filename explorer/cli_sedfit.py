@@ -159,6 +159,11 @@ def cmd_sedfit_compare(args) -> int:
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(res, indent=1, default=json_default))
+    if args.write_card:
+        from .sedfit.report import write_to_model_card
+
+        path = write_to_model_card(args.models, res, _command())
+        print(f"wrote {path} and the model card's SED-fitting section", file=sys.stderr)
     if args.json:
         print_json(res)
     else:
@@ -211,5 +216,10 @@ def register(subparsers) -> None:
         "--time-fits", type=int, default=1, help="SED fits to time in this run (0: use the table's times)"
     )
     s.add_argument("--out", type=Path, help="also write the JSON here")
+    s.add_argument(
+        "--write-card",
+        action="store_true",
+        help="store the comparison with the models (sedfit_compare.json) and show it in their MODEL_CARD.md",
+    )
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_sedfit_compare)

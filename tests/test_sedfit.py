@@ -316,3 +316,38 @@ def test_cli_batch_arguments_are_checked(capsys):
     assert "needs --out" in capsys.readouterr().err
     assert main(["sedfit", str(DEMO_CATALOG), "--sample", "3", "--out", "x", "--part", "3/2"]) == 2
     assert "--part" in capsys.readouterr().err
+
+
+def test_comparison_goes_into_the_model_card_and_the_manifest(tmp_path):
+    """`sedfit-compare --write-card`: stored with the models, registered, shown in MODEL_CARD.md."""
+    from explorer.ml.registry import load_models, read_manifest
+    from explorer.sedfit.report import write_to_model_card
+    from explorer.testing.models import write_random_models
+
+    d = write_random_models(tmp_path / "m")
+    band = {
+        "chi2_n": 2.0,
+        "chi2_n_paper": 1.0,
+        "mean_chi": 0.1,
+        "bias": 0.01,
+        "coverage68": 0.7,
+        "coverage95": 0.9,
+        "n": 3,
+    }
+    side = {
+        "bands": {b: dict(band) for b in ("W1", "W2", "W3", "W4")},
+        "class_coverage": {},
+        "properties": {},
+    }
+    res = {
+        "meta": {"n": 3, "catalog": "cat.h5", "n_by_class": {"agn": 3}, "table": "t.h5"},
+        "ours": side,
+        "sedfit": side,
+        "wall_s_per_galaxy": {"ours": 0.005, "sedfit": 50.0, "sedfit_source": "test", "ratio": 1e4},
+    }
+    write_to_model_card(str(d), res, "python -m explorer sedfit-compare --write-card")
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "## SED-fitting comparison" in card and "sedfit-compare --write-card" in card
+    assert "| χ²_N (SED fit) | 2 | 2 | 2 | 2 |" in card
+    assert {"sedfit_compare.json", "MODEL_CARD.md"} <= set(read_manifest(d)["files"])
+    load_models(str(d))  # every registered file still matches its checksum

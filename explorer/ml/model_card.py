@@ -332,7 +332,29 @@ def write_model_card(model_dir, result: dict) -> Path:
     from .registry import read_manifest
 
     d = Path(model_dir)
-    text = render_model_card(read_manifest(d), result)
+    text = render_model_card(read_manifest(d), result) + sedfit_section(d)
     path = d / "MODEL_CARD.md"
     path.write_text(text)
     return path
+
+
+def sedfit_section(model_dir) -> str:
+    """The "SED-fitting comparison" section from ``sedfit_compare.json`` (written by
+    ``python -m explorer sedfit-compare --write-card``), or "" when the directory has none."""
+    path = Path(model_dir) / "sedfit_compare.json"
+    if not path.exists():
+        return ""
+    doc = json.loads(path.read_text())
+    return "\n".join(
+        [
+            "",
+            "",
+            "## SED-fitting comparison",
+            "",
+            "A separable bagpipes SED fit of the same galaxies' optical data, predicting W1-W4, against",
+            f"this model (`explorer/sedfit/`). Command: `{doc.get('command', '?')}`.",
+            "",
+            doc.get("markdown", ""),
+            "",
+        ]
+    )

@@ -69,3 +69,27 @@ def format_comparison(r: dict) -> str:
         f"{w.get('cpu_s_ours', float('nan')) * 1e3:.1f} ms, SED fit {w.get('cpu_s_sedfit', float('nan')):.1f} s",
     ]
     return "\n".join(lines)
+
+
+#: File of a model directory that holds the last ``sedfit-compare --write-card`` result.
+COMPARE_FILE = "sedfit_compare.json"
+
+
+def write_to_model_card(models: str, result: dict, command: str):
+    """Store ``result`` (with its command and markdown tables) in the model directory, register it
+    in the manifest, and re-render the model card, whose "SED-fitting comparison" section shows it."""
+    import json
+
+    from ..jsonutil import json_default
+    from ..ml.model_card import write_model_card
+    from ..ml.registry import register_file, resolve_model_dir
+
+    d = resolve_model_dir(models)
+    doc = {"command": command, "markdown": format_comparison(result), "result": result}
+    path = d / COMPARE_FILE
+    path.write_text(json.dumps(doc, indent=1, default=json_default))
+    register_file(d, COMPARE_FILE)
+    evaluation = json.loads((d / "evaluation.json").read_text()) if (d / "evaluation.json").exists() else {}
+    write_model_card(d, evaluation)
+    register_file(d, "MODEL_CARD.md")
+    return path
