@@ -41,6 +41,7 @@ LAYERS = {
     "cli": 5,
     "cli_data": 5,
     "cli_sim": 5,
+    "cli_midir": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,
