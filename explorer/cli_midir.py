@@ -46,7 +46,9 @@ def _fits_posterior(args, bundle, models):
     from .ml.data import build_features
 
     if args.mode != "optical":
-        raise ModelError(f"{args.source}: a spectrum file has no WISE or ugriz photometry: use --mode optical")
+        raise ModelError(
+            f"{args.source}: a spectrum file has no WISE or ugriz photometry: use --mode optical"
+        )
     spec = read_sdss_spectrum(args.source)
     lat = bundle.encode(spec.flux[None])
     table = bundle.input_table(spec.z, spec.norm, n=1)
@@ -96,9 +98,15 @@ def register(subparsers) -> None:
 
     s = subparsers.add_parser("train-midir", help="train the mid-IR spectrum model on a simulated v2 catalog")
     s.add_argument("catalog", help="simulated catalog with rest-frame IR spectra (/ir_rest)")
-    s.add_argument("--name", default="default", help="model directory with the encoder and predictor; midir.pt goes there")
+    s.add_argument(
+        "--name",
+        default="default",
+        help="model directory with the encoder and predictor; midir.pt goes there",
+    )
     s.add_argument("--designs", default="pca,glo", help="designs to train and compare (comma-separated)")
-    s.add_argument("--n-latent", type=int, default=12, help="shape coefficients (PCA components / GLO latents)")
+    s.add_argument(
+        "--n-latent", type=int, default=12, help="shape coefficients (PCA components / GLO latents)"
+    )
     s.add_argument("--epochs", type=int, default=100)
     s.add_argument("--members", type=int, default=3, help="ensemble members of the coefficient prior")
     s.add_argument("--glo-epochs", type=int, default=300)

@@ -288,7 +288,9 @@ class MidIRModel:
 
     def decode_torch(self, c_std: torch.Tensor) -> torch.Tensor:
         """log10 f_nu (B, W) of standardized coefficients (B, K + 1), differentiable."""
-        c = c_std * torch.as_tensor(self.coef_sd, dtype=c_std.dtype) + torch.as_tensor(self.coef_mean, dtype=c_std.dtype)
+        c = c_std * torch.as_tensor(self.coef_sd, dtype=c_std.dtype) + torch.as_tensor(
+            self.coef_mean, dtype=c_std.dtype
+        )
         shape = self.decoder(c[:, 1:].float()).to(c_std.dtype)
         return c[:, :1] + self._torch_shape_mean.to(c_std.dtype) + shape
 
@@ -368,7 +370,16 @@ class MidIRModel:
         from .midir_offset import WiseOffsetModel
 
         off = WiseOffsetModel.from_state(st["offset"]) if st.get("offset") else None
-        return cls(st["design"], st["feature_kind"], scaler, members, dec, *(st[k] for k in keys), meta=st["meta"], offset=off)
+        return cls(
+            st["design"],
+            st["feature_kind"],
+            scaler,
+            members,
+            dec,
+            *(st[k] for k in keys),
+            meta=st["meta"],
+            offset=off,
+        )
 
 
 def _safe_cholesky(covs: np.ndarray) -> np.ndarray:

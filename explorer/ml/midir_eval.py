@@ -131,7 +131,9 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
     med, wise_med, wise_cat = [], [], []
     for s in range(0, len(post), chunk):
         sl = slice(s, s + chunk)
-        part = SpectrumPosterior(post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl])
+        part = SpectrumPosterior(
+            post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl]
+        )
         draws = part.sample_log(n_draws, seed + s)
         q = np.quantile(draws, qs, axis=1)  # (5, n, W)
         y = data["log_fnu"][sl]
@@ -183,7 +185,10 @@ def _coverage_table(inside: dict, wave: np.ndarray, n_bins: int = 8) -> dict:
         b = sel & (wave >= lo) & (wave < hi)
         rows.append({"bin_um": [round(float(lo), 2), round(float(hi), 2)],
                      **{f"inside_{int(lv * 100)}": float(np.concatenate(v)[:, b].mean()) for lv, v in inside.items()}})  # fmt: skip
-    return {"bins": rows, **{f"overall_{int(lv * 100)}": float(np.concatenate(v)[:, sel].mean()) for lv, v in inside.items()}}
+    return {
+        "bins": rows,
+        **{f"overall_{int(lv * 100)}": float(np.concatenate(v)[:, sel].mean()) for lv, v in inside.items()},
+    }
 
 
 # --- the shipped file ---------------------------------------------------------------------------
@@ -197,7 +202,10 @@ def save_midir(model_dir, models: dict, info: dict) -> Path:
     tmp = path.with_suffix(".pt.partial")
     torch.save({k: m.state() for k, m in models.items()}, tmp)
     tmp.replace(path)
-    cfg = {k: {"design": m.design, "feature_kind": m.feature_kind, "feature_names": m.x_scaler.names} for k, m in models.items()}
+    cfg = {
+        k: {"design": m.design, "feature_kind": m.feature_kind, "feature_names": m.x_scaler.names}
+        for k, m in models.items()
+    }
     register_file(d, MIDIR_FILE, component="midir", config=cfg, info=info)
     return path
 
@@ -210,7 +218,9 @@ def load_midir(model_dir, check: bool = True) -> dict:
     man = read_manifest(d)
     f = d / MIDIR_FILE
     if MIDIR_FILE not in man["files"] or not f.is_file():
-        raise ModelError(f"{d}: no mid-IR model ({MIDIR_FILE}); train one with `python -m explorer train-midir CATALOG --name {d.name}`")
+        raise ModelError(
+            f"{d}: no mid-IR model ({MIDIR_FILE}); train one with `python -m explorer train-midir CATALOG --name {d.name}`"
+        )
     if check and sha256_file(f) != man["files"][MIDIR_FILE]["sha256"]:
         raise ModelError(f"{f} is corrupt or was changed: its sha256 does not match {d / 'manifest.json'}")
     try:

@@ -10,7 +10,13 @@ from ..errors import ModelError
 from .midir import OUTPUT_RANGE_UM, SpectrumPosterior, in_range
 
 #: quantile column -> probability
-QUANTILES = {"fnu_p2_5_mjy": 0.025, "fnu_p16_mjy": 0.16, "fnu_p50_mjy": 0.5, "fnu_p84_mjy": 0.84, "fnu_p97_5_mjy": 0.975}
+QUANTILES = {
+    "fnu_p2_5_mjy": 0.025,
+    "fnu_p16_mjy": 0.16,
+    "fnu_p50_mjy": 0.5,
+    "fnu_p84_mjy": 0.84,
+    "fnu_p97_5_mjy": 0.975,
+}
 TABLE_FORMATS = {".ecsv": "ascii.ecsv", ".fits": "fits"}
 
 
@@ -36,7 +42,9 @@ def midir_table(post: SpectrumPosterior, ids, mode: str, n_draws: int = 1000, se
     qs = np.empty((len(QUANTILES), n, w))
     for s in range(0, n, chunk):
         sl = slice(s, s + chunk)
-        part = SpectrumPosterior(post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl])
+        part = SpectrumPosterior(
+            post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl]
+        )
         q = np.quantile(part.sample_log(n_draws, seed + s)[:, :, sel], list(QUANTILES.values()), axis=1)
         qs[:, sl] = 10.0**q
     cols = {
@@ -64,7 +72,9 @@ def write_table(tab, out) -> Path:
     out = Path(out)
     fmt = TABLE_FORMATS.get(out.suffix.lower())
     if fmt is None:
-        raise ModelError(f"{out}: the mid-IR table is written as {' or '.join(TABLE_FORMATS)} (from the suffix)")
+        raise ModelError(
+            f"{out}: the mid-IR table is written as {' or '.join(TABLE_FORMATS)} (from the suffix)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "fits":
         tab = tab.copy()

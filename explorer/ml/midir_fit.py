@@ -98,7 +98,9 @@ def encode_spectra(model: MidIRModel, log_fnu: np.ndarray) -> np.ndarray:
     return (np.concatenate([a, u], axis=1) - model.coef_mean) / model.coef_sd
 
 
-def photometry_floor(model: MidIRModel, c_std: np.ndarray, z: np.ndarray, truth_mag: np.ndarray) -> np.ndarray:
+def photometry_floor(
+    model: MidIRModel, c_std: np.ndarray, z: np.ndarray, truth_mag: np.ndarray
+) -> np.ndarray:
     """(4,) rms of W1-W4 of decoded spectra against the catalog's noiseless truth (mag)."""
     f = 10.0 ** model.decode(c_std)
     mag = wise_mjy_to_mag(np.einsum("nw,nbw->nb", f, wise_matrix(model.wave_um, z)))

@@ -36,7 +36,11 @@ class WiseOffsetModel:
         return mu.double().numpy(), (chol @ chol.transpose(-1, -2)).double().numpy()
 
     def state(self) -> dict:
-        return {"net": self.net.state_dict(), "x_scaler": self.x_scaler.to_dict(), "hidden": list(self.hidden)}
+        return {
+            "net": self.net.state_dict(),
+            "x_scaler": self.x_scaler.to_dict(),
+            "hidden": list(self.hidden),
+        }
 
     @classmethod
     def from_state(cls, st: dict) -> WiseOffsetModel:
@@ -53,7 +57,13 @@ class WiseOffsetModel:
         def tensors(x, d, s):
             det = np.isfinite(d) & np.isfinite(s) & (s > 0)
             f = lambda a: torch.as_tensor(np.where(det, a, 0.0), dtype=torch.float32)  # noqa: E731
-            return torch.from_numpy(x_scaler.transform(x)), f(d), f(s), torch.as_tensor(det), torch.zeros(det.shape, dtype=torch.bool)
+            return (
+                torch.from_numpy(x_scaler.transform(x)),
+                f(d),
+                f(s),
+                torch.as_tensor(det),
+                torch.zeros(det.shape, dtype=torch.bool),
+            )
 
         xt, dt, st, mt, ct = tensors(x_train, d_train, s_train)
         xv, dv, sv, mv, cv = tensors(x_valid, d_valid, s_valid)

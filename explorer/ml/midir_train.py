@@ -16,8 +16,18 @@ import time
 import numpy as np
 
 from .data import feature_names
-from .midir_eval import MODES, midir_data, posterior, rissaki_chi2, save_midir, spectrum_metrics, subset, write_json
+from .midir_eval import (
+    MODES,
+    midir_data,
+    posterior,
+    rissaki_chi2,
+    save_midir,
+    spectrum_metrics,
+    subset,
+    write_json,
+)
 from .midir_fit import MidIRConfig, fit_midir
+from .threads import torch_threads
 
 
 def _fit_pair(dtr: dict, dva: dict, cfg: MidIRConfig, n_latent_enc: int, progress: bool) -> dict:
@@ -49,9 +59,9 @@ def _evaluate(models: dict, dte: dict, predictor_mag, n_draws: int) -> dict:
     return res
 
 
-def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epochs: int = 200,
+def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epochs: int = 100,
                 n_members: int = 3, glo_epochs: int = 300, max_eval: int = 1000, n_draws: int = 500,
-                seed: int = 0, progress: bool = True, command: str = "") -> dict:  # fmt: skip
+                seed: int = 0, progress: bool = True, command: str = "", threads: int = 1) -> dict:  # fmt: skip
     """Train, evaluate and ship (see the module docstring). Returns the evaluation dict.
 
     Parameters
@@ -61,12 +71,21 @@ def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epoch
         ``midir.pt`` and ``midir_evaluation.json`` are written into it
     designs : designs to train and compare
     max_eval : at most this many test galaxies are evaluated (a random subset, seed ``seed``)
+    threads : torch threads (1: on a shared machine a second thread mostly waits)
     """
-    from ..catalog import Catalog
-    from .registry import catalog_provenance, load_models, resolve_model_dir
+    from .registry import resolve_model_dir
 
-    torch_threads()
-    d = resolve_model_dir(name)
+    with torch_threads(threads):
+        return _train(catalog, resolve_model_dir(name), designs, n_latent, epochs, n_members, glo_epochs,
+                      max_eval, n_draws, seed, progress, command)  # fmt: skip
+
+
+def _train(
+    catalog, d, designs, n_latent, epochs, n_members, glo_epochs, max_eval, n_draws, seed, progress, command
+):
+    from ..catalog import Catalog
+    from .registry import catalog_provenance, load_models
+
     bundle = load_models(d, components=["encoder", "predictor"])
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
@@ -85,7 +104,14 @@ def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epoch
     trained = {}
     for design in designs:
         t1 = time.perf_counter()
-        cfg = MidIRConfig(design=design, n_latent=n_latent, epochs=epochs, n_members=n_members, glo_epochs=glo_epochs, seed=seed)
+        cfg = MidIRConfig(
+            design=design,
+            n_latent=n_latent,
+            epochs=epochs,
+            n_members=n_members,
+            glo_epochs=glo_epochs,
+            seed=seed,
+        )
         trained[design] = _fit_pair(dtr, dva, cfg, data["latents"].shape[1], progress)
         t_fit = time.perf_counter() - t1
         out["designs"][design] = {"config": cfg.to_dict(), "valid_median_chi2_optical": _valid_score(trained[design], dva),
@@ -94,14 +120,10 @@ def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epoch
                                   "resid_dex_median": float(np.median(trained[design]["optical"].resid_dex))}  # fmt: skip
     ship = min(designs, key=lambda k: out["designs"][k]["valid_median_chi2_optical"])
     out["shipped_design"] = ship
-    out["selection"] = "lowest median Rissaki chi^2 of the optical-only posterior median on the validation split"
+    out["selection"] = (
+        "lowest median Rissaki chi^2 of the optical-only posterior median on the validation split"
+    )
     info = {"training_command": command, "seed": seed, "catalog": prov, "design": ship}
     out["path"] = str(save_midir(d, trained[ship], info))
     write_json(d / "midir_evaluation.json", out)
     return out
-
-
-def torch_threads(n: int = 2) -> None:
-    import torch
-
-    torch.set_num_threads(n)

