@@ -123,3 +123,64 @@ def test_rissaki_chi2_and_pah_band_flux_on_known_spectra():
     bump = truth + np.exp(-0.5 * ((WAVE - 7.7) / 0.1) ** 2)
     nu = 2.99792458e14 / WAVE
     assert pah_band_flux(bump, WAVE, (7.1, 8.3))[0] == pytest.approx(-np.trapezoid(bump[0] - 1, nu), rel=0.02)
+
+
+def _synthetic(n, rng):
+    """Spectra whose amplitude and two shape modes are set by the features (plus a little noise)."""
+    x = rng.normal(size=(n, 3))
+    g1, g2 = np.log(WAVE) / np.log(40.0), np.exp(-0.5 * ((WAVE - 7.7) / 0.3) ** 2)
+    y = 0.5 + 0.3 * x[:, :1] + 0.2 * x[:, 1:2] * g1 + 0.1 * np.tanh(x[:, 2:3]) * g2
+    return x.astype(np.float32), y + 0.01 * rng.normal(size=y.shape)
+
+
+@pytest.fixture(scope="module")
+def tiny_pair():
+    from explorer.ml.midir_fit import MidIRConfig, fit_midir
+    from explorer.ml.threads import torch_threads
+
+    rng = np.random.default_rng(0)
+    (xt, yt), (xv, yv) = _synthetic(600, rng), _synthetic(150, rng)
+    out = {}
+    for design in ("pca", "glo"):
+        cfg = MidIRConfig(design=design, n_latent=3, epochs=30, n_members=2, glo_epochs=15, member_hidden=(32,),
+                          batch_size=64, glo_hidden=(32, 64))  # fmt: skip
+        with torch_threads(1):
+            out[design] = fit_midir(xt, yt, xv, yv, WAVE, "photometry", cfg)
+    return out, _synthetic(200, np.random.default_rng(5))
+
+
+@pytest.mark.parametrize("design", ["pca", "glo"])
+def test_a_tiny_model_learns_the_spectra_and_its_bands_cover_the_truth(tiny_pair, design):
+    models, (x, y) = tiny_pair
+    post = models[design].predict(x, np.full(len(x), 0.1))
+    draws = post.sample_log(300, 1)
+    assert draws.shape == (len(x), 300, WAVE.size)
+    med = np.median(draws, axis=1)
+    assert np.sqrt(np.mean((med - y) ** 2)) < 0.1  # the spectra span 0.3 dex in amplitude alone
+    lo, hi = np.quantile(draws, [0.025, 0.975], axis=1)
+    assert 0.75 < np.mean((y >= lo) & (y <= hi)) <= 1.0
+
+
+def test_saved_model_and_table_round_trip(tiny_pair, tmp_path):
+    from astropy.table import Table
+
+    from explorer.ml.midir_eval import load_midir, save_midir
+    from explorer.ml.midir_export import midir_table, write_table
+
+    models, (x, _) = tiny_pair
+    save_midir(tmp_path, {"optical": models["pca"], "photometry": models["glo"]}, {"seed": 0})
+    back = load_midir(tmp_path)
+    for key, design in (("optical", "pca"), ("photometry", "glo")):
+        a = models[design].predict(x[:4], np.full(4, 0.1))
+        b = back[key].predict(x[:4], np.full(4, 0.1))
+        np.testing.assert_allclose(a.means, b.means, atol=1e-6)
+        np.testing.assert_allclose(a.sample_log(5, 0), b.sample_log(5, 0), atol=1e-5)
+    tab = midir_table(back["optical"].predict(x[:2], np.array([0.1, 0.2])), ["g0", "g1"], "optical", n_draws=200)
+    for suffix in (".ecsv", ".fits"):
+        got = Table.read(write_table(tab, tmp_path / f"spec{suffix}"))
+        assert len(got) == len(tab) and str(got["fnu_p50_mjy"].unit) == "mJy" and str(got["wave_rest_um"].unit) == "um"
+        assert np.all(got["fnu_p2_5_mjy"] <= got["fnu_p16_mjy"]) and np.all(got["fnu_p84_mjy"] <= got["fnu_p97_5_mjy"])
+        assert got["wave_rest_um"].min() >= 3.0 and got["wave_rest_um"].max() <= 35.0
+    (tmp_path / "midir.pt").write_bytes(b"broken")
+    with pytest.raises(Exception, match="corrupt or was changed"):
+        load_midir(tmp_path)
