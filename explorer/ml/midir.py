@@ -222,7 +222,7 @@ class SpectrumPosterior:
         rng = np.random.default_rng(rng)
         c = self.sample_coef(n, rng)[..., : self.model.n_coef]
         y = self.model.decode(c.reshape(-1, c.shape[-1])).reshape(c.shape[0], n, -1)
-        return y + rng.standard_normal(y.shape) * self.model.resid_dex
+        return y + rng.standard_normal(y.shape, dtype=np.float32) * self.model.resid_dex
 
     def sample(self, n: int, rng=None) -> np.ndarray:
         """(N, n, W) draws of f_nu in mJy."""
@@ -230,7 +230,7 @@ class SpectrumPosterior:
 
     def quantiles(self, q, n: int = 1000, rng=0) -> np.ndarray:
         """(N, len(q), W) per-wavelength quantiles of f_nu (mJy) from ``n`` draws."""
-        return 10.0 ** np.quantile(self.sample_log(n, rng), np.atleast_1d(q), axis=1).transpose(1, 0, 2)
+        return 10.0 ** draw_quantiles(self.sample_log(n, rng), q).transpose(1, 0, 2)
 
     def wise_mag_draws(self, n: int = 1000, rng=0, catalog: bool = False) -> np.ndarray:
         """(N, n, 4) W1-W4 Vega magnitudes of ``n`` draws: of the total spectrum, or (``catalog``)
@@ -294,12 +294,17 @@ class MidIRModel:
         shape = self.decoder(c[:, 1:].float()).to(c_std.dtype)
         return c[:, :1] + self._torch_shape_mean.to(c_std.dtype) + shape
 
+    def _pca_components(self) -> np.ndarray:
+        if getattr(self, "_v", None) is None:
+            self._v = self.decoder.components.numpy().astype(float)
+        return self._v
+
     @torch.no_grad()
     def decode(self, c_std: np.ndarray) -> np.ndarray:
         """log10 f_nu (B, W) of standardized coefficients (B, K + 1)."""
         c = np.asarray(c_std, float) * self.coef_sd + self.coef_mean
         if isinstance(self.decoder, PCABasis):
-            return c[:, :1] + self.shape_mean + c[:, 1:] @ self.decoder.components.numpy().astype(float)
+            return c[:, :1] + self.shape_mean + c[:, 1:] @ self._pca_components()
         shape = self.decoder(torch.as_tensor(c[:, 1:], dtype=torch.float32)).numpy().astype(float)
         return c[:, :1] + self.shape_mean + shape
 
@@ -307,7 +312,7 @@ class MidIRModel:
         """d log10 f_nu / d c_std: (B, W, K + 1)."""
         c_std = np.atleast_2d(c_std)
         if isinstance(self.decoder, PCABasis):
-            v = self.decoder.components.numpy().astype(float).T  # (W, K)
+            v = self._pca_components().T  # (W, K)
             j = np.concatenate([np.ones((v.shape[0], 1)), v], axis=1) * self.coef_sd
             return np.broadcast_to(j, (len(c_std),) + j.shape).copy()
         f = lambda c: self.decode_torch(c.unsqueeze(0)).squeeze(0)  # noqa: E731
@@ -380,6 +385,21 @@ class MidIRModel:
             meta=st["meta"],
             offset=off,
         )
+
+
+def draw_quantiles(draws: np.ndarray, q) -> np.ndarray:
+    """Quantiles (len(q), N, W) over the draws axis of (N, n, W), as ``np.quantile`` (linear).
+
+    Sorting a contiguous copy with the draws last is several times faster than ``np.quantile``
+    along the middle axis (the 50 ms budget of one galaxy's posterior).
+    """
+    s = np.sort(np.ascontiguousarray(np.swapaxes(draws, 1, 2)), axis=2)  # (N, W, n)
+    pos = np.atleast_1d(np.asarray(q, float)) * (s.shape[2] - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, s.shape[2] - 1)
+    f = pos - lo
+    out = s[..., lo] * (1 - f) + s[..., hi] * f  # (N, W, len(q))
+    return np.moveaxis(out, 2, 0)
 
 
 def _safe_cholesky(covs: np.ndarray) -> np.ndarray:

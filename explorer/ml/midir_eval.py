@@ -31,6 +31,7 @@ from .midir import (
     RISSAKI_RANGE_UM,
     MidIRModel,
     SpectrumPosterior,
+    draw_quantiles,
     in_range,
     log_total,
     wise_mjy_to_mag,
@@ -135,7 +136,7 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
             post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl]
         )
         draws = part.sample_log(n_draws, seed + s)
-        q = np.quantile(draws, qs, axis=1)  # (5, n, W)
+        q = draw_quantiles(draws, qs)  # (5, n, W)
         y = data["log_fnu"][sl]
         for k, lv in enumerate(levels):
             inside[lv].append((y >= q[1 + 2 * k]) & (y <= q[2 + 2 * k]))

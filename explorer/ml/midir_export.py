@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .midir import OUTPUT_RANGE_UM, SpectrumPosterior, in_range
+from .midir import OUTPUT_RANGE_UM, SpectrumPosterior, draw_quantiles, in_range
 
 #: quantile column -> probability
 QUANTILES = {
@@ -45,7 +45,7 @@ def midir_table(post: SpectrumPosterior, ids, mode: str, n_draws: int = 1000, se
         part = SpectrumPosterior(
             post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl]
         )
-        q = np.quantile(part.sample_log(n_draws, seed + s)[:, :, sel], list(QUANTILES.values()), axis=1)
+        q = draw_quantiles(part.sample_log(n_draws, seed + s)[:, :, sel], list(QUANTILES.values()))
         qs[:, sl] = 10.0**q
     cols = {
         "id": np.repeat(np.asarray(ids).astype(str), w),
