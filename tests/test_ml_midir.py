@@ -175,12 +175,41 @@ def test_saved_model_and_table_round_trip(tiny_pair, tmp_path):
         b = back[key].predict(x[:4], np.full(4, 0.1))
         np.testing.assert_allclose(a.means, b.means, atol=1e-6)
         np.testing.assert_allclose(a.sample_log(5, 0), b.sample_log(5, 0), atol=1e-5)
-    tab = midir_table(back["optical"].predict(x[:2], np.array([0.1, 0.2])), ["g0", "g1"], "optical", n_draws=200)
+    tab = midir_table(
+        back["optical"].predict(x[:2], np.array([0.1, 0.2])), ["g0", "g1"], "optical", n_draws=200
+    )
     for suffix in (".ecsv", ".fits"):
         got = Table.read(write_table(tab, tmp_path / f"spec{suffix}"))
-        assert len(got) == len(tab) and str(got["fnu_p50_mjy"].unit) == "mJy" and str(got["wave_rest_um"].unit) == "um"
-        assert np.all(got["fnu_p2_5_mjy"] <= got["fnu_p16_mjy"]) and np.all(got["fnu_p84_mjy"] <= got["fnu_p97_5_mjy"])
+        assert (
+            len(got) == len(tab)
+            and str(got["fnu_p50_mjy"].unit) == "mJy"
+            and str(got["wave_rest_um"].unit) == "um"
+        )
+        assert np.all(got["fnu_p2_5_mjy"] <= got["fnu_p16_mjy"]) and np.all(
+            got["fnu_p84_mjy"] <= got["fnu_p97_5_mjy"]
+        )
         assert got["wave_rest_um"].min() >= 3.0 and got["wave_rest_um"].max() <= 35.0
     (tmp_path / "midir.pt").write_bytes(b"broken")
     with pytest.raises(Exception, match="corrupt or was changed"):
         load_midir(tmp_path)
+
+
+@pytest.mark.parametrize("per", ["fnu", "nufnu"])
+def test_panchromatic_figure_draws_every_layer(per, tmp_path):
+    from explorer.app.midir_figure import panchromatic_data, plot_panchromatic
+
+    post = _prior(_flat_model(), z=0.1)
+    wave_aa = np.linspace(3800, 9200, 50)
+    data = panchromatic_data(
+        post, "optical", optical_wave_aa=wave_aa, optical_flam=np.ones(50), ugriz_ab=np.full(5, 17.0),
+        wise_mag=np.array([14.0, 13.8, 11.0, 8.0]), wise_sigma=np.array([0.02, 0.03, 0.1, np.nan]),
+        wise_is_ul=np.array([0, 0, 0, 1], bool), truth_log_fnu=np.full(WAVE.size, 0.5), n_draws=200, n_show=3,
+    )  # fmt: skip
+    assert data["q_mjy"].shape == (5, data["wave_um"].size) and data["draws_mjy"].shape[0] == 3
+    np.testing.assert_allclose(data["wave_um"][[0, -1]], np.array([3.0, 35.0]) * 1.1, rtol=0.02)
+    fig = plot_panchromatic(data, per=per)
+    for label in ("95% predicted", "68% predicted", "posterior draws", "predicted median (optical)", "true (noiseless)",
+                  "optical spectrum (fiber)", "ugriz (total)", "WISE observed", "WISE 95% upper limit"):  # fmt: skip
+        assert label in fig.irox_labels
+    fig.savefig(tmp_path / "p.svg")
+    assert b"PAH 7.7" in (tmp_path / "p.svg").read_bytes()
