@@ -23,8 +23,9 @@ import torch
 QS = [0.025, 0.16, 0.5, 0.84, 0.975]
 
 
-def untrained_models(n_in: int = 22, n_latent: int = 12, n_members: int = 3, seed: int = 0) -> dict:
-    """Default-size PCA and GLO models with random weights (for timing only)."""
+def untrained_models(n_in: int = 18, n_latent: int = 12, n_members: int = 3, seed: int = 0) -> dict:
+    """Default-size PCA and GLO models with random weights (for timing only; 18 inputs: the
+    ``spectrum`` features of a 6-latent encoder)."""
     from explorer.ml.data import Scaler
     from explorer.ml.midir import CoefNet, GLODecoder, MidIRModel, PCABasis
 

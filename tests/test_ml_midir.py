@@ -213,3 +213,45 @@ def test_panchromatic_figure_draws_every_layer(per, tmp_path):
         assert label in fig.irox_labels
     fig.savefig(tmp_path / "p.svg")
     assert b"PAH 7.7" in (tmp_path / "p.svg").read_bytes()
+
+
+def test_midir_verb_writes_a_table_and_refuses_a_model_without_midir(tmp_path, capsys):
+    """``python -m explorer midir`` on the demo catalog with the shipped encoder and predictor plus an
+    untrained mid-IR file of the default size (the verb's plumbing, not the science)."""
+    import shutil
+
+    from astropy.table import Table
+
+    from benchmarks.midir_bench import untrained_models
+    from explorer.cli import main
+    from explorer.ml.midir_eval import save_midir
+    from explorer.paths import DEMO_CATALOG, MODELS_DIR
+
+    d = tmp_path / "m"
+    shutil.copytree(MODELS_DIR / "default", d)
+    assert (
+        main(
+            [
+                "midir",
+                str(DEMO_CATALOG),
+                "--models",
+                str(d),
+                "--index",
+                "0",
+                "--out",
+                str(tmp_path / "x.ecsv"),
+            ]
+        )
+        == 2
+    )
+    assert "no mid-IR model (midir.pt)" in capsys.readouterr().err
+    m = untrained_models()
+    save_midir(d, {"optical": m["pca"], "photometry": untrained_models(n_in=6)["pca"]}, {"seed": 0})
+    for mode in ("optical", "optical+wise", "photometry"):
+        out = tmp_path / f"{mode}.ecsv"
+        assert main(["midir", str(DEMO_CATALOG), "--models", str(d), "--index", "1", "--mode", mode,
+                     "--draws", "100", "--out", str(out), "--quiet"]) == 0  # fmt: skip
+        tab = Table.read(out)
+        assert (
+            set(tab["mode"]) == {mode} and len(set(tab["id"])) == 1 and str(tab["fnu_p50_mjy"].unit) == "mJy"
+        )
