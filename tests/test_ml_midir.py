@@ -255,3 +255,18 @@ def test_midir_verb_writes_a_table_and_refuses_a_model_without_midir(tmp_path, c
         assert (
             set(tab["mode"]) == {mode} and len(set(tab["id"])) == 1 and str(tab["fnu_p50_mjy"].unit) == "mJy"
         )
+
+
+def test_glo_jacobian_matches_autograd():
+    import torch
+
+    from explorer.ml.midir import GLODecoder
+
+    torch.manual_seed(0)
+    m = _flat_model()
+    m = MidIRModel("glo", "photometry", m.x_scaler, m.members, GLODecoder(3, WAVE.size, (16, 32)), WAVE,
+                   np.zeros(WAVE.size), [0.5, 0, 0, 0], [0.3, 1, 1, 1], np.zeros(WAVE.size), np.zeros(4))  # fmt: skip
+    c = np.random.default_rng(0).normal(size=(2, 4))
+    f = lambda x: m.decode_torch(x.unsqueeze(0)).squeeze(0)  # noqa: E731
+    want = torch.func.vmap(torch.func.jacrev(f))(torch.as_tensor(c, dtype=torch.float64)).detach().numpy()
+    np.testing.assert_allclose(m.jacobian(c), want, atol=2e-4)

@@ -315,9 +315,13 @@ class MidIRModel:
             v = self._pca_components().T  # (W, K)
             j = np.concatenate([np.ones((v.shape[0], 1)), v], axis=1) * self.coef_sd
             return np.broadcast_to(j, (len(c_std),) + j.shape).copy()
-        f = lambda c: self.decode_torch(c.unsqueeze(0)).squeeze(0)  # noqa: E731
-        jac = torch.func.vmap(torch.func.jacrev(f))(torch.as_tensor(c_std, dtype=torch.float32))
-        return jac.detach().numpy().astype(float)
+        # GLO: central differences in one batched forward pass (2 K + 2 rows per galaxy); exact to
+        # O(eps^2) and an order of magnitude faster than autograd's Jacobian for one galaxy
+        eps, k = 1e-2, c_std.shape[1]
+        steps = np.concatenate([np.eye(k), -np.eye(k)]) * eps  # (2k, k)
+        rows = (c_std[:, None, :] + steps[None]).reshape(-1, k)
+        y = self.decode(rows).reshape(len(c_std), 2, k, -1)  # (B, 2, k, W)
+        return np.swapaxes((y[:, 0] - y[:, 1]) / (2 * eps), 1, 2)
 
     @torch.no_grad()
     def predict(self, features: np.ndarray, z) -> SpectrumPosterior:

@@ -168,6 +168,9 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
         out["wise_catalog_vs_predictor_mag"] = _offsets(wise_cat, predictor_mag)
         out["wise_spectrum_vs_predictor_mag"] = _offsets(wise_med, predictor_mag)
         out["predictor_vs_truth_mag"] = _offsets(predictor_mag, data["truth_mag"])
+        out["predictor_vs_detected_mag"] = _offsets(
+            predictor_mag, np.where(data["wise_is_ul"], np.nan, data["wise_mag"])
+        )
     out["_chi2"] = chi2
     return out
 
