@@ -2,7 +2,7 @@
 
 Target (issue 15): the posterior with 1,000 draws and its conditioning <= 50 ms. The model is the
 ``midir.pt`` of a model directory when there is one, otherwise untrained models of the default
-size (speed does not depend on the weights). The inputs are random features; the "observed"
+size (the arithmetic does not depend on the weights). The inputs are random features; the "observed"
 W1-W4 are one catalog-magnitude draw of the galaxy's own prior with errors of 0.03, 0.03, 0.05
 and 0.15 mag (all detected), and the same with W4 an upper limit.
 
@@ -97,7 +97,7 @@ def bench_midir(models: str | None = None, repeat: int = 30, n_draws: int = 1000
         "repeat": repeat,
         "threads": threads,
         "note": "torch and BLAS threads both limited to `threads` (two BLAS threads on a busy 2-core machine wait for each other)",
-        "models": models or "untrained models of the default size (speed does not depend on the weights)",
+        "models": models or "untrained models of the default size (the arithmetic does not depend on the weights; the number of Gauss-Newton steps can)",
         "target_ms": 50.0,
         "method": "MidIRModel.predict + sample_log(1000) + 5 quantiles; condition_on_wise (iterated EKF, 3 "
         "mixture components) + the same; median over galaxies after one warm-up",

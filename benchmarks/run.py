@@ -165,6 +165,14 @@ def bench_browser() -> dict:
     return run_browser_benchmark(models="default", n=20)
 
 
+def bench_midir_one_galaxy() -> dict:
+    """One galaxy's mid-IR spectrum posterior (1,000 draws) and its conditioning on W1-W4 (issue 15)."""
+    from benchmarks.midir_bench import bench_midir
+
+    has = (REPO / "models" / "default" / "midir.pt").is_file()
+    return bench_midir("default" if has else None, repeat=30)
+
+
 BENCHMARKS = {
     "catalog_read_one_galaxy": bench_catalog_read_one_galaxy,
     "simulator_throughput": bench_simulator_throughput,
@@ -172,6 +180,7 @@ BENCHMARKS = {
     "attribution_one_galaxy": bench_attribution_one_galaxy,
     "build_catalog": bench_build_catalog,
     "browser": bench_browser,
+    "midir_one_galaxy": bench_midir_one_galaxy,
 }
 
 
