@@ -23,7 +23,9 @@ import torch
 QS = [0.025, 0.16, 0.5, 0.84, 0.975]
 
 
-def untrained_models(n_in: int = 18, n_latent: int = 12, n_members: int = 3, seed: int = 0) -> dict:
+def untrained_models(
+    n_in: int = 18, n_latent: int = 12, n_members: int = 3, seed: int = 0, feature_kind: str = "spectrum"
+) -> dict:
     """Default-size PCA and GLO models with random weights (for timing only; 18 inputs: the
     ``spectrum`` features of a 6-latent encoder)."""
     from explorer.ml.data import Scaler
@@ -35,7 +37,7 @@ def untrained_models(n_in: int = 18, n_latent: int = 12, n_members: int = 3, see
     out = {}
     for design, dec in (("pca", PCABasis(0.1 * q.T)), ("glo", GLODecoder(n_latent, wave.size))):
         members = [CoefNet(n_in, n_latent + 1) for _ in range(n_members)]
-        out[design] = MidIRModel(design, "spectrum", Scaler(np.zeros(n_in), np.ones(n_in)), members, dec, wave,
+        out[design] = MidIRModel(design, feature_kind, Scaler(np.zeros(n_in), np.ones(n_in)), members, dec, wave,
                                  np.zeros(wave.size), np.r_[1.0, np.zeros(n_latent)], np.r_[0.3, np.ones(n_latent)],
                                  np.full(wave.size, 0.003), np.full(4, 0.005))  # fmt: skip
     return out
@@ -97,7 +99,8 @@ def bench_midir(models: str | None = None, repeat: int = 30, n_draws: int = 1000
         "repeat": repeat,
         "threads": threads,
         "note": "torch and BLAS threads both limited to `threads` (two BLAS threads on a busy 2-core machine wait for each other)",
-        "models": models or "untrained models of the default size (the arithmetic does not depend on the weights; the number of Gauss-Newton steps can)",
+        "models": models
+        or "untrained models of the default size (the arithmetic does not depend on the weights; the number of Gauss-Newton steps can)",
         "target_ms": 50.0,
         "method": "MidIRModel.predict + sample_log(1000) + 5 quantiles; condition_on_wise (iterated EKF, 3 "
         "mixture components) + the same; median over galaxies after one warm-up",

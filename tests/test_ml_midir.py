@@ -246,7 +246,11 @@ def test_midir_verb_writes_a_table_and_refuses_a_model_without_midir(tmp_path, c
     )
     assert "no mid-IR model (midir.pt)" in capsys.readouterr().err
     m = untrained_models()
-    save_midir(d, {"optical": m["pca"], "photometry": untrained_models(n_in=6)["pca"]}, {"seed": 0})
+    save_midir(
+        d,
+        {"optical": m["pca"], "photometry": untrained_models(n_in=6, feature_kind="photometry")["pca"]},
+        {"seed": 0},
+    )
     for mode in ("optical", "optical+wise", "photometry"):
         out = tmp_path / f"{mode}.ecsv"
         assert main(["midir", str(DEMO_CATALOG), "--models", str(d), "--index", "1", "--mode", mode,
@@ -270,3 +274,43 @@ def test_glo_jacobian_matches_autograd():
     f = lambda x: m.decode_torch(x.unsqueeze(0)).squeeze(0)  # noqa: E731
     want = torch.func.vmap(torch.func.jacrev(f))(torch.as_tensor(c, dtype=torch.float64)).detach().numpy()
     np.testing.assert_allclose(m.jacobian(c), want, atol=2e-4)
+
+
+@pytest.mark.parametrize("mode", ["optical", "optical+wise", "photometry"])
+def test_panel_data_of_a_galaxy_at_the_slider_latents(mode):
+    from types import SimpleNamespace
+
+    from benchmarks.midir_bench import untrained_models
+    from explorer.app.midir_panel import galaxy_midir_data
+    from explorer.app.state import Galaxy
+
+    midir = {
+        "optical": untrained_models()["glo"],
+        "photometry": untrained_models(n_in=6, feature_kind="photometry")["pca"],
+    }
+    row = {"id": "G", "z": 0.08, "spec_norm": 3.0, **{f"mag_{b}_total": 17.0 for b in "ugriz"},
+           **{f"mag_{b}_fiber": 17.8 for b in "ugriz"}, "w1_mag_vega": 13.0, "w2_mag_vega": 12.9, "w3_mag_vega": 10.0,
+           "w4_mag_vega": 8.0, "w1_sigma_mag": 0.03, "w2_sigma_mag": 0.03, "w3_sigma_mag": 0.08, "w4_sigma_mag": np.nan,
+           "w4_is_ul": True}  # fmt: skip
+    view = SimpleNamespace(galaxy=Galaxy(None, row, "upload", None), latents=np.zeros(6), catalog=None)
+    data = galaxy_midir_data(view, midir, mode, n_draws=100, n_show=2)
+    assert data["q_mjy"].shape[0] == 5 and np.all(np.isfinite(data["q_mjy"]))
+    assert ("conditioned on W1 W2 W3 W4<" in data["note"]) == (mode != "optical")
+    moved = galaxy_midir_data(
+        SimpleNamespace(**{**vars(view), "latents": np.full(6, 2.0)}), midir, "optical", 100
+    )
+    if mode == "optical":  # the sliders move the optical prediction
+        assert not np.allclose(moved["q_mjy"], data["q_mjy"])
+
+
+def test_panel_without_models_says_what_it_needs(tmp_path, write_tiny_catalog, monkeypatch):
+    from explorer.app.build import build_app
+    from explorer.app.midir_panel import MidirPanel
+
+    monkeypatch.setenv("IROX_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
+    _, state, _ = build_app(write_tiny_catalog(tmp_path / "tiny.h5", n=2))
+    panel = MidirPanel(state, {})
+    assert "needs the models" in panel.note.value and panel.figure is None
+    panel.mode.value = "optical + WISE"  # a toggle without models changes nothing and raises nothing
+    assert panel.figure is None
