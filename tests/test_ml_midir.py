@@ -314,3 +314,19 @@ def test_panel_without_models_says_what_it_needs(tmp_path, write_tiny_catalog, m
     assert "needs the models" in panel.note.value and panel.figure is None
     panel.mode.value = "optical + WISE"  # a toggle without models changes nothing and raises nothing
     assert panel.figure is None
+
+
+def test_train_midir_refuses_a_catalog_without_ir_spectra(tmp_path, capsys):
+    import shutil
+
+    from explorer.catalog import Catalog
+    from explorer.cli import main
+    from explorer.paths import DEMO_CATALOG, MODELS_DIR
+
+    with Catalog(DEMO_CATALOG) as cat:
+        assert not cat.has_ir_rest, "the demo catalog now has /ir_rest: pick a catalog without it here"
+    d = tmp_path / "m"
+    shutil.copytree(MODELS_DIR / "default", d)
+    assert main(["train-midir", str(DEMO_CATALOG), "--name", str(d), "--quiet"]) == 2
+    assert "no rest-frame IR spectra (/ir_rest)" in capsys.readouterr().err
+    assert not (d / "midir.pt").exists()
