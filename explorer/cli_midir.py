@@ -67,7 +67,8 @@ def _catalog_posterior(args, bundle, models):
             idx = np.array([args.index])
         else:
             idx = cat.split_indices(args.split) if args.split else np.arange(cat.n)
-        data = midir_data(cat, bundle, idx, truth=cat.has_ir_rest, progress=not args.quiet)
+        data = midir_data(cat, bundle, idx, truth=cat.has_ir_rest, progress=not args.quiet,
+                          optical_kind=models["optical"].feature_kind)  # fmt: skip
     return posterior(models, args.mode, data), data["id"], data.get("log_fnu")
 
 
@@ -76,7 +77,9 @@ def cmd_midir(args) -> int:
     from .ml.midir_export import midir_table, write_table
     from .ml.registry import load_models
 
-    bundle = load_models(args.models, components=["encoder", "predictor"])
+    bundle = load_models(
+        args.models, components=["encoder"]
+    )  # the features are the encoder's and the catalog's
     models = load_midir(args.models)
     src = str(args.source).lower()
     fits = src.endswith((".fits", ".fits.gz", ".fit"))

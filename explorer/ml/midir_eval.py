@@ -44,18 +44,22 @@ C_UM_HZ = 2.99792458e14
 
 
 # --- data ---------------------------------------------------------------------------------------
-def midir_data(cat, bundle, idx, progress: bool = False, chunk: int = 4096, truth: bool = True) -> dict:
+def midir_data(cat, bundle, idx, progress: bool = False, chunk: int = 4096, truth: bool = True,
+               optical_kind: str | None = None) -> dict:  # fmt: skip
     """Inputs (and, on a simulated catalog, truths) of rows ``idx``, encoded with ``bundle``'s encoder.
 
     ``truth=True`` needs the catalog's ``/ir_rest`` spectra; without it, or on a catalog without
-    them, ``log_fnu`` and ``truth_mag`` are left out.
+    them, ``log_fnu`` and ``truth_mag`` are left out. ``optical_kind``: the feature set of the
+    optical model (default: the bundle's predictor's, else ``spectrum``).
     """
     if truth and not cat.has_ir_rest:
         raise ModelError(f"{cat.path}: no rest-frame IR spectra (/ir_rest): simulate a v2 catalog")
     idx = np.asarray(idx, int)
     t = cat.table
     lat = bundle.catalog_latents(cat, idx, progress=progress)
-    kind = bundle.predictor.config.feature_kind if bundle.predictor is not None else "spectrum"
+    kind = optical_kind or (
+        bundle.predictor.config.feature_kind if bundle.predictor is not None else "spectrum"
+    )
     w = wise_targets(t, idx) if "w1_mag_vega" in t else None
     nan4 = np.full((len(idx), 4), np.nan)
     out = {

@@ -84,9 +84,12 @@ def _train(
     catalog, d, designs, n_latent, epochs, n_members, glo_epochs, max_eval, n_draws, seed, progress, command
 ):
     from ..catalog import Catalog
-    from .registry import catalog_provenance, load_models
+    from .registry import catalog_provenance, load_models, read_manifest
 
-    bundle = load_models(d, components=["encoder", "predictor"])
+    has_pred = (
+        "predictor.pt" in read_manifest(d)["files"]
+    )  # without one: ``spectrum`` features, no comparison
+    bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
         splits = {s: cat.split_indices(s) for s in ("train", "valid", "test")}
@@ -98,7 +101,7 @@ def _train(
     n_tr, n_va = len(splits["train"]), len(splits["valid"])
     dtr, dva = subset(data, slice(0, n_tr)), subset(data, slice(n_tr, n_tr + n_va))
     dte = subset(data, slice(n_tr + n_va, None))
-    pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0]
+    pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None
     out = {"command": command, "catalog": prov, "encoder_sha256": bundle.manifest["files"]["encoder.pt"]["sha256"],
            "n_train": n_tr, "n_valid": n_va, "n_test_evaluated": len(te), "designs": {}, "seconds_data": round(time.perf_counter() - t0, 1)}  # fmt: skip
     trained = {}
