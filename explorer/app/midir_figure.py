@@ -104,7 +104,7 @@ def plot_panchromatic(data: dict, *, per: str = "fnu", show_truth: bool = True, 
     ax.set_xlim(0.3, 60.0)
     ax.set_xlabel("observed wavelength (µm)")
     ax.set_ylabel("f_ν (mJy)" if per == "fnu" else "ν f_ν (W m⁻²)")
-    ax.legend(fontsize=7, loc="lower right" if per == "fnu" else "upper right", frameon=False)
+    ax.legend(fontsize=7, loc="best", frameon=False)
     ax.set_title(title or f"z = {data['z']:.4f}  —  optical to mid-IR", fontsize=10, loc="left")
     fig.irox_labels = [t.get_text() for t in ax.get_legend().get_texts()]
     return fig
