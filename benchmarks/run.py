@@ -172,6 +172,14 @@ def bench_load_test() -> dict:
     return run_all((5, 10, 20), max_kernels=12)
 
 
+def bench_midir_one_galaxy() -> dict:
+    """One galaxy's mid-IR spectrum posterior (1,000 draws) and its conditioning on W1-W4 (issue 15)."""
+    from benchmarks.midir_bench import bench_midir
+
+    has = (REPO / "models" / "default" / "midir.pt").is_file()
+    return bench_midir("default" if has else None, repeat=30)
+
+
 BENCHMARKS = {
     "catalog_read_one_galaxy": bench_catalog_read_one_galaxy,
     "simulator_throughput": bench_simulator_throughput,
@@ -180,6 +188,7 @@ BENCHMARKS = {
     "build_catalog": bench_build_catalog,
     "browser": bench_browser,
     "load_test": bench_load_test,
+    "midir_one_galaxy": bench_midir_one_galaxy,
 }
 
 

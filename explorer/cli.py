@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .cli_data import register as register_data_verbs
+from .cli_midir import register as register_midir_verbs
 from .cli_sedfit import register as register_sedfit_verbs
 from .cli_sim import register as register_simulation_verbs
 from .errors import ExplorerError
@@ -330,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_data_verbs(sub)
     register_simulation_verbs(sub)
     register_sedfit_verbs(sub)
+    register_midir_verbs(sub)
     return p
 
 

@@ -47,6 +47,7 @@ LAYERS = {
     "cli_sedfit": 5,
     "cli_survey": 5,
     "survey": 5,
+    "cli_midir": 5,
     "info": 5,
     "__main__": 5,
     "testing": 5,

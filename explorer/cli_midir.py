@@ -1,0 +1,132 @@
+"""Command-line verbs of the mid-IR spectrum model (issue 15): ``train-midir`` and ``midir``.
+
+Registered by :func:`register` from ``cli.py``; each verb is a thin layer over
+:func:`explorer.ml.midir_train.train_midir` and :mod:`explorer.ml.midir_eval` /
+:mod:`explorer.ml.midir_export`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .jsonutil import print_json
+
+
+def _command() -> str:
+    return " ".join(["python -m explorer", *sys.argv[1:]])
+
+
+def cmd_train_midir(args) -> int:
+    from .ml.midir_train import train_midir
+
+    out = train_midir(
+        args.catalog, args.name, designs=tuple(args.designs.split(",")), n_latent=args.n_latent,
+        epochs=args.epochs, n_members=args.members, glo_epochs=args.glo_epochs, max_eval=args.max_eval,
+        seed=args.seed, progress=not (args.quiet or args.json), command=_command(),
+    )  # fmt: skip
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"wrote {out['path']} (design {out['shipped_design']}: {out['selection']})")
+    for design, r in out["designs"].items():
+        for mode, m in r["test"].items():
+            ri = m["rissaki"]
+            print(f"  {design:4s} {mode:13s} chi2<5: {ri['n_chi2_below_5']}/{ri['n_random']}  median chi2 "
+                  f"{ri['median_chi2']:.2f}  68/95% inside: {m['coverage']['overall_68']:.2f}/{m['coverage']['overall_95']:.2f}")  # fmt: skip
+    return 0
+
+
+def _fits_posterior(args, bundle, models):
+    """Optical-only posterior of one SDSS spectrum FITS file (no ugriz, no WISE)."""
+    from .io.sdss import read_sdss_spectrum
+    from .ml.data import build_features
+
+    if args.mode != "optical":
+        raise ModelError(
+            f"{args.source}: a spectrum file has no WISE or ugriz photometry: use --mode optical"
+        )
+    spec = read_sdss_spectrum(args.source)
+    lat = bundle.encode(spec.flux[None])
+    table = bundle.input_table(spec.z, spec.norm, n=1)
+    x = build_features(models["optical"].feature_kind, table, np.arange(1), lat)
+    return models["optical"].predict(x, [spec.z]), [spec.id], None
+
+
+def _catalog_posterior(args, bundle, models):
+    from .catalog import Catalog
+    from .ml.midir_eval import midir_data, posterior
+
+    with Catalog(args.source) as cat:
+        if args.index is not None:
+            if not 0 <= args.index < cat.n:
+                raise ModelError(f"{args.source}: --index {args.index} outside 0..{cat.n - 1}")
+            idx = np.array([args.index])
+        else:
+            idx = cat.split_indices(args.split) if args.split else np.arange(cat.n)
+        data = midir_data(cat, bundle, idx, truth=cat.has_ir_rest, progress=not args.quiet,
+                          optical_kind=models["optical"].feature_kind)  # fmt: skip
+    return posterior(models, args.mode, data), data["id"], data.get("log_fnu")
+
+
+def cmd_midir(args) -> int:
+    from .ml.midir_eval import load_midir
+    from .ml.midir_export import midir_table, write_table
+    from .ml.registry import load_models
+
+    bundle = load_models(
+        args.models, components=["encoder"]
+    )  # the features are the encoder's and the catalog's
+    models = load_midir(args.models)
+    src = str(args.source).lower()
+    fits = src.endswith((".fits", ".fits.gz", ".fit"))
+    post, ids, truth = (_fits_posterior if fits else _catalog_posterior)(args, bundle, models)
+    tab = midir_table(post, ids, args.mode, n_draws=args.draws, truth_log_fnu=truth)
+    out = write_table(tab, args.out)
+    fallbacks = [f"{i}: {n}" for i, n in zip(ids, post.notes, strict=True) if "optical-only" in n]
+    print(f"wrote {out}: {len(ids)} galaxies x {len(tab) // max(len(ids), 1)} wavelengths, mode {args.mode}")
+    for line in fallbacks[:10]:
+        print(f"  {line}")
+    if len(fallbacks) > 10:
+        print(f"  ... {len(fallbacks) - 10} more galaxies without usable WISE photometry")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``train-midir`` and ``midir`` to ``python -m explorer``'s subparsers."""
+    from .ml.midir_eval import MODES
+
+    s = subparsers.add_parser("train-midir", help="train the mid-IR spectrum model on a simulated v2 catalog")
+    s.add_argument("catalog", help="simulated catalog with rest-frame IR spectra (/ir_rest)")
+    s.add_argument(
+        "--name",
+        default="default",
+        help="model directory with the encoder and predictor; midir.pt goes there",
+    )
+    s.add_argument("--designs", default="pca,glo", help="designs to train and compare (comma-separated)")
+    s.add_argument(
+        "--n-latent", type=int, default=12, help="shape coefficients (PCA components / GLO latents)"
+    )
+    s.add_argument("--epochs", type=int, default=100)
+    s.add_argument("--members", type=int, default=3, help="ensemble members of the coefficient prior")
+    s.add_argument("--glo-epochs", type=int, default=300)
+    s.add_argument("--max-eval", type=int, default=1000, help="test galaxies evaluated (random subset)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_train_midir)
+
+    s = subparsers.add_parser("midir", help="mid-IR spectrum posterior (median, 68/95%% bands) of galaxies")
+    s.add_argument("source", help="catalog .h5 or one SDSS spectrum .fits")
+    s.add_argument("--models", default="default")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--index", type=int, default=None, help="one catalog row")
+    g.add_argument("--split", default=None, help="train, valid or test (default: every row)")
+    s.add_argument("--mode", choices=MODES, default="optical")
+    s.add_argument("--draws", type=int, default=1000)
+    s.add_argument("--out", type=Path, required=True, help=".ecsv or .fits")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_midir)

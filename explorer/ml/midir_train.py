@@ -1,0 +1,132 @@
+"""``train-midir``: train both mid-IR designs on a simulated catalog, evaluate, ship the better.
+
+For every design (``pca`` and ``glo``) two models are trained on the catalog's training split
+(features of the model directory's encoder and predictor, and ugriz + z for the photometry
+mode), early-stopped on the validation split, and evaluated in the three modes on the test split
+(:func:`explorer.ml.midir_eval.spectrum_metrics`). The design shipped is chosen *before* the test
+numbers are looked at: the lower median Rissaki chi^2 of the optical-only posterior median on
+the validation split. ``midir.pt`` goes into the model directory (registered in its manifest),
+``midir_evaluation.json`` beside it holds every number with the command that produced it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .data import feature_names
+from .midir_eval import (
+    MODES,
+    midir_data,
+    posterior,
+    rissaki_chi2,
+    save_midir,
+    spectrum_metrics,
+    subset,
+    write_json,
+)
+from .midir_fit import MidIRConfig, fit_midir
+from .threads import torch_threads
+
+
+def _fit_pair(dtr: dict, dva: dict, cfg: MidIRConfig, n_latent_enc: int, progress: bool) -> dict:
+    out = {}
+    for key, kind in (("optical", dtr["optical_kind"]), ("photometry", "photometry")):
+        out[key] = fit_midir(
+            dtr[f"x_{key}"], dtr["log_fnu"], dva[f"x_{key}"], dva["log_fnu"], dtr["wave_um"], kind, cfg,
+            phot_train=dtr, phot_valid=dva, feature_names=feature_names(kind, n_latent_enc), progress=progress,
+        )  # fmt: skip
+    return out
+
+
+def _valid_score(models: dict, dva: dict) -> float:
+    """Median Rissaki chi^2 of the optical-only posterior median on the validation rows (selection)."""
+    med = 10.0 ** np.median(models["optical"].predict(dva["x_optical"], dva["z"]).sample_log(200, 0), axis=1)
+    return float(np.median(rissaki_chi2(med, 10.0 ** dva["log_fnu"], dva["wave_um"])))
+
+
+def _evaluate(models: dict, dte: dict, predictor_mag, n_draws: int) -> dict:
+    res = {}
+    for mode in MODES:
+        t0 = time.perf_counter()
+        post = posterior(models, mode, dte)
+        m = spectrum_metrics(post, dte, n_draws=n_draws, predictor_mag=predictor_mag)
+        m.pop("_chi2")
+        m["seconds"] = round(time.perf_counter() - t0, 1)
+        m["n_fallback_optical_only"] = int(sum("optical-only" in n for n in post.notes))
+        res[mode] = m
+    return res
+
+
+def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epochs: int = 100,
+                n_members: int = 3, glo_epochs: int = 300, max_eval: int = 1000, n_draws: int = 500,
+                seed: int = 0, progress: bool = True, command: str = "", threads: int = 1) -> dict:  # fmt: skip
+    """Train, evaluate and ship (see the module docstring). Returns the evaluation dict.
+
+    Parameters
+    ----------
+    catalog : path of a simulated v2 catalog (with ``/ir_rest``)
+    name : model directory (name under ``models/`` or a path) holding the encoder and predictor;
+        ``midir.pt`` and ``midir_evaluation.json`` are written into it
+    designs : designs to train and compare
+    max_eval : at most this many test galaxies are evaluated (a random subset, seed ``seed``)
+    threads : torch threads (1: on a shared machine a second thread mostly waits)
+    """
+    from .registry import resolve_model_dir
+
+    with torch_threads(threads):
+        return _train(catalog, resolve_model_dir(name), designs, n_latent, epochs, n_members, glo_epochs,
+                      max_eval, n_draws, seed, progress, command)  # fmt: skip
+
+
+def _train(
+    catalog, d, designs, n_latent, epochs, n_members, glo_epochs, max_eval, n_draws, seed, progress, command
+):
+    from ..catalog import Catalog
+    from .registry import catalog_provenance, load_models, read_manifest
+
+    has_pred = (
+        "predictor.pt" in read_manifest(d)["files"]
+    )  # without one: ``spectrum`` features, no comparison
+    bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
+    t0 = time.perf_counter()
+    with Catalog(catalog) as cat:
+        splits = {s: cat.split_indices(s) for s in ("train", "valid", "test")}
+        te = splits["test"]
+        if len(te) > max_eval:
+            te = np.sort(np.random.default_rng(seed).choice(te, max_eval, replace=False))
+        data = midir_data(cat, bundle, np.concatenate([splits["train"], splits["valid"], te]), progress)
+        prov = catalog_provenance(cat)
+    n_tr, n_va = len(splits["train"]), len(splits["valid"])
+    dtr, dva = subset(data, slice(0, n_tr)), subset(data, slice(n_tr, n_tr + n_va))
+    dte = subset(data, slice(n_tr + n_va, None))
+    pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None
+    out = {"command": command, "catalog": prov, "encoder_sha256": bundle.manifest["files"]["encoder.pt"]["sha256"],
+           "n_train": n_tr, "n_valid": n_va, "n_test_evaluated": len(te), "designs": {}, "seconds_data": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    trained = {}
+    for design in designs:
+        t1 = time.perf_counter()
+        cfg = MidIRConfig(
+            design=design,
+            n_latent=n_latent,
+            epochs=epochs,
+            n_members=n_members,
+            glo_epochs=glo_epochs,
+            seed=seed,
+        )
+        trained[design] = _fit_pair(dtr, dva, cfg, data["latents"].shape[1], progress)
+        t_fit = time.perf_counter() - t1
+        out["designs"][design] = {"config": cfg.to_dict(), "valid_median_chi2_optical": _valid_score(trained[design], dva),
+                                  "seconds_train": round(t_fit, 1), "test": _evaluate(trained[design], dte, pred_mag, n_draws),
+                                  "floor_mag": trained[design]["optical"].floor_mag.tolist(),
+                                  "resid_dex_median": float(np.median(trained[design]["optical"].resid_dex))}  # fmt: skip
+    ship = min(designs, key=lambda k: out["designs"][k]["valid_median_chi2_optical"])
+    out["shipped_design"] = ship
+    out["selection"] = (
+        "lowest median Rissaki chi^2 of the optical-only posterior median on the validation split"
+    )
+    info = {"training_command": command, "seed": seed, "catalog": prov, "design": ship}
+    out["path"] = str(save_midir(d, trained[ship], info))
+    write_json(d / "midir_evaluation.json", out)
+    return out
