@@ -35,6 +35,7 @@ from torch import nn
 from ..constants import WISE_AB_MINUS_VEGA, WISE_F0_JY
 from ..errors import ModelError
 from .data import Scaler
+from .nets import silu_trunk
 
 C_AA_S = 2.99792458e18
 WISE_FILTER_NAMES = tuple(f"wise2010-W{i}" for i in range(1, 5))
@@ -151,11 +152,7 @@ class CoefNet(nn.Module):
 
     def __init__(self, n_in: int, n_coef: int, hidden=(128, 128)):
         super().__init__()
-        layers, prev = [], n_in
-        for h in hidden:
-            layers += [nn.Linear(prev, h), nn.SiLU()]
-            prev = h
-        self.trunk = nn.Sequential(*layers)
+        self.trunk, prev = silu_trunk(n_in, hidden)
         self.n_coef = n_coef
         self.tril = torch.tril_indices(n_coef, n_coef, offset=-1)
         self.head = nn.Linear(prev, 2 * n_coef + self.tril.shape[1])

@@ -40,6 +40,7 @@ from ..constants import WISE_BANDS, WISE_F0_JY, wise_measurement
 from ..errors import ModelError
 from .data import UL_SIGMA_MAG, Scaler, WiseTargets
 from .fit import EarlyStopping, fit_ensemble, standardization
+from .nets import silu_trunk
 
 N_BANDS = 4
 _TRIL = torch.tril_indices(N_BANDS, N_BANDS, offset=-1)
@@ -114,11 +115,7 @@ class IRNet(nn.Module):
 
     def __init__(self, n_in: int, hidden=(128, 128, 128), full_cov: bool = True):
         super().__init__()
-        layers, prev = [], n_in
-        for h in hidden:
-            layers += [nn.Linear(prev, h), nn.SiLU()]
-            prev = h
-        self.trunk = nn.Sequential(*layers)
+        self.trunk, prev = silu_trunk(n_in, hidden)
         self.full_cov = full_cov
         self.head = nn.Linear(prev, N_BANDS + N_BANDS + len(_TRIL[0]))
 

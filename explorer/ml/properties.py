@@ -26,6 +26,7 @@ from torch import nn
 from ..errors import ModelError
 from .data import Scaler
 from .fit import EarlyStopping, fit_ensemble, standardization
+from .nets import silu_trunk
 
 #: regression targets: name -> (catalog column, transform applied to the truth)
 REGRESSION_TARGETS = {
@@ -77,11 +78,7 @@ class PropertyNet(nn.Module):
 
     def __init__(self, n_in: int, hidden=(128, 128)):
         super().__init__()
-        layers, prev = [], n_in
-        for h in hidden:
-            layers += [nn.Linear(prev, h), nn.SiLU()]
-            prev = h
-        self.trunk = nn.Sequential(*layers)
+        self.trunk, prev = silu_trunk(n_in, hidden)
         self.head = nn.Linear(prev, 2 * len(REGRESSION_TARGETS) + 1)
 
     def forward(self, x):
