@@ -8,6 +8,7 @@ import asyncio
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -73,7 +74,10 @@ def test_kernel_start_limit_counts_kernels_starting_and_refuses_beyond_it():
         both = await asyncio.gather(km.start_kernel(), km.start_kernel(), return_exceptions=True)
         assert sum(isinstance(r, serving.KernelLimitReached) for r in both) == 1
 
-    asyncio.run(scenario())
+    # its own thread and loop: a session-scoped browser fixture (playwright's sync API) may already
+    # run an event loop in the main thread when the whole suite runs
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
     km.parent.max_kernels = 0  # no limit
     assert km.has_room()
 
