@@ -294,9 +294,10 @@ class GalaxySimulator:
         # -- AGN -------------------------------------------------------------------------------
         disk, torus = agn_mod.agn_continuum_flam(p, self.wave, z)
         a_w, a_f, a_s, a_broad = agn_mod.agn_lines(p, z)
+        ffib = {c: ffib_of(p, c) for c in COMPONENTS}
         # gas ionised by old stars (post-AGB) in the fiber: LINER-like lines without an AGN
-        old_fib = parts["bulge"]["spec"] * w["bulge"] * ffib_of(p, "bulge")
-        old_fib = old_fib + parts["disk"]["spec"] * w["disk"] * ffib_of(p, "disk") * p["pah_old_fraction"]
+        old_fib = parts["bulge"]["spec"] * w["bulge"] * ffib["bulge"]
+        old_fib = old_fib + parts["disk"]["spec"] * w["disk"] * ffib["disk"] * p["pah_old_fraction"]
         r_w, r_f, r_s = agn_mod.retired_lines(
             scale * float(np.interp(6564.6, self.wave_vac_opt, old_fib[self.opt])), z, p["gas_sigma_kms"]
         )
@@ -305,7 +306,6 @@ class GalaxySimulator:
         a_broad = np.concatenate([a_broad, np.zeros(r_w.size, bool)])
 
         # -- photometry (total: WISE and ugriz see everything; fiber: each component's aperture) --
-        ffib = {c: ffib_of(p, c) for c in COMPONENTS}
         host_s = heat["host"] * scale
         fib_s = scale * sum(ffib[c] * w[c] * parts[c]["spec"] for c in COMPONENTS)
         hlines = scale * lines0
