@@ -239,8 +239,9 @@ class GalaxySimulator:
                 m_d += host_mod.ism_dust_mass(sfr, p["oh12"], p["tdep_hid"], p["hih2_hid"])
                 m_d_vis += host_mod.ism_dust_mass(sfr, p["oh12"], 0.0, 0.0)
             if agb:
-                m_d += host_mod.agb_dust_mass(mstar, p["agb_dust_hid"])
-                m_d_vis += host_mod.agb_dust_mass(mstar, 0.0)
+                kind = "bulge" if c == "bulge" else "quenched_disk"
+                m_d += host_mod.agb_dust_mass(mstar, p["agb_dust_hid"], kind)
+                m_d_vis += host_mod.agb_dust_mass(mstar, 0.0, kind)
             l_dust = d["amp"] * w[c] * to_lsun
             u = _clip_umin(host_mod.umin_of_mean_u(host_mod.mean_u(l_dust, m_d), dust["gamma"]))
             u_vis = _clip_umin(host_mod.umin_of_mean_u(host_mod.mean_u(l_dust, m_d_vis), dust["gamma_vis"]))

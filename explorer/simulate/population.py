@@ -11,7 +11,9 @@ set to zero) and summarized by :func:`hidden_scatter_floors`.
 
 Relations used (each with its source):
 
-* redshift, r magnitude, g-r colour: resampled from 10,000 real SDSS galaxies shipped with
+* redshift and luminosity: the r-band luminosity function of Blanton et al. (2003) under the
+  main-sample limit Petrosian r <= 17.77 (Strauss et al. 2002), :mod:`.selection`; colours (g-r,
+  K corrections) from a real SDSS galaxy of that luminosity among the 10,000 shipped with
   ``kcorrect`` (``kcorrect/data/test/gst_tests_small.fits``), k-corrected with kcorrect.
 * stellar mass from M_r and rest-frame g-r: Bell et al. (2003) colour-based M/L.
 * star-forming main sequence: Speagle et al. (2014), 0.3 dex scatter; quenched galaxies 1-2 dex below.
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constants import WISE_BANDS
-from . import host, nuclei
+from . import host, nuclei, selection
 
 #: Hidden (optically invisible) scatter of the IR-relevant parameters, with sources in
 #: :mod:`.host` and :mod:`.nuclei`.
@@ -173,6 +175,15 @@ class RealPool:
     gr_obs: np.ndarray  # observed-frame g-r
     gr_rest: np.ndarray  # rest-frame (z=0) g-r (kcorrect)
     abs_r: np.ndarray  # rest-frame absolute r (Planck18, kcorrect K correction)
+    # for the main-sample selection (:mod:`.selection`)
+    abs_r01: np.ndarray  # absolute model magnitude in the ^{0.1}r band (Blanton et al. 2003)
+    band01_minus_band0: np.ndarray  # ^{0.1}M_r - ^{0.0}M_r of this SED
+    petro_minus_model: np.ndarray  # Petrosian minus model r (mag)
+    k01_grid: np.ndarray  # (n, len(selection.K_Z_GRID)) K correction ^{0.1}r -> observed r
+
+    @functools.cached_property
+    def abs_r01_order(self) -> np.ndarray:
+        return np.argsort(self.abs_r01, kind="stable")
 
     def __len__(self) -> int:
         return self.z.size
@@ -207,7 +218,7 @@ def load_real_pool() -> RealPool:
     with np.errstate(divide="ignore", invalid="ignore"):
         petro_r = 22.5 - 2.5 * np.log10(petro[:, 2]) - ext[:, 2]
     ok = (z > 0.01) & (z < 0.4) & np.all(flux > 0, axis=1) & np.all(ivar > 0, axis=1) & (petro_r <= 17.77)
-    z, maggies, ivar, ra, dec = z[ok], maggies[ok], ivar[ok], ra[ok], dec[ok]
+    z, maggies, ivar, ra, dec, petro_r = z[ok], maggies[ok], ivar[ok], ra[ok], dec[ok], petro_r[ok]
     kc = kk.Kcorrect(
         responses=["sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0", "sdss_z0"],
         redshift_range=[0.0, 0.45],
@@ -219,6 +230,17 @@ def load_real_pool() -> RealPool:
     dm = 5 * np.log10(lum_distance_cm(z) / 3.0857e19)
     abs_r = mags[:, 2] - dm - kcorr[:, 2]
     gr_rest = (mags[:, 1] - kcorr[:, 1]) - (mags[:, 2] - kcorr[:, 2])
+    # the same SEDs in Blanton et al. (2003)'s ^{0.1}r band, and their K corrections at every z
+    from .selection import K_Z_GRID
+
+    kcorr01 = kc.kcorrect(redshift=z, coeffs=coeffs, band_shift=0.1)
+    abs_r01 = mags[:, 2] - dm - kcorr01[:, 2]
+    n, nz = z.size, K_Z_GRID.size
+    kgrid = kc.kcorrect(
+        redshift=np.tile(K_Z_GRID, n).astype(np.float32),
+        coeffs=np.repeat(coeffs, nz, axis=0),
+        band_shift=0.1,
+    )[:, 2].reshape(n, nz)
     return RealPool(
         ra_deg=ra,
         dec_deg=dec,
@@ -227,6 +249,10 @@ def load_real_pool() -> RealPool:
         gr_obs=mags[:, 1] - mags[:, 2],
         gr_rest=gr_rest,
         abs_r=abs_r,
+        abs_r01=abs_r01,
+        band01_minus_band0=abs_r01 - abs_r,
+        petro_minus_model=petro_r - mags[:, 2],
+        k01_grid=np.asarray(kgrid, float),
     )
 
 
@@ -342,7 +368,7 @@ def _draw_metals_and_dust(rng: np.random.Generator, p: dict, log_m: float) -> No
     # attenuation: star-forming disks follow Garn & Best (2010); quenched disks and bulges hold
     # the dust of their AGB stars (Smith et al. 2012), through a mixed slab (see .host)
     if p["quenched_draw"]:
-        m_d = host.agb_dust_mass((1.0 - bt) * m_star, g[2])
+        m_d = host.agb_dust_mass((1.0 - bt) * m_star, g[2], "quenched_disk")
         av_gas = host.av_of_dust(m_d, p["r50_kpc"]) * 1.0 / 0.44
     else:
         a_ha = float(garn_best10_a_halpha(np.clip(log_m, 8.5, 11.5)) + rng.normal(0, 0.25))
@@ -350,7 +376,7 @@ def _draw_metals_and_dust(rng: np.random.Generator, p: dict, log_m: float) -> No
     p["eta"] = 1.0 / 0.44  # Calzetti et al. (2000): E(B-V)_stars = 0.44 E(B-V)_gas
     p["av"] = float(np.clip(av_gas / p["eta"], 0.0, 3.0))  # continuum (stellar) A_V of the disk
     p["av_bulge"] = float(
-        np.clip(host.av_of_dust(host.agb_dust_mass(bt * m_star, g[2]), p["r50_bulge_kpc"]), 0.0, 1.0)
+        np.clip(host.av_of_dust(host.agb_dust_mass(bt * m_star, g[2], "bulge"), p["r50_bulge_kpc"]), 0.0, 1.0)
     )
     # PAHs: metallicity and the AGB-age population (Galliano et al. 2008), hidden spread
     f_old = host.old_fraction(p["sfh_age_gyr"], p["sfh_tau_gyr"], p["burst_age_gyr"], p["burst_frac"])
@@ -383,18 +409,13 @@ def draw_galaxy(rng: np.random.Generator, pool: RealPool) -> dict:
     :data:`HIDDEN_SCATTER`), ``*_vis`` the visible (deterministic) parts.
     """
     p: dict = {}
-    j = int(rng.integers(len(pool)))
-    # small jitter so resampled galaxies are not exact copies of each other
-    z = float(np.clip(pool.z[j] + rng.normal(0, 0.002), 0.012, 0.4))
-    r_mag = float(pool.r_mag[j] + rng.normal(0, 0.03))
-    # the absolute magnitude follows the jittered apparent one
-    abs_r = float(
-        pool.abs_r[j]
-        + (r_mag - pool.r_mag[j])
-        - 5 * np.log10(lum_distance_cm(z) / lum_distance_cm(pool.z[j]))
-    )
+    # redshift and luminosity from the r-band luminosity function under the main-sample flux
+    # limit; a real galaxy of that luminosity lends its colours (:mod:`.selection`)
+    sel = selection.draw_main_sample(rng, pool)
+    j, z = sel["pool_index"], sel["z"]
     gr_rest = float(pool.gr_rest[j])
-    p.update(pool_index=j, z=z, r_mag_total=r_mag, abs_r=abs_r, gr_rest=gr_rest)
+    p.update(sel, gr_rest=gr_rest)
+    abs_r = sel["abs_r"]
     p["ra_deg"] = float((pool.ra_deg[j] + rng.normal(0, 0.3)) % 360.0)
     p["dec_deg"] = float(np.clip(pool.dec_deg[j] + rng.normal(0, 0.3), -89.9, 89.9))
     log_m = float(bell03_log_mstar(abs_r, gr_rest))
