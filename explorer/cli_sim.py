@@ -46,6 +46,13 @@ def cmd_report(args) -> int:
 def cmd_validate_sim(args) -> int:
     from .simulate.validate import format_markdown, validate_catalog, write_markdown
 
+    if args.summary:
+        from .catalog import Catalog
+        from .simulate.validate import sample_summary
+
+        with Catalog(args.catalog) as cat:
+            print_json(sample_summary(cat.table))
+        return 0
     rows = validate_catalog(args.catalog)
     text = format_markdown(rows, args.catalog)
     if args.write is not None:
@@ -163,4 +170,9 @@ def register(sub) -> None:
         "--write", type=Path, default=None, help="markdown file to put the table in (between markers)"
     )
     s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the sample summary (JSON) used for the v1 -> v2 comparison",
+    )
     s.set_defaults(func=cmd_validate_sim)

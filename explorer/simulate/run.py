@@ -240,7 +240,7 @@ def _provenance(command, seed: int, n: int, started, wall_s: float, workers: int
         "wall_s_setup_and_simulate": round(wall_s, 1),
         "workers": int(workers),
         "cpu_ms_per_galaxy": round(1e3 * cpu_s / n, 2),
-        "real_galaxy_source": "kcorrect/data/test/gst_tests_small.fits (SDSS, resampled z, r, g-r)",
+        "real_galaxy_source": "kcorrect/data/test/gst_tests_small.fits (SDSS): SEDs (g-r, K corrections) at the luminosity drawn from the Blanton et al. (2003) LF",
         "hidden_scatter": dict(pop.HIDDEN_SCATTER),
         "simulation_version": 2,
         "line_flux_unit": "1e-17 erg/s/cm2 (fiber, observed, attenuated, narrow lines)",

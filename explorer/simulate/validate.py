@@ -350,6 +350,44 @@ def validate_table(table: dict) -> list[Row]:
     return rows + colour_locus_rows(table) + qpah_rows(table) + wise_error_rows(table)
 
 
+#: a host more than this far below the main sequence (dex) counts as quenched in the summary: the
+#: simulator draws quenched galaxies 1-2 dex below it and star-forming ones within 0.3 dex scatter
+QUENCHED_DELTA_MS = -0.6
+
+
+def sample_summary(table: dict) -> dict:
+    """Numbers that describe a simulated sample (the v1 -> v2 comparison of docs/simulation_v2.md).
+
+    Redshift and r-band brightness, class fractions, AGN demographics, torus-dominated W3, the
+    q_PAH range, and the hidden-scatter summary of :func:`~explorer.simulate.population.hidden_scatter_floors`.
+    """
+    from .population import hidden_scatter_floors
+
+    z = np.asarray(table["z"], float)
+    cls = np.asarray(table["class_label"]).astype(str)
+    agn_type = np.asarray(table["truth_agn_type"])
+    quenched_host = np.asarray(table["truth_delta_ms"], float) < QUENCHED_DELTA_MS
+    qpah = np.asarray(table["truth_qpah"], float)
+    floors = hidden_scatter_floors(table)
+    out = {
+        "n": int(z.size),
+        "median_z": float(np.median(z)),
+        "median_mag_r_total": float(np.median(np.asarray(table["mag_r_total"], float))),
+        "median_log_mstar": float(np.median(np.asarray(table["truth_log_mstar"], float))),
+        "class_pct": {k: _pct(cls == k) for k in sorted(set(cls))},
+        "type1_agn_pct": _pct(agn_type == 1),
+        "type2_agn_pct": _pct(agn_type == 2),
+        "agn_class_in_quenched_hosts_pct": _pct(quenched_host & (cls == "agn"), cls == "agn"),
+        "w3_torus_gt_half_pct": _pct(np.asarray(table["truth_w3_torus_frac"], float) > 0.5),
+        "qpah_5_95_pct": [float(v) for v in np.percentile(qpah, [5, 95])],
+    }
+    for b in ("w1", "w2", "w3", "w4"):
+        out[f"{b}_detected_pct"] = _pct(detected(table, b.upper()))
+        out[f"{b}_hidden_rms_mag"] = floors[f"{b}_hidden_mag"]
+        out[f"{b}_chi2n_visible_floor"] = floors[f"{b}_chi2n_floor"]
+    return out
+
+
 def validate_catalog(path) -> list[Row]:
     """:func:`validate_table` of a catalog file."""
     from ..catalog import Catalog
