@@ -168,3 +168,21 @@ def test_bpt_counts_only_emission_line_galaxies_when_the_continuum_is_known():
     rows = _rows(v.bpt_rows(t))
     assert rows["bpt_seyfert"].ours == pytest.approx(50.0)
     assert "EW(Hα) ≥ 3 Å" in rows["bpt_seyfert"].note
+
+
+def test_summary_agrees_with_the_table_and_the_truth(capsys):
+    from explorer.catalog import Catalog
+
+    assert main(["validate-sim", str(DEMO_CATALOG), "--summary"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    rows = _rows(v.validate_catalog(DEMO_CATALOG))
+    assert s["w3_detected_pct"] == pytest.approx(rows["detected_w3"].ours)
+    assert s["w4_detected_pct"] == pytest.approx(rows["detected_w4"].ours)
+    with Catalog(DEMO_CATALOG) as cat:
+        t = cat.table
+        assert s["n"] == len(t["z"])
+        assert s["median_z"] == pytest.approx(float(np.median(t["z"])))
+        assert s["type1_agn_pct"] == pytest.approx(100 * np.mean(np.asarray(t["truth_agn_type"]) == 1))
+    assert sum(s["class_pct"].values()) == pytest.approx(100.0)
+    # a perfect visible-information predictor is never better than chi^2_N = 1
+    assert all(s[f"w{b}_chi2n_visible_floor"] >= 1.0 for b in range(1, 5))
