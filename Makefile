@@ -70,3 +70,45 @@ bench: install-dev
 
 clean-venv:
 	rm -rf $(VENV)
+
+# ---------------------------------------------------------------------------------------------
+# Moving the demo and the models to simulation v2 (docs/simulation_v2.md), about four hours on
+# 2 cores. Every step writes its output under runs/ (git-ignored), so `make retrain-v2` resumes
+# where it stopped; `make swap-v2` then copies the results over data/ and models/default.
+# The numbers in README, data/README.md and the model card are regenerated from these outputs.
+V2     := runs/models_v2
+V2_SIM := runs/sim50k_v2.h5
+PY     := $(BIN)/python -m explorer
+
+$(V2_SIM):
+	$(PY) simulate --n 50000 --seed 2025 --out $@ --report runs/sim50k_v2_report --quiet
+runs/demo_v2.h5: $(V2_SIM)
+	$(PY) make-demo $< --n 2000 --seed 0 --out $@
+$(V2)/encoder.pt: $(V2_SIM)
+	$(PY) train-encoder $< --name $(V2) --max-minutes 55 --threads 2 --quiet
+$(V2)/predictor.pt: $(V2)/encoder.pt
+	$(PY) train-predictor $(V2_SIM) --name $(V2) --quiet
+$(V2)/paper_mlp_recipe.pt: $(V2)/predictor.pt
+	$(BIN)/python -m explorer.ml.paper_recipe $(V2_SIM) --name $(V2) --max-minutes 50.0 --threads 1 --skip-ablation
+$(V2)/paper_inputs_ensemble.pt: $(V2)/predictor.pt
+	$(BIN)/python -m explorer.ml.paper_recipe $(V2_SIM) --name $(V2) --threads 1 --skip-recipe
+$(V2)/midir.pt: $(V2)/predictor.pt
+	$(PY) train-midir $(V2_SIM) --name $(V2) --json > runs/midir_v2.json
+runs/ceiling_v2.json: $(V2_SIM)
+	$(PY) ceiling $< --minutes 35 --json > $@.tmp && mv $@.tmp $@
+$(V2)/evaluation.json: $(V2)/paper_mlp_recipe.pt $(V2)/paper_inputs_ensemble.pt $(V2)/midir.pt
+	$(PY) evaluate $(V2_SIM) --models $(V2) --write --json > runs/evaluate_v2.json
+runs/ladder_v2.json: runs/ceiling_v2.json
+	$(PY) ladder $(V2_SIM) --spectrum-json runs/ceiling_v2.json --json > $@.tmp && mv $@.tmp $@
+runs/sedfit_demo_v2.h5: runs/demo_v2.h5
+	$(PY) sedfit $< --sample 120 --split test --out runs/sedfit_demo_v2 --table $@
+
+retrain-v2: runs/demo_v2.h5 $(V2)/evaluation.json runs/ladder_v2.json runs/sedfit_demo_v2.h5
+
+swap-v2: retrain-v2
+	cp runs/demo_v2.h5 data/demo_catalog.h5
+	cp runs/sedfit_demo_v2.h5 data/sedfit_demo.h5
+	cp $(V2)/*.pt $(V2)/*.json $(V2)/MODEL_CARD.md models/default/
+	$(PY) validate-sim data/demo_catalog.h5 --write data/README.md
+
+.PHONY: retrain-v2 swap-v2
