@@ -330,3 +330,38 @@ def test_train_midir_refuses_a_catalog_without_ir_spectra(tmp_path, capsys):
     assert main(["train-midir", str(DEMO_CATALOG), "--name", str(d), "--quiet"]) == 2
     assert "no rest-frame IR spectra (/ir_rest)" in capsys.readouterr().err
     assert not (d / "midir.pt").exists()
+
+
+def test_model_card_midir_section(tmp_path):
+    """The model card's mid-IR section: one row per design and mode, the targets judged, the command."""
+    import json
+
+    from explorer.ml.model_card import midir_section
+
+    assert midir_section(tmp_path) == ""  # no mid-IR model: no section
+
+    def mode(n_below, cov68):
+        bins = [{"bin_um": [3.0, 5.0], "inside_68": cov68, "inside_95": 0.95}]
+        return {
+            "n_galaxies": 1000,
+            "rissaki": {
+                "n_random": 100,
+                "n_chi2_below_5": n_below,
+                "median_chi2": 2.0,
+                "all_fraction_below_5": 0.8,
+            },
+            "coverage": {"bins": bins, "overall_68": cov68, "overall_95": 0.95},
+            "pah": {"PAH 7.7": {"robust_frac_scatter": 0.2}, "PAH 11.3": {"robust_frac_scatter": 0.3}},
+        }
+
+    doc = {
+        "command": "python -m explorer train-midir cat.h5 --name m",
+        "shipped_design": "pca",
+        "designs": {"pca": {"test": {"optical": mode(75, 0.70), "optical+wise": mode(85, 0.66)}}},
+    }
+    (tmp_path / "midir_evaluation.json").write_text(json.dumps(doc))
+    text = midir_section(tmp_path)
+    assert "train-midir cat.h5" in text
+    assert "| **pca** (shipped) | optical | 75/100" in text and "≥ 72: met" in text
+    assert "| **pca** (shipped) | optical + WISE | 85/100" in text and "≥ 90: not met" in text
+    assert "inside the 68% band in 0.66–0.66" in text

@@ -129,4 +129,18 @@ def _train(
     info = {"training_command": command, "seed": seed, "catalog": prov, "design": ship}
     out["path"] = str(save_midir(d, trained[ship], info))
     write_json(d / "midir_evaluation.json", out)
+    _refresh_model_card(d)
     return out
+
+
+def _refresh_model_card(d) -> None:
+    """Register the evaluation and re-render MODEL_CARD.md, whose mid-IR section shows it."""
+    import json
+
+    from .model_card import MIDIR_EVALUATION_FILE, write_model_card
+    from .registry import register_file
+
+    register_file(d, MIDIR_EVALUATION_FILE)
+    evaluation = json.loads((d / "evaluation.json").read_text()) if (d / "evaluation.json").exists() else {}
+    write_model_card(d, evaluation)
+    register_file(d, "MODEL_CARD.md")

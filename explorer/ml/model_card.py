@@ -332,7 +332,7 @@ def write_model_card(model_dir, result: dict) -> Path:
     from .registry import read_manifest
 
     d = Path(model_dir)
-    text = render_model_card(read_manifest(d), result) + sedfit_section(d)
+    text = render_model_card(read_manifest(d), result) + midir_section(d) + sedfit_section(d)
     path = d / "MODEL_CARD.md"
     path.write_text(text)
     return path
@@ -355,6 +355,88 @@ def sedfit_section(model_dir) -> str:
             f"this model (`explorer/sedfit/`). Command: `{doc.get('command', '?')}`.",
             "",
             doc.get("markdown", ""),
+            "",
+        ]
+    )
+
+
+#: the mid-IR model's evaluation, written by ``python -m explorer train-midir`` beside ``midir.pt``
+MIDIR_EVALUATION_FILE = "midir_evaluation.json"
+#: Rissaki et al.'s best number of the 100 random test galaxies with chi^2 < 5 (their Eq. 6)
+RISSAKI_BEST_OF_100 = 72
+#: issue 15's targets: optical only, optical + WISE
+MIDIR_TARGETS = {"optical": 72, "optical+wise": 90}
+_MODE_NAMES = {"optical": "optical", "optical+wise": "optical + WISE", "photometry": "ugriz + WISE"}
+
+
+def midir_rows(doc: dict) -> list[str]:
+    """Markdown table rows: one per design and mode of a ``midir_evaluation.json``."""
+    rows = [
+        "| design | mode | χ² < 5 (100 random) | median χ² | inside 68% / 95% | PAH 7.7 / 11.3 scatter | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    shipped = doc.get("shipped_design")
+    for design, block in doc.get("designs", {}).items():
+        for mode, m in block.get("test", {}).items():
+            r, cov, pah = m.get("rissaki", {}), m.get("coverage", {}), m.get("pah", {})
+            name = f"**{design}** (shipped)" if design == shipped else design
+            target = MIDIR_TARGETS.get(mode)
+            met = (
+                ""
+                if target is None
+                else (f"≥ {target}: " + ("met" if r.get("n_chi2_below_5", -1) >= target else "not met"))
+            )
+            rows.append(
+                f"| {name} | {_MODE_NAMES.get(mode, mode)} | {r.get('n_chi2_below_5', '–')}/{r.get('n_random', '–')} "
+                f"({100 * r.get('all_fraction_below_5', float('nan')):.0f}% of {m.get('n_galaxies', '–')}) "
+                f"| {_fmt(r.get('median_chi2'))} | {_fmt(cov.get('overall_68'))} / {_fmt(cov.get('overall_95'))} "
+                f"| {_fmt(_g(pah, 'PAH 7.7', 'robust_frac_scatter'))} / {_fmt(_g(pah, 'PAH 11.3', 'robust_frac_scatter'))} "
+                f"| {met} |"
+            )
+    return rows
+
+
+def midir_section(model_dir) -> str:
+    """The "Mid-IR spectrum" section from ``midir_evaluation.json``, or "" without a mid-IR model."""
+    path = Path(model_dir) / MIDIR_EVALUATION_FILE
+    if not path.exists():
+        return ""
+    doc = json.loads(path.read_text())
+    cov_lines = []
+    shipped = doc.get("designs", {}).get(doc.get("shipped_design"), {})
+    for mode, m in shipped.get("test", {}).items():
+        bins = m.get("coverage", {}).get("bins", [])
+        if bins:
+            lo68 = min(b["inside_68"] for b in bins)
+            hi68 = max(b["inside_68"] for b in bins)
+            lo95 = min(b["inside_95"] for b in bins)
+            hi95 = max(b["inside_95"] for b in bins)
+            cov_lines.append(
+                f"- {_MODE_NAMES.get(mode, mode)}: {len(bins)} log bins over 3–35 µm, true f_ν inside the 68% band"
+                f" in {lo68:.2f}–{hi68:.2f} of galaxies, inside the 95% band in {lo95:.2f}–{hi95:.2f}"
+            )
+    return "\n".join(
+        [
+            "",
+            "",
+            "## Mid-IR spectrum (midir.pt)",
+            "",
+            "A posterior over the rest-frame 3–35 µm spectrum from the predictor's features, conditioned on",
+            f"W1–W4 in the WISE modes (`explorer/ml/midir*.py`). Command: `{doc.get('command', '?')}`;",
+            f"{doc.get('n_train', '?')} training and {doc.get('n_valid', '?')} validation galaxies,"
+            f" {doc.get('n_test_evaluated', '?')} test galaxies evaluated; shipped design chosen by"
+            f" {doc.get('selection', '?')}.",
+            "",
+            "Rissaki et al.'s metric (their Eq. 6, χ² over 5–35 µm of the posterior median; number of 100",
+            f"random test galaxies with χ² < 5; their best: {RISSAKI_BEST_OF_100}/100 from ~20-band UV–submm",
+            "photometry), the fraction of true spectra inside the 68/95% bands (over all bins), and the PAH",
+            "band fluxes' robust fractional scatter against the truth:",
+            "",
+            *midir_rows(doc),
+            "",
+            "Calibration per wavelength bin (shipped design; nominal 0.68 / 0.95, issue 15's tolerance ±0.05):",
+            "",
+            *cov_lines,
             "",
         ]
     )
