@@ -66,7 +66,8 @@ class FitRunner:
         )
         self._proc = None
         self._thread: threading.Thread | None = None
-        self._galaxy_id = None
+        self._galaxy_id = None  # the galaxy of the last fit started
+        self._shown_id = None  # the galaxy on show at the last view
 
     @property
     def running(self) -> bool:
@@ -76,7 +77,9 @@ class FitRunner:
         """Shown for an uploaded galaxy only; the ugriz entry filled from its row."""
         upload = view.galaxy.source == "upload"
         self.widget.layout.display = None if upload else "none"
-        if upload and view.galaxy.id != self._galaxy_id and not self.running:
+        shown, self._shown_id = self._shown_id, view.galaxy.id
+        # a new galaxy only: a slider move (a new view of the same galaxy) keeps the typed ugriz
+        if upload and view.galaxy.id not in (shown, self._galaxy_id) and not self.running:
             mags = [view.row.get(f"mag_{b}_total", np.nan) for b in "ugriz"]
             self.ugriz.value = ",".join(f"{m:.3f}" for m in mags) if np.all(np.isfinite(mags)) else ""
             self.status.value = ""
