@@ -68,11 +68,11 @@ def test_overlay_for_a_galaxy_with_a_fit_and_a_note_without(sedfit_app, page_wit
 
 #: the slider -> SED redraw budget, median (issue 5's target: benchmarks/app_bench.py TARGETS)
 SLIDER_BUDGET_MS = 250.0
-#: slider moves measured without and with the background fit
-N_MOVES = 10
+#: slider moves measured without and with the background fit (the benchmark's median of 20)
+N_MOVES = 20
 #: when the page is over the budget even without the fit (a machine loaded by other work), the
 #: median during the fit may exceed the median without it by this factor at most (the scatter of
-#: a median of 10 moves on such a machine)
+#: a median of 20 moves on such a machine)
 LOADED_TOLERANCE = 1.25
 
 
@@ -97,7 +97,7 @@ def test_background_fit_does_not_delay_a_slider_redraw(sedfit_app, page_with_con
 
     Measures, from the browser's side, the slider -> SED redraw latency (readout typed + Enter ->
     the chi table shows the new prediction; ``move_slider``, as the benchmark measures it) for
-    10 moves before the fit and 10 moves while the fit is sampling (its progress line shows
+    ``N_MOVES`` moves before the fit and as many while the fit is sampling (its progress line shows
     likelihood calls after every move). Asserts that the median during the fit is within the
     slider budget (median <= 250 ms, ``benchmarks/app_bench.py``'s target), or, when the page is
     over the budget already without the fit (other load on the machine), no more than
