@@ -64,3 +64,84 @@ def test_overlay_for_a_galaxy_with_a_fit_and_a_note_without(sedfit_app, page_wit
     assert page.locator(".irox-chi .irox-sed-pred").count() == 0
     page.wait_for_function(f"() => ({LEGEND_JS})().every(([v, n]) => !v && n === 0)", timeout=15_000)
     assert serious(page) == []
+
+
+#: the slider -> SED redraw budget, median (issue 5's target: benchmarks/app_bench.py TARGETS)
+SLIDER_BUDGET_MS = 250.0
+#: slider moves measured without and with the background fit (the benchmark's median of 20)
+N_MOVES = 20
+#: when the page is over the budget even without the fit (a machine loaded by other work), the
+#: median during the fit may exceed the median without it by this factor at most (the scatter of
+#: a median of 20 moves on such a machine)
+LOADED_TOLERANCE = 1.25
+
+
+def _slider_latencies_ms(page, n: int = N_MOVES) -> tuple[list[float], list[str]]:
+    """``n`` slider -> SED redraws (latent 1 to alternate ends, as benchmarks/app_bench.py does),
+    in ms, and the fit's status line after each."""
+    from explorer.testing.browser import move_slider
+
+    ms, status, ends = [], [], ("1000", "-1000")
+    for _ in range(n):
+        ms.append(1e3 * move_slider(page, "latent 1", values=ends))
+        ends = ends[::-1]
+        status.append(
+            text_of(page, ".irox-sedfit-status") if page.locator(".irox-sedfit-status").count() else ""
+        )
+    return ms, status
+
+
+def test_background_fit_does_not_delay_a_slider_redraw(sedfit_app, page_with_console, sdss_ngc3073):
+    """The "fit with bagpipes" button on an uploaded spectrum, in the browser, with the production
+    settings and process model (a spawned process; :mod:`explorer.sedfit.worker`).
+
+    Measures, from the browser's side, the slider -> SED redraw latency (readout typed + Enter ->
+    the chi table shows the new prediction; ``move_slider``, as the benchmark measures it) for
+    ``N_MOVES`` moves before the fit and as many while the fit is sampling (its progress line shows
+    likelihood calls after every move). Asserts that the median during the fit is within the
+    slider budget (median <= 250 ms, ``benchmarks/app_bench.py``'s target), or, when the page is
+    over the budget already without the fit (other load on the machine), no more than
+    ``LOADED_TOLERANCE`` times its median without the fit; that the fit kept running without
+    error meanwhile; and that cancel stops it, with "cancelled" left on show. Cancelling is what
+    keeps the test cheap: the fit costs the machine only the seconds of the measurement.
+    """
+    import statistics
+
+    pytest.importorskip("bagpipes", reason="the SED fit needs the optional 'simulate' extra (bagpipes)")
+    page = page_with_console
+    open_app(page, sedfit_app.url)
+    summary = text_of(page, ".irox-summary")
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").click()
+    chooser.value.set_files(str(sdss_ngc3073))
+    page.wait_for_function(
+        "before => document.querySelector('.irox-summary').innerText !== before", arg=summary, timeout=60_000
+    )
+    page.wait_for_selector(".irox-sedfit-none", timeout=15_000)  # an upload has no precomputed fit
+    # the SDSS photometry table of tests/data (hand-written, plausible values) for this spectrum
+    page.get_by_placeholder("total ugriz AB: u,g,r,i,z").fill("15.21,14.18,13.72,13.49,13.33")
+    page.wait_for_timeout(500)  # the text reaches the kernel
+    _slider_latencies_ms(page, 2)  # not measured: the first redraws of a page are slower
+    idle_ms, _ = _slider_latencies_ms(page)
+
+    page.get_by_role("button", name="fit with bagpipes").click()
+    page.wait_for_selector(".irox-sedfit-status:has-text('likelihood calls')", timeout=120_000)
+    busy_ms, status = _slider_latencies_ms(page)
+    for s in status:  # sampling, no error, through every move
+        assert "likelihood calls" in s and "failed" not in s and "ended" not in s, status
+    print(
+        f"slider -> SED median: {statistics.median(idle_ms):.0f} ms without the fit, "
+        f"{statistics.median(busy_ms):.0f} ms while it runs (budget {SLIDER_BUDGET_MS:.0f} ms); "
+        f"without {[round(x) for x in idle_ms]}, during {[round(x) for x in busy_ms]}; last status: {status[-1]}"
+    )
+    idle, busy = statistics.median(idle_ms), statistics.median(busy_ms)
+    if idle <= SLIDER_BUDGET_MS:
+        assert busy <= SLIDER_BUDGET_MS, (idle_ms, busy_ms)
+    else:  # the machine is over the budget without the fit (other load): the fit must add nothing
+        assert busy <= LOADED_TOLERANCE * idle, (idle_ms, busy_ms)
+
+    page.get_by_role("button", name="cancel").click()
+    page.wait_for_selector(".irox-sedfit-status:has-text('cancelled')", timeout=15_000)
+    page.wait_for_timeout(1500)  # a progress message still queued must not overwrite "cancelled"
+    assert text_of(page, ".irox-sedfit-status") == "cancelled"
+    assert serious(page) == [], (page.console_errors, page.failed_requests)
