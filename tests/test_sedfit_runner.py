@@ -165,4 +165,6 @@ def test_a_fit_that_fails_in_its_process_shows_the_error_in_the_panel():
     cancelled = _running(runner, proc)
     runner._watch(proc, q, "g", cancelled)
     assert "SED fit failed:" in runner.status.value and "Error" in runner.status.value, runner.status.value
-    assert not proc.is_alive() and not runner.button.disabled
+    assert not runner.button.disabled
+    proc.join(60)  # the error arrives just before the process exits: give a loaded machine time
+    assert not proc.is_alive()
