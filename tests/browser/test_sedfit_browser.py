@@ -99,9 +99,9 @@ def test_background_fit_does_not_delay_a_slider_redraw(sedfit_app, page_with_con
     the chi table shows the new prediction; ``move_slider``, as the benchmark measures it) for
     ``N_MOVES`` moves before the fit and as many while the fit is sampling (its progress line shows
     likelihood calls after every move). Asserts that the median during the fit is within the
-    slider budget (median <= 250 ms, ``benchmarks/app_bench.py``'s target), or, when the page is
-    over the budget already without the fit (other load on the machine), no more than
-    ``LOADED_TOLERANCE`` times its median without the fit; that the fit kept running without
+    slider budget (median <= 250 ms, ``benchmarks/app_bench.py``'s target) or no more than
+    ``LOADED_TOLERANCE`` times the median without the fit (a machine over the budget already because
+    of other load); that the fit kept running without
     error meanwhile; and that cancel stops it, with "cancelled" left on show. Cancelling is what
     keeps the test cheap: the fit costs the machine only the seconds of the measurement.
     """
@@ -135,10 +135,9 @@ def test_background_fit_does_not_delay_a_slider_redraw(sedfit_app, page_with_con
         f"without {[round(x) for x in idle_ms]}, during {[round(x) for x in busy_ms]}; last status: {status[-1]}"
     )
     idle, busy = statistics.median(idle_ms), statistics.median(busy_ms)
-    if idle <= SLIDER_BUDGET_MS:
-        assert busy <= SLIDER_BUDGET_MS, (idle_ms, busy_ms)
-    else:  # the machine is over the budget without the fit (other load): the fit must add nothing
-        assert busy <= LOADED_TOLERANCE * idle, (idle_ms, busy_ms)
+    # the fit delays the redraw only if it pushes the median over the budget AND clearly above the
+    # median without it (on a machine over the budget already, other load is to blame, not the fit)
+    assert busy <= SLIDER_BUDGET_MS or busy <= LOADED_TOLERANCE * idle, (idle_ms, busy_ms)
 
     page.get_by_role("button", name="cancel").click()
     page.wait_for_selector(".irox-sedfit-status:has-text('cancelled')", timeout=15_000)
