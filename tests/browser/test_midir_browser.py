@@ -9,6 +9,7 @@ the SED's: a slider's readout set + Enter -> the panel's text (sent after its pl
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 
@@ -66,14 +67,23 @@ def test_midir_section_renders_and_follows_the_sliders(midir_app, page_with_cons
         f"() => ({BAND_JS})().some(([n, lo, ok]) => n > 50 && lo > 0 && ok)", timeout=15_000
     )
 
-    latency, ends = [], ("1000", "-1000")
-    for _ in range(10):
-        latency.append(move_slider(page, "latent 1", watch=".irox-midir-readout", values=ends))
-        ends = ends[::-1]
+    # ten slider moves timed at the SED table (the budget's reference, same session and load), then
+    # ten at the mid-IR readout (sent after the mid-IR plot's patch, the last panel to redraw)
+    timings = {}
+    for name, watch in (("sed", ".irox-chi"), ("midir", ".irox-midir-readout")):
+        ms, ends = [], ("1000", "-1000")
+        for _ in range(10):
+            ms.append(1e3 * move_slider(page, "latent 1", watch=watch, values=ends))
+            ends = ends[::-1]
+        timings[name] = ms
     assert "Prediction from the moved sliders." in text_of(page, ".irox-midir-readout")
-    ms = sorted(1e3 * t for t in latency)
-    print(f"slider -> mid-IR redraw: median {statistics.median(ms):.0f} ms, all {[round(t) for t in ms]}")
-    assert statistics.median(ms) <= BUDGET_MS, ms
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    print(f"slider -> redraw, median of 10 (ms): SED table {med['sed']:.0f}, mid-IR {med['midir']:.0f}; "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    assert med["midir"] <= BUDGET_MS, (
+        f"median slider -> mid-IR redraw {med['midir']:.0f} ms > {BUDGET_MS:.0f} ms (the SED table's in this "
+        f"session: {med['sed']:.0f} ms; load average {os.getloadavg()[0]:.1f}): {sorted(round(t) for t in timings['midir'])}"
+    )
 
     # the mode toggle redraws the prediction and says what the conditioning did
     before = text_of(page, ".irox-midir-readout")
