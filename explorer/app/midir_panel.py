@@ -166,7 +166,7 @@ class MidirPanel:
         self.pah = ColumnDataSource(dict(x=[], text=[]))
         self.silicate = ColumnDataSource(dict(x=[], text=[]))
         self.figure = self._build_figure()
-        self.mode = widgets.ToggleButtons(options=list(MODE_LABELS), value="optical", description="mode")
+        self.mode = widgets.ToggleButtons(options=list(MODE_LABELS), value="optical")
         self.per = widgets.ToggleButtons(options=list(PER_CHOICES), value="f_ν")
         self.mode.style.button_width = "110px"
         self.per.style.button_width = "60px"
@@ -187,7 +187,7 @@ class MidirPanel:
         self.bokeh_view = bokeh_widget(self.figure)
         self.plot = widgets.VBox(
             [
-                widgets.HBox([self.mode, self.per]),
+                widgets.HBox([widgets.HTML("mode&nbsp;"), self.mode, widgets.HTML("&nbsp;&nbsp;"), self.per]),
                 widgets.HBox(
                     [
                         widgets.VBox([self.bokeh_view, self.show_truth]),
