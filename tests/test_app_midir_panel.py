@@ -135,7 +135,8 @@ def test_without_models_and_switching_models_updates_the_panel(midir_setup, tmp_
     state.set_models(*try_load_models(midir_setup["models"]))  # what the model chooser does
     assert panel.note.value == "" and len(panel.band.data["wave"]) > 0
     state.set_models(*try_load_models(midir_setup["plain"]))
-    assert "has no mid-IR model" in panel.note.value
+    assert "has no mid-IR model" in panel.note.value and panel.plot.layout.display == "none"
+    assert len(panel.band.data["wave"]) == 0 and panel.export_figure() is None
 
 
 def test_unreadable_midir_file_is_a_note_not_a_crash(midir_setup, tmp_path):

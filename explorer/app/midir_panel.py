@@ -214,15 +214,14 @@ class MidirPanel:
             y_axis_label=PER_LABELS["fnu"],
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
-        pah = fig.vspan(
+        fig.vspan(
             x="x", source=self.pah, line_color=OKABE_ITO[1], line_alpha=0.6, legend_label="PAH features"
         )
-        sil = fig.vspan(x="x", source=self.silicate, line_color=OKABE_ITO[4], line_width=2, line_alpha=0.8,
+        fig.vspan(x="x", source=self.silicate, line_color=OKABE_ITO[4], line_width=2, line_alpha=0.8,
                         legend_label="silicate features")  # fmt: skip
         for src in (self.pah, self.silicate):
             fig.add_layout(LabelSet(x="x", y=4, y_units="screen", text="text", source=src, angle=math.pi / 2,
                                     x_offset=-2, text_font_size="7pt", text_color="#555555"))  # fmt: skip
-        self.feature_renderers = (pah, sil)
         for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
             fig.varea(x="wave", y1=lo, y2=hi, source=self.band, color=OKABE_ITO[2], alpha=alpha,
                       legend_label=f"{label} predicted")  # fmt: skip
@@ -320,7 +319,12 @@ class MidirPanel:
         self.readout.value = readout_html(d, self.per_key, moved=view.latents_moved)
 
     def _show_note(self, why: str) -> None:
+        """Say why there is no mid-IR spectrum; hide the plot and empty its prediction."""
         self.last = None
+        if len(self.band.data["wave"]):
+            with batched(self.bokeh_view):
+                self.band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
+                self.draws.data = dict(xs=[], ys=[])
         self.note.value = f"<div class='irox-midir-note' style='color:#555'><i>{why}</i></div>"
         self.readout.value = ""
         if getattr(self, "plot", None) is not None:
