@@ -310,10 +310,10 @@ def test_panel_without_models_says_what_it_needs(tmp_path, write_tiny_catalog, m
     monkeypatch.setenv("IROX_MODELS", str(tmp_path / "no-models"))
     monkeypatch.setenv("IROX_CACHE_DIR", str(tmp_path / "cache"))
     _, state, _ = build_app(write_tiny_catalog(tmp_path / "tiny.h5", n=2))
-    panel = MidirPanel(state, {})
-    assert "needs the models" in panel.note.value and panel.figure is None
+    panel = MidirPanel(state)
+    assert "needs the models" in panel.note.value and panel.last is None
     panel.mode.value = "optical + WISE"  # a toggle without models changes nothing and raises nothing
-    assert panel.figure is None
+    assert panel.last is None and len(panel.band.data["wave"]) == 0
 
 
 def test_train_midir_refuses_a_catalog_without_ir_spectra(tmp_path, capsys):

@@ -82,6 +82,7 @@ def build_app(
     from .attribution_panel import AttributionPanel
     from .catalog_panel import CatalogPanel
     from .latent_panel import LatentPanel
+    from .midir_panel import MidirPanel
     from .model_panel import ModelPanel, try_load_models
     from .picker_panel import PickerPanel
     from .scatter_panel import ScatterPanel
@@ -104,6 +105,8 @@ def build_app(
         "latents": LatentPanel(state),
         "attribution": AttributionPanel(state),
         "upload": UploadPanel(state),
+        # last: its observer runs after the other panels' (a slider move redraws them first)
+        "midir": MidirPanel(state),
     }
     header = widgets.HTML(
         "<h2 style='margin-bottom:2px'>IR–Optical Explorer</h2><p style='margin-top:2px'>What does a galaxy's "
@@ -134,6 +137,13 @@ def build_app(
                     _section("WISE SED (whole galaxy)", panels["sed"].widget),
                 ],
                 layout=widgets.Layout(flex_flow="row wrap", justify_content="flex-start"),
+            ),
+            _section(
+                "Mid-IR spectrum (predicted, 3–35 µm)",
+                panels["midir"].widget,
+                "The rest-frame 3–35 µm spectrum the optical spectrum implies (posterior median, 68/95% bands"
+                " and draws), with the fiber spectrum, ugriz and the WISE points on one observed-wavelength"
+                " axis; the sliders move it too. Modes: optical only, conditioned on W1–W4, or ugriz + W1–W4.",
             ),
             _section(
                 "Which optical features drive the IR prediction?",

@@ -56,14 +56,25 @@ def panchromatic_data(post, mode: str, *, optical_wave_aa=None, optical_flam=Non
     return out
 
 
+#: axis label of each ``per`` (f_nu in mJy, nu f_nu in W/m^2)
+PER_LABELS = {"fnu": "f_ν (mJy)", "nufnu": "ν f_ν (W m⁻²)"}
+
+
+def per_flux(wave_um, mjy, per: str) -> np.ndarray:
+    """f_nu in mJy as plotted: unchanged (``fnu``) or nu f_nu in W/m^2 (``nufnu``; 1 mJy = 1e-29 W/m^2/Hz)."""
+    if per == "fnu":
+        return np.asarray(mjy, float)
+    return np.asarray(mjy, float) * 1e-29 * C_UM_HZ / np.asarray(wave_um, float)
+
+
 def plot_panchromatic(data: dict, *, per: str = "fnu", show_truth: bool = True, title: str | None = None,
                       figsize=(7.5, 4.4)) -> Figure:  # fmt: skip
     """Optical to mid-IR on one log axis (see the module docstring); ``per``: ``fnu`` (mJy) or ``nufnu`` (W/m^2)."""
     if per not in ("fnu", "nufnu"):
         raise ValueError(f"per must be 'fnu' or 'nufnu', got {per!r}")
 
-    def y(wave_um, mjy):  # nu f_nu in W/m^2 = 1e-29 W/m^2/Hz per mJy times nu
-        return np.asarray(mjy) if per == "fnu" else np.asarray(mjy) * 1e-29 * C_UM_HZ / np.asarray(wave_um)
+    def y(wave_um, mjy):
+        return per_flux(wave_um, mjy, per)
 
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.subplots()
@@ -103,7 +114,7 @@ def plot_panchromatic(data: dict, *, per: str = "fnu", show_truth: bool = True, 
     _features(ax, data["z"])
     ax.set_xlim(0.3, 60.0)
     ax.set_xlabel("observed wavelength (µm)")
-    ax.set_ylabel("f_ν (mJy)" if per == "fnu" else "ν f_ν (W m⁻²)")
+    ax.set_ylabel(PER_LABELS[per])
     ax.legend(fontsize=7, loc="best", frameon=False)
     ax.set_title(title or f"z = {data['z']:.4f}  —  optical to mid-IR", fontsize=10, loc="left")
     fig.irox_labels = [t.get_text() for t in ax.get_legend().get_texts()]

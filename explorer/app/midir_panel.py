@@ -1,27 +1,67 @@
 """Panchromatic panel (issue 15): optical to mid-IR for the galaxy on show, with a mode toggle.
 
-Not wired into the dashboard yet. To add it, in the app's builder::
+The on-page figure is Bokeh, drawn like the SED panel's: one ``ColumnDataSource`` per layer (the
+predicted 68/95% bands and median, a few posterior draws, the true noiseless spectrum of a
+simulated galaxy, the fiber spectrum, ugriz, WISE points and upper limits, PAH and silicate
+features), updated inside :func:`~explorer.app.bokeh_view.batched` so that one refresh is one
+message. A slider move or a mode change re-sends only the prediction layers; a new galaxy, new
+models, the f_nu / nu f_nu toggle or the truth toggle redraw the observed layers too.
 
-    from .midir_panel import MidirPanel
-    panels["midir"] = MidirPanel(state, load_midir(models_dir))   # explorer.ml.midir_eval.load_midir
-
-and place ``panels["midir"].widget`` in the layout. The panel observes ``state.view`` (galaxy and
-slider latents) like the SED panel and redraws the figure of :mod:`explorer.app.midir_figure`;
-the export saves the same figure.
+The mid-IR models are the state's: ``view.models.midir`` (``midir.pt`` of the model directory,
+loaded with the other models by :func:`explorer.app.model_panel.try_load_models`). Without one the
+panel says so and which command trains one. The export saves
+:func:`explorer.app.midir_figure.plot_panchromatic` of the data on show (the talk figure).
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
+import functools
+import html
+import math
 
 import ipywidgets as widgets
 import numpy as np
+from bokeh.models import ColumnDataSource, HoverTool, LabelSet, Whisker
+from bokeh.plotting import figure
 
+from ..constants import WISE_BANDS, WISE_WAVE_UM
 from ..ml.data import build_features
+from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
-from .midir_figure import panchromatic_data, plot_panchromatic
+from .bokeh_view import batched, bokeh_widget
+from .export import ExportBar
+from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
+from .state import ExplorerState
+from .style import OKABE_ITO
+
+__all__ = ["MODE_LABELS", "MidirPanel", "galaxy_inputs", "galaxy_midir_data", "missing_model_note"]
 
 MODE_LABELS = {"optical": "optical", "optical + WISE": "optical+wise", "ugriz + WISE": "photometry"}
+PER_CHOICES = {"f_ν": "fnu", "ν f_ν": "nufnu"}
+#: rest wavelengths (micron) of the readout under the plot: the two PAH bands of the metrics, 24 micron
+READOUT_UM = (7.7, 11.3, 24.0)
+TRAIN_COMMAND = "python -m explorer train-midir CATALOG --name {name}"
+
+
+@functools.cache
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # not a declared dependency: without it the threads stay as they are
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def one_thread():
+    """BLAS and torch on one thread for one galaxy's posterior: the arrays are small, and on a busy
+    machine the extra threads mostly wait (a 1000 x 4 x 256 matmul then takes ~15 ms, not 0.1 ms)."""
+    from ..ml.threads import torch_threads
+
+    ctl = _blas_controller()
+    with ctl.limit(limits=1) if ctl is not None else contextlib.nullcontext(), torch_threads(1):
+        yield
 
 
 def _row_value(row: dict, key: str) -> float:
@@ -31,65 +71,345 @@ def _row_value(row: dict, key: str) -> float:
         return np.nan
 
 
-def galaxy_midir_data(view, midir: dict, mode: str, n_draws: int = 1000, n_show: int = 5) -> dict:
-    """Panchromatic figure data of the galaxy on show at the current (slider) latents."""
+def galaxy_inputs(view) -> dict:
+    """What the figure shows of the galaxy itself (no model): redshift, feature table, photometry,
+    fiber spectrum and, for a simulated catalog galaxy, the true noiseless rest-frame spectrum.
+
+    Returns
+    -------
+    dict with ``z``, ``table`` (a one-row feature table), ``wave_truth_um`` (rest grid of the truth
+    or None) and ``observed`` (keyword arguments of :func:`~explorer.app.midir_figure.panchromatic_data`).
+    """
     g, row = view.galaxy, view.galaxy.row
     z = _row_value(row, "z") if g.spectrum is None else float(g.spectrum.z)
     mags = {k: np.array([_row_value(row, f"mag_{b}_{k}") for b in "ugriz"]) for k in ("total", "fiber")}
     table = {"z": np.array([z]), "spec_norm": np.array([_row_value(row, "spec_norm")])}
     for k, m in mags.items():
         table.update({f"mag_{b}_{k}": m[i : i + 1] for i, b in enumerate("ugriz")})
-    key = "photometry" if mode == "photometry" else "optical"
-    model = midir[key]
-    lat = None if view.latents is None else np.atleast_2d(view.latents)
-    x = build_features(model.feature_kind, table, np.arange(1), lat)
-    post = model.predict(x, [z])
     wise = [np.array([_row_value(row, f"w{i}_{c}") for i in range(1, 5)]) for c in ("mag_vega", "sigma_mag")]
     is_ul = np.array([bool(row.get(f"w{i}_is_ul", False)) for i in range(1, 5)])
-    if mode != "optical":
-        post = condition_on_wise(post, wise[0][None], wise[1][None], is_ul[None])
-    truth = None
+    observed = {"ugriz_ab": mags["total"], "wise_mag": wise[0], "wise_sigma": wise[1], "wise_is_ul": is_ul}
+    out = {"z": z, "table": table, "observed": observed, "truth_log_fnu": None, "wave_truth_um": None}
     cat = getattr(view, "catalog", None)
     if g.source == "catalog" and g.index is not None and cat is not None and cat.has_ir_rest:
         ir = cat.ir_rest([g.index])
-        truth = np.log10(np.maximum(sum(ir[c][0] for c in ("stars", "dust", "agn")), 1e-12))
-    spec = g.spectrum
-    opt = {}
-    if spec is not None:
+        out["truth_log_fnu"] = log_total(ir)[0]
+        out["wave_truth_um"] = np.asarray(ir["wave_um"], float)
+    if g.spectrum is not None:
         from ..constants import WAVE_OBS_VAC_AA
 
-        opt = {
-            "optical_wave_aa": WAVE_OBS_VAC_AA,
-            "optical_flam": np.where(spec.weight > 0, spec.flux * spec.norm, np.nan),
-        }
-    return panchromatic_data(post, mode, ugriz_ab=mags["total"], wise_mag=wise[0], wise_sigma=wise[1],
-                             wise_is_ul=is_ul, truth_log_fnu=truth, n_draws=n_draws, n_show=n_show, **opt)  # fmt: skip
+        spec = g.spectrum
+        observed["optical_wave_aa"] = WAVE_OBS_VAC_AA
+        observed["optical_flam"] = np.where(spec.weight > 0, spec.flux * spec.norm, np.nan)
+    return out
+
+
+def galaxy_midir_data(view, midir: dict, mode: str, n_draws: int = 1000, n_show: int = 5,
+                      inputs: dict | None = None) -> dict:  # fmt: skip
+    """Panchromatic figure data of the galaxy on show at the current (slider) latents.
+
+    Parameters
+    ----------
+    view : View (or anything with ``galaxy``, ``latents`` and ``catalog``)
+    midir : ``{"optical": MidIRModel, "photometry": MidIRModel}`` (:func:`explorer.ml.midir_eval.load_midir`)
+    mode : ``optical``, ``optical+wise`` or ``photometry``
+    inputs : :func:`galaxy_inputs` of ``view`` when already known (they do not change with the sliders)
+    """
+    inp = galaxy_inputs(view) if inputs is None else inputs
+    z, obs = inp["z"], inp["observed"]
+    model = midir["photometry" if mode == "photometry" else "optical"]
+    lat = None if view.latents is None else np.atleast_2d(view.latents)
+    x = build_features(model.feature_kind, inp["table"], np.arange(1), lat)
+    post = model.predict(x, [z])
+    if mode != "optical":
+        post = condition_on_wise(
+            post, obs["wise_mag"][None], obs["wise_sigma"][None], obs["wise_is_ul"][None]
+        )
+    truth = inp["truth_log_fnu"]
+    if truth is not None and not np.array_equal(inp["wave_truth_um"], post.wave_um):
+        truth = np.interp(np.log(post.wave_um), np.log(inp["wave_truth_um"]), truth)
+    return panchromatic_data(post, mode, truth_log_fnu=truth, n_draws=n_draws, n_show=n_show, **obs)
+
+
+def missing_model_note(models) -> str:
+    """Why the panel shows no mid-IR spectrum (HTML), or "" when the models have a mid-IR model."""
+    if models is None:
+        return "The mid-IR spectrum needs the models (encoder and <code>midir.pt</code>): none are loaded."
+    if getattr(models, "midir", None) is not None:
+        return ""
+    path = getattr(models, "path", None)
+    name = html.escape(str(path)) if path is not None else "the model directory"
+    err = getattr(models, "midir_error", "")
+    if err:
+        return f"The mid-IR model of <code>{name}</code> could not be read: {html.escape(err)}"
+    return (
+        f"The model directory <code>{name}</code> has no mid-IR model (<code>midir.pt</code>). Train one on a "
+        "simulated catalog with rest-frame IR spectra: <code>"
+        + html.escape(TRAIN_COMMAND.format(name=path if path is not None else "DIR"))
+        + "</code>"
+    )
 
 
 class MidirPanel:
-    """The panchromatic figure with a mode toggle (optical / optical + WISE / ugriz + WISE) and f_nu / nu f_nu."""
+    """The panchromatic figure (Bokeh) with a mode toggle (optical / optical + WISE / ugriz + WISE),
+    f_nu / nu f_nu, the noiseless truth of simulated galaxies, a readout and an export bar."""
 
-    def __init__(self, state, midir: dict, n_draws: int = 1000):
-        self.state, self.midir, self.n_draws = state, midir, n_draws
-        self.mode = widgets.ToggleButtons(options=list(MODE_LABELS), value="optical", description="mode")
-        self.per = widgets.ToggleButtons(options=["f_ν", "ν f_ν"], value="f_ν")
+    def __init__(self, state: ExplorerState, n_draws: int = 1000, n_show: int = 5):
+        self.state, self.n_draws, self.n_show = state, n_draws, n_show
+        self.band = ColumnDataSource(dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[]))
+        self.draws = ColumnDataSource(dict(xs=[], ys=[]))
+        self.truth = ColumnDataSource(dict(wave=[], flux=[]))
+        self.optical = ColumnDataSource(dict(wave=[], flux=[]))
+        self.ugriz = ColumnDataSource(dict(wave=[], flux=[], band=[]))
+        self.det = ColumnDataSource(dict(wave=[], flux=[], lo=[], hi=[], band=[]))
+        self.ul = ColumnDataSource(dict(wave=[], flux=[], band=[]))
+        self.pah = ColumnDataSource(dict(x=[], text=[]))
+        self.silicate = ColumnDataSource(dict(x=[], text=[]))
+        self.figure = self._build_figure()
+        self.mode = widgets.ToggleButtons(options=list(MODE_LABELS), value="optical")
+        self.per = widgets.ToggleButtons(options=list(PER_CHOICES), value="f_ν")
+        self.mode.style.button_width = "110px"
+        self.per.style.button_width = "60px"
+        self.show_truth = widgets.Checkbox(
+            value=False, description="true noiseless spectrum (simulation)", indent=False
+        )
         self.note = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.figure = None
-        for w in (self.mode, self.per):
-            w.observe(lambda _: self.refresh(), names="value")
-        state.observe(lambda _: self.refresh(), names="view")
-        self.widget = widgets.VBox([widgets.HBox([self.mode, self.per]), self.image, self.note])
-        self.refresh()
+        self.readout = widgets.HTML()
+        self.export = ExportBar(self.export_figure, "mid-IR")
+        self.last: dict | None = None  # the figure data on show (None: nothing drawn)
+        self._inputs: dict | None = None  # galaxy_inputs of the galaxy on show
+        self.bokeh_view = None
+        self.mode.observe(lambda _: self._refresh(observed=False), names="value")
+        for w in (self.per, self.show_truth):
+            w.observe(lambda _: self._refresh(observed=True), names="value")
+        state.observe(self._on_view, names="view")
+        self._refresh(observed=True, new_galaxy=True)
+        self.bokeh_view = bokeh_widget(self.figure)
+        self.plot = widgets.VBox(
+            [
+                widgets.HBox([widgets.HTML("mode&nbsp;"), self.mode, widgets.HTML("&nbsp;&nbsp;"), self.per]),
+                widgets.HBox(
+                    [
+                        widgets.VBox([self.bokeh_view, self.show_truth]),
+                        widgets.VBox(
+                            [self.readout, self.export.widget],
+                            layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
+                        ),
+                    ]
+                ),
+            ]
+        )
+        self.plot.layout.display = None if self.last is not None else "none"
+        self.widget = widgets.VBox([self.note, self.plot])
 
-    def refresh(self) -> None:
+    # -- the figure ---------------------------------------------------------------------------------
+    def _build_figure(self):
+        fig = figure(
+            height=460,
+            width=700,
+            x_axis_type="log",
+            y_axis_type="log",
+            x_axis_label="observed wavelength [µm]",
+            x_range=(0.3, 60.0),  # u (0.35 µm) ... 35 µm rest at z = 0.5
+            y_axis_label=PER_LABELS["fnu"],
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+        )
+        fig.vspan(
+            x="x", source=self.pah, line_color=OKABE_ITO[1], line_alpha=0.6, legend_label="PAH features"
+        )
+        fig.vspan(x="x", source=self.silicate, line_color=OKABE_ITO[4], line_width=2, line_alpha=0.8,
+                        legend_label="silicate features")  # fmt: skip
+        for src in (self.pah, self.silicate):
+            fig.add_layout(LabelSet(x="x", y=4, y_units="screen", text="text", source=src, angle=math.pi / 2,
+                                    x_offset=-2, text_font_size="7pt", text_color="#555555"))  # fmt: skip
+        for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
+            fig.varea(x="wave", y1=lo, y2=hi, source=self.band, color=OKABE_ITO[2], alpha=alpha,
+                      legend_label=f"{label} predicted")  # fmt: skip
+        fig.multi_line(xs="xs", ys="ys", source=self.draws, color=OKABE_ITO[5], alpha=0.3, line_width=0.8,
+                       legend_label="posterior draws")  # fmt: skip
+        fig.line(
+            "wave",
+            "q50",
+            source=self.band,
+            color=OKABE_ITO[5],
+            line_width=2.5,
+            legend_label="predicted median",
+        )
+        self.truth_renderer = fig.line("wave", "flux", source=self.truth, color=OKABE_ITO[0], line_width=1.2,
+                                       line_dash="dashed", legend_label="true (noiseless)")  # fmt: skip
+        self.optical_renderer = fig.line("wave", "flux", source=self.optical, color=OKABE_ITO[7], line_width=0.6,
+                                         legend_label="optical spectrum (fiber)")  # fmt: skip
+        r_ugriz = fig.scatter("wave", "flux", source=self.ugriz, marker="square", size=8, color=OKABE_ITO[3],
+                              legend_label="ugriz (total)")  # fmt: skip
+        r_det = fig.scatter(
+            "wave", "flux", source=self.det, size=9, color=OKABE_ITO[6], legend_label="WISE observed"
+        )
+        fig.add_layout(Whisker(base="wave", lower="lo", upper="hi", source=self.det, line_color=OKABE_ITO[6]))
+        r_ul = fig.scatter("wave", "flux", source=self.ul, marker="inverted_triangle", size=12, color=OKABE_ITO[6],
+                           fill_alpha=0.2, legend_label="WISE 95% upper limit")  # fmt: skip
+        fig.add_tools(HoverTool(renderers=[r_ugriz, r_det, r_ul],
+                                tooltips=[("band", "@band"), ("λ [µm]", "@wave{0.00}"), ("value", "@flux{0.000e}")]))  # fmt: skip
+        legend = fig.legend[0]
+        fig.add_layout(legend, "below")
+        legend.orientation = "horizontal"
+        legend.ncols = 4
+        legend.click_policy = "hide"
+        legend.label_text_font_size = "8pt"
+        legend.spacing = 2
+        legend.padding = 4
+        return fig
+
+    def _legend_show(self, renderers, show: bool) -> None:
+        for item in self.figure.legend[0].items if self.figure.legend else ():
+            if any(r in item.renderers for r in renderers) and item.visible != bool(show):
+                item.visible = bool(show)
+
+    # -- reacting to the state ----------------------------------------------------------------------
+    @property
+    def mode_key(self) -> str:
+        return MODE_LABELS[self.mode.value]
+
+    @property
+    def per_key(self) -> str:
+        return PER_CHOICES[self.per.value]
+
+    def _on_view(self, change) -> None:
+        changed = change["new"].changed(change["old"])
+        new_galaxy = bool(changed & {"galaxy", "catalog"})
+        if new_galaxy:
+            self.export.link.value = ""  # the last export was of another galaxy
+        if new_galaxy or "models" in changed:
+            self._refresh(observed=True, new_galaxy=new_galaxy)
+        elif "latents" in changed:
+            self._refresh(observed=False)
+
+    def _refresh(self, observed: bool, new_galaxy: bool = False) -> None:
+        """Redraw the prediction (and the observed layers when ``observed``), then the readout."""
         view = self.state.view
-        if view.models is None or view.latents is None:
-            self.note.value = "The mid-IR spectrum needs the models (encoder, predictor, midir.pt)."
+        if new_galaxy:
+            self._inputs = None
+        why = missing_model_note(view.models)
+        if not why and view.latents is None:
+            why = "No latents for this galaxy: the mid-IR spectrum is predicted from them."
+        if why:
+            self._show_note(why)
             return
-        data = galaxy_midir_data(view, self.midir, MODE_LABELS[self.mode.value], self.n_draws)
-        self.figure = plot_panchromatic(data, per="fnu" if self.per.value == "f_ν" else "nufnu")
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90)
-        self.image.value = buf.getvalue()
-        self.note.value = data["note"] or "optical-only prior"
+        try:
+            if self._inputs is None:
+                self._inputs = galaxy_inputs(view)
+                observed = True
+            with one_thread():
+                d = galaxy_midir_data(
+                    view, view.models.midir, self.mode_key, self.n_draws, self.n_show, self._inputs
+                )
+        except Exception as exc:  # noqa: BLE001 - a note on the page, never a broken view
+            self._show_note(
+                f"The mid-IR spectrum could not be predicted: {html.escape(f'{type(exc).__name__}: {exc}')}"
+            )
+            return
+        first = self.last is None
+        self.last = d
+        with batched(self.bokeh_view):
+            if observed or first:
+                self._draw_observed(d)
+            self._draw_prediction(d)
+        self.note.value = ""
+        if getattr(self, "plot", None) is not None:
+            self.plot.layout.display = None
+        self.readout.value = readout_html(d, self.per_key, moved=view.latents_moved)
+
+    def _show_note(self, why: str) -> None:
+        """Say why there is no mid-IR spectrum; hide the plot and empty its prediction."""
+        self.last = None
+        if len(self.band.data["wave"]):
+            with batched(self.bokeh_view):
+                self.band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
+                self.draws.data = dict(xs=[], ys=[])
+        self.note.value = f"<div class='irox-midir-note' style='color:#555'><i>{why}</i></div>"
+        self.readout.value = ""
+        if getattr(self, "plot", None) is not None:
+            self.plot.layout.display = "none"
+
+    def _draw_observed(self, d: dict) -> None:
+        per = self.per_key
+        self.figure.yaxis.axis_label = PER_LABELS[per]
+        z = d["z"]
+        self.pah.data = dict(x=[lam * (1 + z) for lam in PAH_UM], text=[f"PAH {lam:g}" for lam in PAH_UM])
+        self.silicate.data = dict(x=[lam * (1 + z) for lam in SILICATE_UM], text=[f"silicate {lam:g}" for lam in SILICATE_UM])  # fmt: skip
+        if "optical_mjy" in d:
+            w, f = d["optical_wave_um"], d["optical_mjy"]
+            f = np.where(np.isfinite(f) & (f > 0), f, np.nan)  # masked pixels: gaps in the line
+            self.optical.data = dict(wave=w, flux=per_flux(w, f, per))
+        else:
+            self.optical.data = dict(wave=[], flux=[])
+        self._legend_show([self.optical_renderer], "optical_mjy" in d)
+        if "ugriz_mjy" in d and np.isfinite(d["ugriz_mjy"]).any():
+            ok = np.isfinite(d["ugriz_mjy"])
+            self.ugriz.data = dict(wave=SDSS_WAVE_UM[ok], flux=per_flux(SDSS_WAVE_UM[ok], d["ugriz_mjy"][ok], per),
+                                   band=np.array(list("ugriz"))[ok])  # fmt: skip
+        else:
+            self.ugriz.data = dict(wave=[], flux=[], band=[])
+        f, e, ul = d["wise_mjy"], d["wise_err_mjy"], d["wise_is_ul"]
+        det, lim = ~ul & np.isfinite(f), ul & np.isfinite(f)
+        bands, w = np.array(WISE_BANDS), WISE_WAVE_UM
+        e = np.nan_to_num(e)
+        self.det.data = dict(
+            wave=w[det], flux=per_flux(w[det], f[det], per), lo=per_flux(w[det], np.maximum(f[det] - e[det], 1e-6 * f[det]), per),
+            hi=per_flux(w[det], f[det] + e[det], per), band=bands[det],
+        )  # fmt: skip
+        self.ul.data = dict(wave=w[lim], flux=per_flux(w[lim], f[lim], per), band=bands[lim])
+        simulated = "truth_mjy" in d
+        self.show_truth.layout.display = None if simulated else "none"
+        self._legend_show([self.truth_renderer], simulated)
+        if simulated and self.show_truth.value:
+            self.truth.data = dict(wave=d["wave_um"], flux=per_flux(d["wave_um"], d["truth_mjy"], per))
+        else:
+            self.truth.data = dict(wave=[], flux=[])
+
+    def _draw_prediction(self, d: dict) -> None:
+        per, w, q = self.per_key, d["wave_um"], d["q_mjy"]
+        self.band.data = dict(
+            wave=w, q025=per_flux(w, q[0], per), q16=per_flux(w, q[1], per), q50=per_flux(w, q[2], per),
+            q84=per_flux(w, q[3], per), q975=per_flux(w, q[4], per),
+        )  # fmt: skip
+        self.draws.data = dict(xs=[w] * len(d["draws_mjy"]), ys=[per_flux(w, y, per) for y in d["draws_mjy"]])
+
+    # -- export -------------------------------------------------------------------------------------
+    def export_figure(self):
+        """The panchromatic talk figure (:func:`explorer.app.midir_figure.plot_panchromatic`) and a file stem."""
+        from .midir_figure import plot_panchromatic
+
+        if self.last is None:
+            return None
+        gid = self.state.view.galaxy.id
+        stem = f"{gid}_midir_{self.mode_key}" + ("_sliders" if self.state.latents_moved else "")
+        fig = plot_panchromatic(self.last, per=self.per_key, show_truth=self.show_truth.value,
+                                title=f"{gid}  z = {self.last['z']:.4f}  —  optical to mid-IR")  # fmt: skip
+        return fig, stem
+
+
+def readout_html(d: dict, per: str = "fnu", moved: bool = False) -> str:
+    """The predicted median and 68% interval at a few rest wavelengths, and what conditioning did."""
+    z, w, q = d["z"], d["wave_um"], d["q_mjy"]
+    unit = "mJy" if per == "fnu" else "W m⁻²"
+    fmt = "{:.3g}" if per == "fnu" else "{:.3e}"
+    rows = []
+    for lam in READOUT_UM:
+        x = lam * (1 + z)
+        if not w[0] <= x <= w[-1]:
+            continue
+        v = [
+            float(per_flux(x, np.exp(np.interp(np.log(x), np.log(w), np.log(q[k]))), per)) for k in (1, 2, 3)
+        ]
+        rows.append(f"<tr><td>{lam:g} µm</td><td style='padding:0 8px'>{fmt.format(v[1])}</td>"
+                    f"<td>{fmt.format(v[0])} – {fmt.format(v[2])}</td></tr>")  # fmt: skip
+    note = html.escape(d.get("note") or "optical-only prior (the WISE points are not used)")
+    return (
+        "<div class='irox-midir-readout' style='font-size:12px'>"
+        f"<b>Predicted {'f_ν' if per == 'fnu' else 'ν f_ν'} [{unit}]</b> ({html.escape(d['mode'])}) at rest wavelength"
+        "<table style='border-collapse:collapse;font-size:12px'><tr><th style='text-align:left'>λ<sub>rest</sub></th>"
+        "<th>median</th><th>68%</th></tr>" + "".join(rows) + "</table>"
+        f"<div style='font-size:11px;color:#555'>{note}"
+        + (" <b>Prediction from the moved sliders.</b>" if moved else "")
+        + "</div></div>"
+    )

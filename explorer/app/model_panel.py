@@ -53,13 +53,30 @@ def try_load_models(name_or_path) -> tuple[object | None, str]:
         return None, (
             f"<b>No models loaded</b>: <code>{html.escape(str(d))}</code> has no encoder.pt. Showing observed data only."
         )
+    _attach_midir(bundle)
     parts = [c for c in ("encoder", "predictor", "properties") if getattr(bundle, c) is not None]
+    parts += ["mid-IR spectrum"] if bundle.midir is not None else []
     missing = [c for c in ("predictor", "properties") if getattr(bundle, c) is None]
     note = f" (missing: {', '.join(missing)})" if missing else ""
     return bundle, (
         f"Models: <code>{html.escape(str(d))}</code> — {', '.join(parts)}{note}; "
         f"{bundle.encoder.n_latent} latents; loaded in {time.perf_counter() - t0:.1f} s."
     )
+
+
+def _attach_midir(bundle) -> None:
+    """Load the directory's ``midir.pt`` into ``bundle.midir`` (its checksum was verified with the
+    other files); a directory without one keeps ``midir = None``, an unreadable one says why in
+    ``bundle.midir_error``."""
+    from ..errors import ModelError
+    from ..ml.midir_eval import MIDIR_FILE, load_midir
+
+    if MIDIR_FILE not in bundle.manifest.get("files", {}):
+        return
+    try:
+        bundle.midir = load_midir(bundle.path, check=False)
+    except ModelError as exc:
+        bundle.midir_error = str(exc)
 
 
 class ModelPanel:

@@ -222,6 +222,12 @@ class ModelBundle:
     properties : PropertyEnsemble or None
     paper_mlp : PaperMLPModel or None
     photometry_only : IREnsemble or None
+    midir : dict or None
+        The mid-IR spectrum models (``midir.pt``: ``{"optical": MidIRModel, "photometry": MidIRModel}``);
+        not loaded by :func:`load_models` but by the app's loader
+        (:func:`explorer.app.model_panel.try_load_models`, with :func:`explorer.ml.midir_eval.load_midir`).
+    midir_error : str
+        Why a listed ``midir.pt`` could not be read ("" when it was, or when there is none).
     """
 
     path: Path
@@ -232,6 +238,8 @@ class ModelBundle:
     paper_mlp: object = None
     photometry_only: IREnsemble | None = None
     evaluation: dict = field(default_factory=dict)
+    midir: dict | None = None
+    midir_error: str = ""
 
     def _need(self, attr: str):
         comp = getattr(self, attr)

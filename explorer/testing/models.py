@@ -71,3 +71,14 @@ def write_random_models(
     finally:
         torch.random.set_rng_state(gen)
     return d
+
+
+def write_tiny_midir(model_dir: str | Path, catalog: str | Path, seed: int = 0) -> Path:
+    """Train a tiny mid-IR model (``midir.pt``, design ``pca``, 3 shape coefficients, one member)
+    on ``catalog`` (with ``/ir_rest``, e.g. ``make_toy_catalog(..., ir_rest=True)``) for the encoder
+    and predictor of ``model_dir``, with ``train-midir``'s own function; a few seconds."""
+    from ..ml.midir_train import train_midir
+
+    out = train_midir(catalog, model_dir, designs=("pca",), n_latent=3, epochs=15, n_members=1, max_eval=40,
+                      n_draws=100, seed=seed, progress=False, command="explorer.testing.models.write_tiny_midir")  # fmt: skip
+    return Path(out["path"])

@@ -49,8 +49,41 @@ def toy_spectra(
     return flux.astype(np.float32), weight.astype(np.float32)
 
 
-def make_toy_catalog(path, n: int = 600, seed: int = 0, spectra_noise: float = 0.05) -> Path:
-    """Write a toy catalog with ``n`` galaxies (70/15/15% train/valid/test). Returns its path."""
+def toy_ir_rest(
+    mag_true: np.ndarray, a: np.ndarray, labels: np.ndarray, z: np.ndarray, rng
+) -> tuple[dict, dict]:
+    """Planted rest-frame 1-40 micron spectra of toy galaxies: ``(ir_rest, truth columns)``.
+
+    ``stars`` is a Rayleigh-Jeans tail scaled to the true W1 flux, ``dust`` a warm continuum scaled
+    to the true W3 flux with PAH bands whose strength grows with ``a`` (the H-alpha line), ``agn``
+    a power law for the ``agn`` class; f_nu in mJy as in :mod:`explorer.simulate.irspec`. The truth
+    columns ``truth_w{1..4}_flux_mjy`` are the spectra's own W1-W4 (:func:`explorer.ml.midir.wise_matrix`).
+    """
+    from ..constants import WISE_F0_JY
+    from ..ml.midir import PAH_UM, wise_matrix
+
+    wave = np.geomspace(1.0, 40.0, 256)
+    f_w1 = WISE_F0_JY[0] * 1e3 * 10 ** (-0.4 * mag_true[:, :1])
+    f_w3 = WISE_F0_JY[2] * 1e3 * 10 ** (-0.4 * mag_true[:, 2:3])
+    scatter = 10 ** (0.03 * rng.standard_normal((len(z), 1)))
+    stars = f_w1 * (wave / 3.4) ** -2.0
+    pah = sum(np.exp(-0.5 * ((wave - lam) / (0.03 * lam)) ** 2) for lam in PAH_UM)
+    dust = f_w3 * scatter * ((wave / 12.0) ** 1.5 / (1 + (wave / 30.0) ** 3) + 0.3 * (a[:, None] / 3.0) * pah)
+    agn = np.where((labels == "agn")[:, None], 0.3 * f_w3 * (wave / 10.0) ** 0.5, 0.0)
+    total = stars + dust + agn
+    flux = np.einsum("nbw,nw->nb", wise_matrix(wave, z), total)
+    ir = {"wave_um": wave, "stars": stars, "dust": dust, "agn": agn}
+    return ir, {f"truth_w{b + 1}_flux_mjy": flux[:, b] for b in range(4)}
+
+
+def make_toy_catalog(
+    path, n: int = 600, seed: int = 0, spectra_noise: float = 0.05, ir_rest: bool = False
+) -> Path:
+    """Write a toy catalog with ``n`` galaxies (70/15/15% train/valid/test). Returns its path.
+
+    ``ir_rest``: also store planted rest-frame IR spectra (:func:`toy_ir_rest`, their own random
+    stream: the other columns are the same with or without them).
+    """
     from ..catalog import write_catalog
 
     rng = np.random.default_rng(seed)
@@ -114,6 +147,10 @@ def make_toy_catalog(path, n: int = 600, seed: int = 0, spectra_noise: float = 0
         table[f"{lw}_sigma_mag"] = sigma_cat[:, k]
         table[f"{lw}_is_ul"] = is_ul[:, k]
     assert flux.shape == (n, N_PIX)
+    ir = None
+    if ir_rest:
+        ir, truth = toy_ir_rest(mag_true, a, labels, z, np.random.default_rng([seed, 1]))
+        table.update(truth)
     return write_catalog(
-        path, table, flux, weight, simulated=True, provenance={"toy": True, "seed": seed, "n": n}
+        path, table, flux, weight, simulated=True, provenance={"toy": True, "seed": seed, "n": n}, ir_rest=ir
     )
