@@ -23,6 +23,9 @@ pytestmark = pytest.mark.browser
 
 #: median slider -> redrawn mid-IR spectrum (ms), the SED panel's budget (benchmarks/app_bench.py)
 BUDGET_MS = 250.0
+#: on a machine so loaded that the SED table itself misses the budget, the mid-IR redraw may take
+#: at most this factor times the SED table's median of the same session (the panel must add little)
+LOADED_TOLERANCE = 1.25
 
 #: length and smallest value of the mid-IR band's columns (the SED's band has 4 points)
 BAND_JS = """() => {
@@ -80,7 +83,7 @@ def test_midir_section_renders_and_follows_the_sliders(midir_app, page_with_cons
     med = {k: statistics.median(v) for k, v in timings.items()}
     print(f"slider -> redraw, median of 10 (ms): SED table {med['sed']:.0f}, mid-IR {med['midir']:.0f}; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    assert med["midir"] <= BUDGET_MS, (
+    assert med["midir"] <= BUDGET_MS or med["midir"] <= LOADED_TOLERANCE * med["sed"], (
         f"median slider -> mid-IR redraw {med['midir']:.0f} ms > {BUDGET_MS:.0f} ms (the SED table's in this "
         f"session: {med['sed']:.0f} ms; load average {os.getloadavg()[0]:.1f}): {sorted(round(t) for t in timings['midir'])}"
     )
