@@ -81,3 +81,23 @@ def batched(view):
     else:
         with view.batch():
             yield
+
+
+def legend_below(fig, ncols: int) -> None:
+    """Move the figure's legend below the plot (inside, it would hide data points), horizontal in
+    ``ncols`` columns, click to hide a layer, small type: the panels' common legend."""
+    legend = fig.legend[0]
+    fig.add_layout(legend, "below")
+    legend.orientation = "horizontal"
+    legend.ncols = ncols
+    legend.click_policy = "hide"
+    legend.label_text_font_size = "8pt"
+    legend.spacing = 2
+    legend.padding = 4
+
+
+def legend_show(fig, renderers, show: bool) -> None:
+    """Show or hide the legend entries of ``renderers`` (no entry for something not drawn)."""
+    for item in fig.legend[0].items if fig.legend else ():
+        if any(r in item.renderers for r in renderers) and item.visible != bool(show):
+            item.visible = bool(show)

@@ -29,7 +29,7 @@ from ..constants import WISE_BANDS, WISE_WAVE_UM
 from ..ml.data import build_features
 from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
-from .bokeh_view import batched, bokeh_widget
+from .bokeh_view import batched, bokeh_widget, legend_below, legend_show
 from .export import ExportBar
 from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
 from .state import ExplorerState
@@ -249,20 +249,8 @@ class MidirPanel:
                            fill_alpha=0.2, legend_label="WISE 95% upper limit")  # fmt: skip
         fig.add_tools(HoverTool(renderers=[r_ugriz, r_det, r_ul],
                                 tooltips=[("band", "@band"), ("λ [µm]", "@wave{0.00}"), ("value", "@flux{0.000e}")]))  # fmt: skip
-        legend = fig.legend[0]
-        fig.add_layout(legend, "below")
-        legend.orientation = "horizontal"
-        legend.ncols = 4
-        legend.click_policy = "hide"
-        legend.label_text_font_size = "8pt"
-        legend.spacing = 2
-        legend.padding = 4
+        legend_below(fig, ncols=4)
         return fig
-
-    def _legend_show(self, renderers, show: bool) -> None:
-        for item in self.figure.legend[0].items if self.figure.legend else ():
-            if any(r in item.renderers for r in renderers) and item.visible != bool(show):
-                item.visible = bool(show)
 
     # -- reacting to the state ----------------------------------------------------------------------
     @property
@@ -342,7 +330,7 @@ class MidirPanel:
             self.optical.data = dict(wave=w, flux=per_flux(w, f, per))
         else:
             self.optical.data = dict(wave=[], flux=[])
-        self._legend_show([self.optical_renderer], "optical_mjy" in d)
+        legend_show(self.figure, [self.optical_renderer], "optical_mjy" in d)
         if "ugriz_mjy" in d and np.isfinite(d["ugriz_mjy"]).any():
             ok = np.isfinite(d["ugriz_mjy"])
             self.ugriz.data = dict(wave=SDSS_WAVE_UM[ok], flux=per_flux(SDSS_WAVE_UM[ok], d["ugriz_mjy"][ok], per),
@@ -360,7 +348,7 @@ class MidirPanel:
         self.ul.data = dict(wave=w[lim], flux=per_flux(w[lim], f[lim], per), band=bands[lim])
         simulated = "truth_mjy" in d
         self.show_truth.layout.display = None if simulated else "none"
-        self._legend_show([self.truth_renderer], simulated)
+        legend_show(self.figure, [self.truth_renderer], simulated)
         if simulated and self.show_truth.value:
             self.truth.data = dict(wave=d["wave_um"], flux=per_flux(d["wave_um"], d["truth_mjy"], per))
         else:

@@ -15,7 +15,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Whisker
 from bokeh.plotting import figure
 
 from ..constants import WISE_BANDS, WISE_WAVE_UM
-from .bokeh_view import batched, bokeh_widget
+from .bokeh_view import batched, bokeh_widget, legend_below, legend_show
 from .compute import SED_QUANTILES, property_rows, sed_data
 from .export import ExportBar
 from .state import ExplorerState
@@ -129,14 +129,7 @@ class SedPanel:
             )
         )
         # the legend below the plot: inside it would hide the W1/W2 points of some galaxies
-        legend = fig.legend[0]
-        fig.add_layout(legend, "below")
-        legend.orientation = "horizontal"
-        legend.ncols = 3
-        legend.click_policy = "hide"
-        legend.label_text_font_size = "8pt"
-        legend.spacing = 2
-        legend.padding = 4
+        legend_below(fig, ncols=3)
         return fig
 
     def _add_sedfit_glyphs(self, fig) -> None:
@@ -149,12 +142,6 @@ class SedPanel:
         rd = fig.multi_line(xs="xs", ys="ys", source=self.sed_draws, color=colour, alpha=0.35, line_width=0.8,
                             line_dash="dashed", legend_label="SED-fit draws (bagpipes)")  # fmt: skip
         self.sedfit_renderers = (r95, r68, rd)
-
-    def _legend_show(self, renderers, show: bool) -> None:
-        """Show or hide the legend entries of ``renderers`` (no entry for something not drawn)."""
-        for item in self.figure.legend[0].items if self.figure.legend else ():
-            if any(r in item.renderers for r in renderers) and item.visible != bool(show):
-                item.visible = bool(show)
 
     def export_figure(self):
         """The SED as a talk figure (:func:`explorer.app.figures.plot_sed`) and a file stem."""
@@ -204,7 +191,7 @@ class SedPanel:
         self.ul.data = dict(wave=WISE_WAVE_UM[ul], flux=d["flux_mjy"][ul], band=bands[ul])
         simulated = np.isfinite(d["truth_mjy"]).any()
         self.show_truth.layout.display = None if simulated else "none"
-        self._legend_show([self.truth_renderer], simulated)  # no truth: no legend entry
+        legend_show(self.figure, [self.truth_renderer], simulated)  # no truth: no legend entry
         ok = np.isfinite(d["truth_mjy"]) & self.show_truth.value
         self.truth.data = dict(wave=WISE_WAVE_UM[ok], flux=d["truth_mjy"][ok])
 
@@ -238,7 +225,7 @@ class SedPanel:
         elif len(self.sed_band.data["wave"]):
             self.sed_band.data = dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[])
             self.sed_draws.data = dict(xs=[], ys=[])
-        self._legend_show(self.sedfit_renderers, d.get("has_sedfit", False))
+        legend_show(self.figure, self.sedfit_renderers, d.get("has_sedfit", False))
 
 
 def chi_table_html(d: dict, moved: bool = False) -> str:
