@@ -5,6 +5,7 @@ queues (no bagpipes needed), except where a real spawned process is the point.""
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from types import SimpleNamespace
@@ -134,9 +135,11 @@ def _report_setup(q) -> None:
     before = [p["num_threads"] for p in threadpool_info()]
     n0 = os.nice(0)
     setup_fit_process()
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
     q.put(
-        (n0, os.nice(0), before, [p["num_threads"] for p in threadpool_info()], os.environ["OMP_NUM_THREADS"])
-    )
+        (n0, os.nice(0), before, [p["num_threads"] for p in threadpool_info()], os.environ["OMP_NUM_THREADS"],
+         policy)
+    )  # fmt: skip
 
 
 def test_fit_process_is_single_threaded_and_runs_at_lower_priority():
@@ -148,10 +151,12 @@ def test_fit_process_is_single_threaded_and_runs_at_lower_priority():
     q = ctx.Queue()
     p = ctx.Process(target=_report_setup, args=(q,))
     p.start()
-    n0, n1, before, after, omp = q.get(timeout=120)
+    n0, n1, before, after, omp, policy = q.get(timeout=120)
     p.join(30)
     assert before and after == [1] * len(after) and omp == "1", (before, after)
     assert n1 == min(19, n0 + FIT_NICENESS)
+    if hasattr(os, "SCHED_IDLE"):  # Linux: the fit only gets CPU time nothing else wants
+        assert policy == os.SCHED_IDLE
 
 
 def test_a_fit_that_fails_in_its_process_shows_the_error_in_the_panel():

@@ -46,6 +46,13 @@ def setup_fit_process(niceness: int = FIT_NICENESS) -> None:
             os.nice(niceness)
         except OSError:  # not permitted here: the fit runs at the kernel's priority
             pass
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        # Linux: run only on CPU time nothing else wants. Niceness alone left the page's slider
+        # redraw ~25 % slower during a fit on 2 cores (median 254 against 202 ms, browser test)
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass
 
 
 def _run(data: FitData, settings: FitSettings, queue) -> None:
