@@ -101,3 +101,16 @@ def legend_show(fig, renderers, show: bool) -> None:
     for item in fig.legend[0].items if fig.legend else ():
         if any(r in item.renderers for r in renderers) and item.visible != bool(show):
             item.visible = bool(show)
+
+
+def add_posterior(fig, band, draws, draws_alpha: float) -> None:
+    """The predicted posterior on ``fig``: 95% and 68% bands (``band`` columns wave, q025 ... q975),
+    the draws (``draws`` columns xs, ys) and the median, in the panels' common colours."""
+    from .style import OKABE_ITO
+
+    for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
+        fig.varea(x="wave", y1=lo, y2=hi, source=band, color=OKABE_ITO[2], alpha=alpha,
+                  legend_label=f"{label} predicted")  # fmt: skip
+    fig.multi_line(xs="xs", ys="ys", source=draws, color=OKABE_ITO[5], alpha=draws_alpha, line_width=0.8,
+                   legend_label="posterior draws")  # fmt: skip
+    fig.line("wave", "q50", source=band, color=OKABE_ITO[5], line_width=2.5, legend_label="predicted median")

@@ -29,7 +29,7 @@ from ..constants import WISE_BANDS, WISE_WAVE_UM
 from ..ml.data import build_features
 from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
-from .bokeh_view import batched, bokeh_widget, legend_below, legend_show
+from .bokeh_view import add_posterior, batched, bokeh_widget, legend_below, legend_show
 from .export import ExportBar
 from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
 from .state import ExplorerState
@@ -222,19 +222,7 @@ class MidirPanel:
         for src in (self.pah, self.silicate):
             fig.add_layout(LabelSet(x="x", y=4, y_units="screen", text="text", source=src, angle=math.pi / 2,
                                     x_offset=-2, text_font_size="7pt", text_color="#555555"))  # fmt: skip
-        for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
-            fig.varea(x="wave", y1=lo, y2=hi, source=self.band, color=OKABE_ITO[2], alpha=alpha,
-                      legend_label=f"{label} predicted")  # fmt: skip
-        fig.multi_line(xs="xs", ys="ys", source=self.draws, color=OKABE_ITO[5], alpha=0.3, line_width=0.8,
-                       legend_label="posterior draws")  # fmt: skip
-        fig.line(
-            "wave",
-            "q50",
-            source=self.band,
-            color=OKABE_ITO[5],
-            line_width=2.5,
-            legend_label="predicted median",
-        )
+        add_posterior(fig, self.band, self.draws, draws_alpha=0.3)
         self.truth_renderer = fig.line("wave", "flux", source=self.truth, color=OKABE_ITO[0], line_width=1.2,
                                        line_dash="dashed", legend_label="true (noiseless)")  # fmt: skip
         self.optical_renderer = fig.line("wave", "flux", source=self.optical, color=OKABE_ITO[7], line_width=0.6,

@@ -15,7 +15,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Whisker
 from bokeh.plotting import figure
 
 from ..constants import WISE_BANDS, WISE_WAVE_UM
-from .bokeh_view import batched, bokeh_widget, legend_below, legend_show
+from .bokeh_view import add_posterior, batched, bokeh_widget, legend_below, legend_show
 from .compute import SED_QUANTILES, property_rows, sed_data
 from .export import ExportBar
 from .state import ExplorerState
@@ -87,28 +87,7 @@ class SedPanel:
             y_axis_label="flux density [mJy]",
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
-        for lo, hi, alpha, label in (("q025", "q975", 0.25, "95%"), ("q16", "q84", 0.45, "68%")):
-            fig.varea(
-                x="wave", y1=lo, y2=hi, source=self.band, color=OKABE_ITO[2], alpha=alpha,
-                legend_label=f"{label} predicted",
-            )  # fmt: skip
-        fig.multi_line(
-            xs="xs",
-            ys="ys",
-            source=self.draws,
-            color=OKABE_ITO[5],
-            alpha=0.25,
-            line_width=0.8,
-            legend_label="posterior draws",
-        )
-        fig.line(
-            "wave",
-            "q50",
-            source=self.band,
-            color=OKABE_ITO[5],
-            line_width=2.5,
-            legend_label="predicted median",
-        )
+        add_posterior(fig, self.band, self.draws, draws_alpha=0.25)
         self._add_sedfit_glyphs(fig)
         r_det = fig.scatter(
             "wave", "flux", source=self.det, size=9, color=OKABE_ITO[6], legend_label="WISE observed"
