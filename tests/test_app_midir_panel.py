@@ -85,14 +85,23 @@ def test_sources_fill_with_the_galaxy_and_its_prediction(midir_setup):
 def test_a_slider_move_resends_only_the_prediction(midir_setup):
     state, panel = _app(midir_setup["catalog"], midir_setup["models"])
     before = np.array(panel.band.data["q50"])
-    sent = _sent_models(panel, lambda: state.set_latent(0, float(state.latents[0]) + 2.0))
-    assert sent == _ids(panel, PREDICTION)
+    x0 = float(state.latents[0])
+    y_range = {id(panel.figure.y_range)}
+    # the first move may widen the y axis (never narrow it); moving back inside sends no axis
+    sent = _sent_models(panel, lambda: state.set_latent(0, x0 + 2.0))
+    assert _ids(panel, PREDICTION) <= sent <= _ids(panel, PREDICTION) | y_range
     assert not np.allclose(panel.band.data["q50"], before)
+    held = (panel.figure.y_range.start, panel.figure.y_range.end)
+    assert _sent_models(panel, lambda: state.set_latent(0, x0)) == _ids(panel, PREDICTION)
+    assert _sent_models(panel, lambda: state.set_latent(0, x0 + 2.0)) == _ids(panel, PREDICTION)
+    assert (panel.figure.y_range.start, panel.figure.y_range.end) == held
+    q = np.array([panel.band.data[k] for k in ("q025", "q975")])
+    assert held[0] <= q.min() and q.max() <= held[1]  # the held axis still shows the whole 95% band
     assert "Prediction from the moved sliders." in panel.readout.value
-    # a mode change re-sends the prediction only; f_nu / nu f_nu redraws every layer and the axis label
-    assert _sent_models(panel, lambda: setattr(panel.mode, "value", "optical + WISE")) == _ids(
-        panel, PREDICTION
-    )
+    # a mode change re-sends the prediction and refits the y axis; f_nu / nu f_nu redraws every layer
+    # and the axis label
+    sent = _sent_models(panel, lambda: setattr(panel.mode, "value", "optical + WISE"))
+    assert _ids(panel, PREDICTION) <= sent <= _ids(panel, PREDICTION) | y_range
     assert "conditioned on W1" in panel.readout.value
     sent = _sent_models(panel, lambda: setattr(panel.per, "value", "ν f_ν"))
     assert _ids(panel, PREDICTION + ("optical", "ugriz", "det")) <= sent

@@ -449,3 +449,26 @@ def test_voila_accepts_uploads_beyond_the_upload_limit():
     option = f"--Voila.tornado_settings={{'websocket_max_message_size': {WEBSOCKET_MAX_MESSAGE_BYTES}}}"
     assert option in VOILA_OPTIONS and option in VOILA_OPTIONS_COLD
     assert not any(o.startswith(("--preheat_kernel", "--pool_size")) for o in VOILA_OPTIONS_COLD)
+
+
+def test_hold_range_fits_then_only_widens():
+    from bokeh.models import Range1d
+
+    from explorer.app.bokeh_view import hold_range
+
+    r = Range1d(0.0, 1.0)
+    hold_range(r, [1.0, 10.0, 100.0, np.nan, -5.0], log=True, refit=True)  # non-positive and NaN ignored
+    assert (np.log10(r.start), np.log10(r.end)) == pytest.approx((-0.12, 2.12))
+    assert (r.reset_start, r.reset_end) == (r.start, r.end)
+    held = (r.start, r.end)
+    hold_range(r, [5.0, 20.0], log=True)  # inside: unchanged (a slider move sends no axis)
+    assert (r.start, r.end) == held
+    hold_range(r, [5.0, 1e4], log=True)  # outside: widened on that side only
+    assert r.start == held[0] and np.log10(r.end) == pytest.approx(4.0 + 0.06 * (4.0 - np.log10(5.0)))
+    hold_range(r, [2.0, 3.0], log=True, refit=True)  # a new galaxy: fitted anew
+    assert r.start > 1.0 and r.end < 4.0
+    hold_range(r, [np.nan], log=True, refit=True)  # nothing finite: left as it is
+    assert r.start > 1.0
+    lin = Range1d(0.0, 1.0)
+    hold_range(lin, [-1.0, 3.0], refit=True)
+    assert (lin.start, lin.end) == pytest.approx((-1.24, 3.24))

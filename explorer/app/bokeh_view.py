@@ -114,3 +114,31 @@ def add_posterior(fig, band, draws, draws_alpha: float) -> None:
     fig.multi_line(xs="xs", ys="ys", source=draws, color=OKABE_ITO[5], alpha=draws_alpha, line_width=0.8,
                    legend_label="posterior draws")  # fmt: skip
     fig.line("wave", "q50", source=band, color=OKABE_ITO[5], line_width=2.5, legend_label="predicted median")
+
+
+def hold_range(rng, values, *, log: bool = False, pad: float = 0.06, refit: bool = False) -> None:
+    """Hold the Bokeh ``Range1d`` ``rng`` around the finite ``values`` (positive ones on a log axis).
+
+    With ``refit`` (a new galaxy, mode or unit) the range is fitted to the values plus ``pad`` of
+    their span on each side (in log10 on a log axis) and becomes the reset tool's range; otherwise
+    it only widens when a value falls outside. A slider move then leaves the axis where it is: the
+    user sees the prediction move against fixed ticks, and the browser does not re-measure the
+    tick labels and re-lay-out the figure, which an auto-ranging axis makes it do on every move.
+    """
+    import numpy as np
+
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    if not v.size:
+        return
+    lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
+    span = max(hi - lo, 0.1 if log else 1e-3 * max(abs(hi), abs(lo), 1e-30))
+    lo, hi = lo - pad * span, hi + pad * span
+    lo, hi = (10.0**lo, 10.0**hi) if log else (lo, hi)
+    start, end = rng.start, rng.end
+    if not refit and start is not None and end is not None and start < end:
+        if start <= lo and hi <= end:
+            return
+        lo, hi = min(lo, start), max(hi, end)
+    rng.start, rng.end = float(lo), float(hi)
+    rng.reset_start, rng.reset_end = float(lo), float(hi)

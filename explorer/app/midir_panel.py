@@ -22,14 +22,14 @@ import math
 
 import ipywidgets as widgets
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, LabelSet, Whisker
+from bokeh.models import ColumnDataSource, HoverTool, LabelSet, Range1d, Whisker
 from bokeh.plotting import figure
 
 from ..constants import WISE_BANDS, WISE_WAVE_UM
 from ..ml.data import build_features
 from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
-from .bokeh_view import add_posterior, batched, bokeh_widget, legend_below, legend_show
+from .bokeh_view import add_posterior, batched, bokeh_widget, hold_range, legend_below, legend_show
 from .export import ExportBar
 from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
 from .state import ExplorerState
@@ -179,7 +179,7 @@ class MidirPanel:
         self.last: dict | None = None  # the figure data on show (None: nothing drawn)
         self._inputs: dict | None = None  # galaxy_inputs of the galaxy on show
         self.bokeh_view = None
-        self.mode.observe(lambda _: self._refresh(observed=False), names="value")
+        self.mode.observe(lambda _: self._refresh(observed=False, refit=True), names="value")
         for w in (self.per, self.show_truth):
             w.observe(lambda _: self._refresh(observed=True), names="value")
         state.observe(self._on_view, names="view")
@@ -211,6 +211,7 @@ class MidirPanel:
             y_axis_type="log",
             x_axis_label="observed wavelength [µm]",
             x_range=(0.3, 60.0),  # u (0.35 µm) ... 35 µm rest at z = 0.5
+            y_range=Range1d(1e-3, 1e3),  # held by _hold_y: fitted per galaxy, still under the sliders
             y_axis_label=PER_LABELS["fnu"],
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
@@ -259,8 +260,9 @@ class MidirPanel:
         elif "latents" in changed:
             self._refresh(observed=False)
 
-    def _refresh(self, observed: bool, new_galaxy: bool = False) -> None:
-        """Redraw the prediction (and the observed layers when ``observed``), then the readout."""
+    def _refresh(self, observed: bool, new_galaxy: bool = False, refit: bool = False) -> None:
+        """Redraw the prediction (and the observed layers when ``observed``), then the readout; the
+        y axis is fitted anew with the observed layers or when ``refit``, else only widened."""
         view = self.state.view
         if new_galaxy:
             self._inputs = None
@@ -289,6 +291,7 @@ class MidirPanel:
             if observed or first:
                 self._draw_observed(d)
             self._draw_prediction(d)
+            self._hold_y(refit=observed or first or refit)
         self.note.value = ""
         if getattr(self, "plot", None) is not None:
             self.plot.layout.display = None
@@ -341,6 +344,15 @@ class MidirPanel:
             self.truth.data = dict(wave=d["wave_um"], flux=per_flux(d["wave_um"], d["truth_mjy"], per))
         else:
             self.truth.data = dict(wave=[], flux=[])
+
+    def _hold_y(self, refit: bool) -> None:
+        """Fit the y axis to everything drawn (``refit``), or widen it to the predicted 95% band."""
+        cols = [self.band.data["q025"], self.band.data["q975"]]
+        if refit:
+            cols += [self.optical.data["flux"], self.ugriz.data["flux"], self.det.data["lo"], self.det.data["hi"],
+                     self.ul.data["flux"], self.truth.data["flux"]]  # fmt: skip
+        hold_range(self.figure.y_range, np.concatenate([np.ravel(np.asarray(c, float)) for c in cols]),
+                   log=True, refit=refit)  # fmt: skip
 
     def _draw_prediction(self, d: dict) -> None:
         per, w, q = self.per_key, d["wave_um"], d["q_mjy"]

@@ -11,11 +11,11 @@ import html
 
 import ipywidgets as widgets
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, Whisker
+from bokeh.models import ColumnDataSource, HoverTool, Range1d, Whisker
 from bokeh.plotting import figure
 
 from ..constants import WISE_BANDS, WISE_WAVE_UM
-from .bokeh_view import add_posterior, batched, bokeh_widget, legend_below, legend_show
+from .bokeh_view import add_posterior, batched, bokeh_widget, hold_range, legend_below, legend_show
 from .compute import SED_QUANTILES, property_rows, sed_data
 from .export import ExportBar
 from .state import ExplorerState
@@ -85,6 +85,7 @@ class SedPanel:
             x_axis_label="wavelength [µm]",
             x_range=(2.5, 30.0),  # W1 3.4 ... W4 22 µm: fixed so an upper limit in W4 is never cut off
             y_axis_label="flux density [mJy]",
+            y_range=Range1d(0.1, 100.0),  # held by _hold_y: fitted per galaxy, still under the sliders
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
         add_posterior(fig, self.band, self.draws, draws_alpha=0.25)
@@ -141,7 +142,7 @@ class SedPanel:
         if "galaxy" in changed:
             self.export.link.value = ""  # the last export was of another galaxy
         if changed & {"galaxy", "prediction", "models", "domain", "sedfit", "sedfit_note"}:
-            self._refresh(observed="galaxy" in changed)
+            self._refresh(observed=bool(changed & {"galaxy", "models"}))  # new models: the axis refitted
 
     def _refresh(self, observed: bool) -> None:
         """Redraw the posterior (and the observed points when ``observed``), then the tables."""
@@ -191,7 +192,18 @@ class SedPanel:
         if observed or self._sedfit_shown is not self.state.view.sedfit:  # not on a slider move
             self._draw_sedfit(d)
             self._sedfit_shown = self.state.view.sedfit
+            observed = True
+        self._hold_y(refit=observed)
         return d
+
+    def _hold_y(self, refit: bool) -> None:
+        """Fit the y axis to everything drawn (``refit``), or widen it to the predicted 95% band."""
+        cols = [self.band.data["q025"], self.band.data["q975"]]
+        if refit:
+            cols += [self.det.data["lo"], self.det.data["hi"], self.ul.data["flux"], self.truth.data["flux"],
+                     self.sed_band.data["q025"], self.sed_band.data["q975"]]  # fmt: skip
+        hold_range(self.figure.y_range, np.concatenate([np.ravel(np.asarray(c, float)) for c in cols]),
+                   log=True, refit=refit)  # fmt: skip
 
     def _draw_sedfit(self, d: dict) -> None:
         """The SED fit's band and draws (empty, and out of the legend, without a fit)."""
