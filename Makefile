@@ -89,15 +89,15 @@ $(V2)/encoder.pt: $(V2_SIM)
 $(V2)/predictor.pt: $(V2)/encoder.pt
 	$(PY) train-predictor $(V2_SIM) --name $(V2) --quiet
 $(V2)/paper_mlp_recipe.pt: $(V2)/predictor.pt
-	$(BIN)/python -m explorer.ml.paper_recipe $(V2_SIM) --name $(V2) --max-minutes 50.0 --threads 1 --skip-ablation
+	$(BIN)/python -m explorer.ml.paper_recipe $(V2_SIM) --name $(V2) --max-minutes 40.0 --threads 1 --skip-ablation
 $(V2)/paper_inputs_ensemble.pt: $(V2)/predictor.pt
 	$(BIN)/python -m explorer.ml.paper_recipe $(V2_SIM) --name $(V2) --threads 1 --skip-recipe
 $(V2)/midir.pt: $(V2)/predictor.pt
 	$(PY) train-midir $(V2_SIM) --name $(V2) --json > runs/midir_v2.json
 runs/ceiling_v2.json: $(V2_SIM)
 	$(PY) ceiling $< --minutes 35 --json > $@.tmp && mv $@.tmp $@
-$(V2)/evaluation.json: $(V2)/paper_mlp_recipe.pt $(V2)/paper_inputs_ensemble.pt $(V2)/midir.pt
-	$(PY) evaluate $(V2_SIM) --models $(V2) --write --json > runs/evaluate_v2.json
+$(V2)/evaluation.json: $(V2)/paper_mlp_recipe.pt $(V2)/paper_inputs_ensemble.pt $(V2)/midir.pt runs/ceiling_v2.json
+	$(PY) evaluate $(V2_SIM) --models $(V2) --ceiling runs/ceiling_v2.json --write --json > runs/evaluate_v2.json
 runs/ladder_v2.json: runs/ceiling_v2.json
 	$(PY) ladder $(V2_SIM) --spectrum-json runs/ceiling_v2.json --json > $@.tmp && mv $@.tmp $@
 runs/sedfit_demo_v2.h5: runs/demo_v2.h5

@@ -120,6 +120,7 @@ def cmd_evaluate(args) -> int:
         figures_dir=args.figures,
         write=args.write,
         progress=not args.json,
+        ceiling=args.ceiling,
     )
     if args.json:
         print_json(result)
@@ -415,6 +416,13 @@ def _add_model_verbs(sub) -> None:
     s.add_argument("--split", default="test")
     s.add_argument("--figures", type=Path, default=None, help="write evaluation figures here")
     s.add_argument("--write", action="store_true", help="write evaluation.json and MODEL_CARD.md")
+    s.add_argument(
+        "--ceiling",
+        type=Path,
+        default=None,
+        help="JSON of `explorer ceiling` on the same catalog (default: docs/evaluation/ceiling.json when "
+        "it was measured on this catalog file)",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
 

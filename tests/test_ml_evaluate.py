@@ -252,3 +252,23 @@ def test_model_card_shows_both_conventions_the_paper_values_and_the_training_log
     assert "12345 full-batch epochs in 45.0 min" in card and "wall-clock cap of 45.0 min bound" in card
     assert "-0.41234 at epoch 12340" in card and "shipped: **paper_recipe**" in card
     assert "1.2" not in card
+
+
+def test_a_ceiling_file_applies_only_to_its_own_catalog_split_and_size(tmp_path):
+    import json
+
+    from explorer.ml.acceptance import load_ceiling
+
+    path = tmp_path / "ceiling_v2.json"
+    path.write_text(json.dumps({"training": {"catalog": "runs/sim50k_v2.h5", "split": "test", "n_scored": 5000},
+                                "bands": {"W1": {"chi2_n": 2.0}}}))  # fmt: skip
+    c, src = load_ceiling("/elsewhere/sim50k_v2.h5", "test", 5000, path=path)
+    assert c["bands"]["W1"]["chi2_n"] == 2.0 and src.endswith("ceiling_v2.json")
+    for args in (
+        ("runs/sim50k.h5", "test", 5000),
+        ("runs/sim50k_v2.h5", "valid", 5000),
+        ("runs/sim50k_v2.h5", "test", 10),
+    ):
+        c, why = load_ceiling(*args, path=path)
+        assert c is None and why.startswith("not applicable") and "runs/sim50k_v2.h5" in why
+    assert load_ceiling("x.h5", "test", 1, path=tmp_path / "none.json")[0] is None

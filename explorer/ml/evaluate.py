@@ -414,9 +414,10 @@ def evaluate(
         Write ``evaluation.json`` and ``MODEL_CARD.md`` into the model directory and register
         them in its manifest.
     ceiling : dict or path, optional
-        Output of ``python -m explorer ceiling`` (its JSON) to divide our ``chi2_n`` by; default:
-        ``docs/evaluation/ceiling.json`` when it was measured on the same catalog file name,
-        split and number of galaxies (:func:`load_ceiling`).
+        Output of ``python -m explorer ceiling`` to divide our ``chi2_n`` by: a dict (used as it is)
+        or its JSON file, used only when measured on the same catalog file name, split and number
+        of galaxies (:func:`load_ceiling`; else the result says why not); default
+        ``docs/evaluation/ceiling.json`` under the same rule.
 
     Returns
     -------
@@ -522,10 +523,10 @@ def _paper_comparison(result, bundle, cat, idx, latents, targets, arrays, split,
         arrays["posteriors"]["paper_inputs_ensemble"] = post
     if ceiling is None:
         ceiling, src = load_ceiling(cat.path, split, len(idx))
+    elif not isinstance(ceiling, dict):  # a file: used only if measured on this catalog, split and size
+        ceiling, src = load_ceiling(cat.path, split, len(idx), path=ceiling)
     else:
-        src = str(ceiling) if not isinstance(ceiling, dict) else "argument"
-        if not isinstance(ceiling, dict):
-            ceiling = json.loads(Path(ceiling).read_text())
+        src = "argument"
     result["ceiling"] = ceiling_ratios(result, ceiling, src)
 
 
