@@ -97,7 +97,7 @@ $(V2)/midir.pt: $(V2)/predictor.pt
 runs/ceiling_v2.json: $(V2_SIM)
 	$(PY) ceiling $< --minutes 35 --json > $@.tmp && mv $@.tmp $@
 $(V2)/evaluation.json: $(V2)/paper_mlp_recipe.pt $(V2)/paper_inputs_ensemble.pt $(V2)/midir.pt runs/ceiling_v2.json
-	$(PY) evaluate $(V2_SIM) --models $(V2) --ceiling runs/ceiling_v2.json --write --json > runs/evaluate_v2.json
+	$(PY) evaluate $(V2_SIM) --models $(V2) --ceiling runs/ceiling_v2.json --write --readme README.md --json > runs/evaluate_v2.json
 runs/ladder_v2.json: runs/ceiling_v2.json
 	$(PY) ladder $(V2_SIM) --spectrum-json runs/ceiling_v2.json --json > $@.tmp && mv $@.tmp $@
 runs/sedfit_demo_v2.h5: runs/demo_v2.h5

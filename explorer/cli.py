@@ -16,7 +16,7 @@ from .cli_midir import register as register_midir_verbs
 from .cli_sedfit import register as register_sedfit_verbs
 from .cli_sim import register as register_simulation_verbs
 from .errors import ExplorerError
-from .jsonutil import print_json
+from .jsonutil import command_line, print_json
 from .paths import DEMO_CATALOG
 
 
@@ -122,6 +122,11 @@ def cmd_evaluate(args) -> int:
         progress=not args.json,
         ceiling=args.ceiling,
     )
+    if args.readme is not None:
+        from .markdown import replace_block
+        from .ml.model_card import readme_lines
+
+        replace_block(args.readme, "evaluation", "\n".join(readme_lines(result, command_line())))
     if args.json:
         print_json(result)
     else:
@@ -423,6 +428,8 @@ def _add_model_verbs(sub) -> None:
         help="JSON of `explorer ceiling` on the same catalog (default: docs/evaluation/ceiling.json when "
         "it was measured on this catalog file)",
     )
+    s.add_argument("--readme", type=Path, default=None, help="also write the summary table into this Markdown "
+                   "file, between <!-- evaluation:start --> and <!-- evaluation:end -->")  # fmt: skip
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
 

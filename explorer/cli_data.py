@@ -9,14 +9,9 @@ one-line message naming the file and the problem (``cli.main`` catches ``Explore
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from .jsonutil import json_default, print_json
-
-
-def _command() -> str:
-    return " ".join(["python -m explorer", *sys.argv[1:]])
+from .jsonutil import command_line, json_default, print_json
 
 
 def cmd_build_catalog(args) -> int:
@@ -35,7 +30,7 @@ def cmd_build_catalog(args) -> int:
         drop_unmatched=args.drop_unmatched,
         deredden=not args.no_deredden,
         progress=not (args.quiet or args.json),
-        command=_command(),
+        command=command_line(),
     )
     report = args.report or args.out.with_suffix(".report.json")
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +50,7 @@ def cmd_import_paper_table(args) -> int:
         valid_fraction=args.valid_fraction,
         seed=args.seed,
         reg_scale="log10" if args.reg_log10 else "linear",
-        command=_command(),
+        command=command_line(),
     )
     if args.json:
         print_json(out)
@@ -88,7 +83,7 @@ def cmd_predict(args) -> int:
     from .ml.predict import predict_catalog
 
     if wants_survey(args):  # a cluster, HATS in or out, or a paper-layout table: explorer.survey
-        return cmd_predict_survey(args, _command())
+        return cmd_predict_survey(args, command_line())
 
     out = predict_catalog(
         args.catalog,
@@ -97,7 +92,7 @@ def cmd_predict(args) -> int:
         chunk=args.chunk,
         train_catalog=args.train_catalog,
         progress=not (args.quiet or args.json),
-        command=_command(),
+        command=command_line(),
     )
     if args.json:
         print_json(out)

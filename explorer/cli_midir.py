@@ -7,17 +7,12 @@ Registered by :func:`register` from ``cli.py``; each verb is a thin layer over
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelError
-from .jsonutil import print_json
-
-
-def _command() -> str:
-    return " ".join(["python -m explorer", *sys.argv[1:]])
+from .jsonutil import command_line, print_json
 
 
 def cmd_train_midir(args) -> int:
@@ -26,7 +21,7 @@ def cmd_train_midir(args) -> int:
     out = train_midir(
         args.catalog, args.name, designs=tuple(args.designs.split(",")), n_latent=args.n_latent,
         epochs=args.epochs, n_members=args.members, glo_epochs=args.glo_epochs, max_eval=args.max_eval,
-        seed=args.seed, progress=not (args.quiet or args.json), command=_command(),
+        seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
     )  # fmt: skip
     if args.json:
         print_json(out)

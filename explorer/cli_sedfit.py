@@ -10,12 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExplorerError
-from .jsonutil import print_json
+from .jsonutil import command_line, print_json
 from .paths import DEMO_CATALOG
-
-
-def _command() -> str:
-    return " ".join(["python -m explorer", *sys.argv[1:]])
 
 
 def _settings(args):
@@ -63,7 +59,7 @@ def cmd_sedfit(args) -> int:
         rep = run_batch(cat, idx, args.out, settings, log=(lambda s: None) if args.json else print)
         if args.table:
             rep["table"] = str(
-                combine(args.out, args.table, catalog_name=Path(args.catalog).name, command=_command(),
+                combine(args.out, args.table, catalog_name=Path(args.catalog).name, command=command_line(),
                         catalog_sha256=rep["catalog_sha256"], settings=settings)
             )  # fmt: skip
         print_json(rep) if args.json else print(f"done: {rep}")
@@ -162,7 +158,7 @@ def cmd_sedfit_compare(args) -> int:
     if args.write_card:
         from .sedfit.report import write_to_model_card
 
-        path = write_to_model_card(args.models, res, _command())
+        path = write_to_model_card(args.models, res, command_line())
         print(f"wrote {path} and the model card's SED-fitting section", file=sys.stderr)
     if args.json:
         print_json(res)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .jsonutil import print_json
+from .jsonutil import command_line, print_json
 from .paths import DEMO_CATALOG
 
 
@@ -21,7 +21,7 @@ def cmd_simulate(args) -> int:
         workers=args.workers,
         report_dir=args.report,
         progress=not args.quiet,
-        command=" ".join(["python -m explorer", *sys.argv[1:]]),
+        command=command_line(),
     )
     print(f"wrote {path}")
     return 0

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from .jsonutil import print_json
+from .jsonutil import command_line, print_json
 
 
 def add_cluster_flags(s) -> None:
@@ -70,7 +69,7 @@ def cmd_crossmatch_wise(args) -> int:
 
     out = crossmatch_wise(
         args.ours, args.allwise, args.out, radius_arcsec=args.radius, n_neighbors=args.neighbors,
-        workers=args.workers, scheduler=args.scheduler, command=" ".join(["python -m explorer", *sys.argv[1:]]),
+        workers=args.workers, scheduler=args.scheduler, command=command_line(),
     )  # fmt: skip
     print_json(out) if args.json else print(f"wrote {out['path']}: {out['n_matches']} matches")
     return 0

@@ -22,3 +22,10 @@ def json_default(o):
 def print_json(obj) -> None:
     """Print ``obj`` as indented JSON (numpy values and paths converted): the CLI's output."""
     print(json.dumps(obj, indent=2, default=json_default))
+
+
+def command_line() -> str:
+    """The command being run, as a user would type it (``python -m explorer ...``), for provenance."""
+    import sys
+
+    return " ".join(["python -m explorer", *sys.argv[1:]])

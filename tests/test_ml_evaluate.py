@@ -272,3 +272,26 @@ def test_a_ceiling_file_applies_only_to_its_own_catalog_split_and_size(tmp_path)
         c, why = load_ceiling(*args, path=path)
         assert c is None and why.startswith("not applicable") and "runs/sim50k_v2.h5" in why
     assert load_ceiling("x.h5", "test", 1, path=tmp_path / "none.json")[0] is None
+
+
+def test_the_readme_block_is_written_from_the_evaluation_and_replaced_on_a_rerun(tmp_path):
+    from explorer.markdown import replace_block
+    from explorer.ml.model_card import readme_lines
+
+    bands = {b: {"chi2_n": 2.0 + k, "chi2_n_paper": 0.5, "coverage68": 0.68, "coverage95": 0.95}
+             for k, b in enumerate(("W1", "W2", "W3", "W4"))}  # fmt: skip
+    result = {"meta": {"n": 10, "split": "test", "catalog": "c.h5"}, "bands": bands,
+              "paper_table3": {"chi2_n_paper": {"W1": 1.33}}, "acceptance": {"a": True, "b": False}}  # fmt: skip
+    lines = readme_lines(result, "python -m explorer evaluate c.h5")
+    text = "\n".join(lines)
+    assert "`python -m explorer evaluate c.h5`" in text and "N = 10" in text
+    row = next(line for line in lines if line.startswith("| χ²_N (ours)"))
+    assert row.split(" | ")[1:5] == ["2", "3", "4", "5"]
+    assert "| paper's Table 3 (their MLP on **real** galaxies) | 1.33 | – | – | – |" in text  # absent: a dash
+    assert "1 of 2 acceptance checks pass" in text
+    readme = tmp_path / "README.md"
+    readme.write_text("# t\n\nbefore\n<!-- evaluation:start -->\nold numbers\n<!-- evaluation:end -->\nafter\n")
+    replace_block(readme, "evaluation", text)
+    replace_block(readme, "evaluation", text)  # idempotent
+    new = readme.read_text()
+    assert "old numbers" not in new and new.count(text) == 1 and new.endswith("after\n") and "before" in new

@@ -9,7 +9,6 @@ Every published value names its source; every tolerance is stated in the table.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from ..constants import WISE_BANDS, WISE_DEPTH_5SIGMA_MJY, mjy_to_vega_mag
 from .observe import WPRO_SNR_MAX
 
 #: Markers of the generated table in a markdown file.
-START_MARKER = "<!-- validation:start -->"
-END_MARKER = "<!-- validation:end -->"
+START_MARKER, END_MARKER = "<!-- validation:start -->", "<!-- validation:end -->"  # explorer.markdown.markers
 
 #: AllWISE detection fractions of the authors' SDSS x AllWISE release (764,151 galaxies, sigma < 5
 #: mag), counted by the public reproduction KoslickiLab/reproducing-jespersen-25.
@@ -430,14 +428,6 @@ def format_markdown(rows: list[Row], catalog_name: str) -> str:
 
 def write_markdown(path, text: str) -> Path:
     """Put ``text`` between the validation markers of a markdown file (appended if absent)."""
-    path = Path(path)
-    old = path.read_text() if path.exists() else ""
-    block = f"{START_MARKER}\n{text}{END_MARKER}"
-    pattern = re.compile(re.escape(START_MARKER) + r".*?" + re.escape(END_MARKER), re.S)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: block, old, count=1)
-    else:
-        new = old.rstrip("\n") + ("\n\n" if old else "") + "## Validation against published statistics\n\n"
-        new += block + "\n"
-    path.write_text(new)
-    return path
+    from ..markdown import replace_block
+
+    return replace_block(path, "validation", text, heading="## Validation against published statistics")
