@@ -290,7 +290,9 @@ def test_the_readme_block_is_written_from_the_evaluation_and_replaced_on_a_rerun
     assert "| paper's Table 3 (their MLP on **real** galaxies) | 1.33 | – | – | – |" in text  # absent: a dash
     assert "1 of 2 acceptance checks pass" in text
     readme = tmp_path / "README.md"
-    readme.write_text("# t\n\nbefore\n<!-- evaluation:start -->\nold numbers\n<!-- evaluation:end -->\nafter\n")
+    readme.write_text(
+        "# t\n\nbefore\n<!-- evaluation:start -->\nold numbers\n<!-- evaluation:end -->\nafter\n"
+    )
     replace_block(readme, "evaluation", text)
     replace_block(readme, "evaluation", text)  # idempotent
     new = readme.read_text()
