@@ -160,6 +160,12 @@ def cmd_sedfit_compare(args) -> int:
 
         path = write_to_model_card(args.models, res, command_line())
         print(f"wrote {path} and the model card's SED-fitting section", file=sys.stderr)
+    if args.readme is not None:
+        from .markdown import replace_block
+        from .sedfit.report import format_comparison
+
+        replace_block(args.readme, "sedfit-compare", f"From `{command_line()}`:\n\n" + format_comparison(res))
+        print(f"wrote the comparison into {args.readme}", file=sys.stderr)
     if args.json:
         print_json(res)
     else:
@@ -216,6 +222,12 @@ def register(subparsers) -> None:
         "--write-card",
         action="store_true",
         help="store the comparison with the models (sedfit_compare.json) and show it in their MODEL_CARD.md",
+    )
+    s.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        help="also write the tables into this Markdown file between <!-- sedfit-compare:start --> and :end -->",
     )
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_sedfit_compare)
