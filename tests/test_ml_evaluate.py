@@ -286,7 +286,7 @@ def test_the_readme_block_is_written_from_the_evaluation_and_replaced_on_a_rerun
     text = "\n".join(lines)
     assert "`python -m explorer evaluate c.h5`" in text and "N = 10" in text
     row = next(line for line in lines if line.startswith("| χ²_N (ours)"))
-    assert row.split(" | ")[1:5] == ["2", "3", "4", "5"]
+    assert row.split(" | ")[1:5] == ["2.00", "3.00", "4.00", "5.00"]
     assert "| paper's Table 3 (their MLP on **real** galaxies) | 1.33 | – | – | – |" in text  # absent: a dash
     assert "1 of 2 acceptance checks pass" in text
     readme = tmp_path / "README.md"

@@ -442,6 +442,14 @@ def midir_section(model_dir) -> str:
     )
 
 
+def _num(v) -> str:
+    """A metric for a README table: 3 significant digits, at most 2 decimals above 0.1, "–" if None."""
+    if v is None:
+        return "–"
+    a = abs(v)
+    return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
+
+
 def readme_lines(result: dict, command: str) -> list[str]:
     """The README's summary of an evaluation (``evaluate --readme``): the paper's metric and ours per
     band for our model, the paper's Table 3, the retrained paper MLP, the ablation, photometry only,
@@ -464,7 +472,7 @@ def readme_lines(result: dict, command: str) -> list[str]:
         ("χ²_N ours ÷ ceiling", _g(result, "ceiling", "ratio_chi2_n_to_ceiling") or {}, "—"),
         ("χ²_N of the noiseless truth, as the expected detected magnitude (the metric's floor)", truth, "—"),
     ]  # fmt: skip
-    f = lambda v: "–" if v is None else f"{v:.3g}"  # noqa: E731
+    f = _num
     L = [f"Numbers from `{command}` (N = {_g(result, 'meta', 'n')} galaxies of the `{_g(result, 'meta', 'split')}`"
          f" split of `{_g(result, 'meta', 'catalog')}`; written by the same command).", "",
          "| | " + " | ".join(WISE_BANDS) + " | target |", "|---" * 6 + "|"]  # fmt: skip
