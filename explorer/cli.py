@@ -294,6 +294,14 @@ def _attribute_sample(args, bundle, cat, engine_kw: dict) -> dict:
         provenance = _ranking_provenance(args, bundle, targets, engine_kw)
         md.write_text(ranking_markdown(rankings, provenance=provenance, samples=samples))
         files.append(md)
+    if getattr(args, "readme", None):
+        from .markdown import replace_block
+
+        text = ranking_markdown(
+            rankings, provenance=_ranking_provenance(args, bundle, targets, engine_kw), samples=samples
+        )
+        replace_block(args.readme, "attribution-ranking", text.split("\n", 2)[2])  # without its ### title
+        files.append(Path(args.readme))
     summary["files"] = [str(f) for f in files]
     return summary
 
@@ -303,7 +311,10 @@ def _ranking_provenance(args, bundle, targets, engine_kw: dict) -> str:
     sha = bundle.manifest.get("files", {}).get("predictor.pt", {}).get("sha256", "?")[:12]
     return (
         f"`python -m explorer attribute --sample {args.sample} --target {','.join(targets)} "
-        f"--seed {args.seed} --markdown {args.markdown}` with models `{args.models}` "
+        f"--seed {args.seed}"
+        + (f" --markdown {args.markdown}" if args.markdown else "")
+        + (f" --readme {args.readme}" if getattr(args, "readme", None) else "")
+        + f"` with models `{args.models}` "
         f"(predictor sha256 {sha}) on `{Path(args.catalog).name}`; engine defaults "
         f"(K = {engine_kw['n_baselines']} reference spectra, {engine_kw['n_steps']} Gauss-Legendre steps "
         f"raised to <= {engine_kw['max_steps']} until completeness <= {engine_kw['tol']:g})."
@@ -454,6 +465,8 @@ def _add_attribute_verb(sub) -> None:
         "torus-dominated/non-AGN and star-forming/quenched groups (simulated catalogs)",
     )
     s.add_argument("--markdown", type=Path, default=None, help="also write the ranking as a Markdown table")
+    s.add_argument("--readme", type=Path, default=None, help="also write the ranking table into this Markdown file "
+                   "between <!-- attribution-ranking:start --> and :end -->")  # fmt: skip
     s.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog (also the reference galaxies)")
     s.add_argument("--models", default="default")
     s.add_argument("--out", default=None, help="figure path (--spectrum) or output folder (--sample)")

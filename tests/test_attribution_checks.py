@@ -90,6 +90,8 @@ def test_cli_completeness_check_and_markdown_on_shipped_model(tmp_path, capsys):
     assert rep["settings"]["tol"] == 0.05 and rep["settings"]["n_baselines"] == 8
 
     md = tmp_path / "rank.md"
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- attribution-ranking:start -->\nold\n<!-- attribution-ranking:end -->\nend\n")
     args = [
         "attribute",
         "--sample",
@@ -98,6 +100,8 @@ def test_cli_completeness_check_and_markdown_on_shipped_model(tmp_path, capsys):
         "W1,lbol_agn",
         "--markdown",
         md,
+        "--readme",
+        readme,
         "--out",
         tmp_path,
         "--json",
@@ -107,6 +111,9 @@ def test_cli_completeness_check_and_markdown_on_shipped_model(tmp_path, capsys):
     assert str(md) in summary["files"]
     text = md.read_text()
     assert "| W1 | 2 |" in text and "| log L_bol,AGN | 2 (class_label agn) |" in text
+    block = readme.read_text()
+    assert "old" not in block and "| W1 | 2 |" in block and block.endswith("end\n") and "### " not in block
+    assert "--readme" in block and "--markdown" in block  # the provenance line names the command
     # log L_bol,AGN is ranked on AGN only
     from explorer.catalog import Catalog
     from explorer.paths import DEMO_CATALOG
