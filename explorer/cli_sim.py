@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .errors import ExplorerError
 from .jsonutil import command_line, print_json
 from .paths import DEMO_CATALOG
 
@@ -87,11 +88,16 @@ def cmd_ceiling(args) -> int:
 
 def cmd_ladder(args) -> int:
 
-    from .ml.ladder import information_ladder
+    from .ml.ladder import RUNGS, information_ladder, ladder_markdown
 
     spectrum = json.loads(open(args.spectrum_json).read()) if args.spectrum_json else None
+    rungs = tuple(r.strip() for r in args.rungs.split(",") if r.strip()) if args.rungs else None
+    unknown = set(rungs or ()) - set(RUNGS)
+    if unknown:
+        raise ExplorerError(f"ladder --rungs: unknown {sorted(unknown)}; choose from {', '.join(RUNGS)}")
     out = information_ladder(
         args.catalog,
+        rungs=rungs or RUNGS,
         n_members=args.members,
         epochs=args.epochs,
         max_train=args.max_train,
@@ -99,6 +105,10 @@ def cmd_ladder(args) -> int:
         seed=args.seed,
         progress=not args.json,
     )
+    if args.markdown is not None:
+        from .markdown import replace_block
+
+        replace_block(args.markdown, "ladder", ladder_markdown(out, command_line()))
     if args.json:
         print_json(out)
     else:
@@ -155,6 +165,13 @@ def register(sub) -> None:
     s.add_argument("--members", type=int, default=2, help="ensemble members per rung (default 2)")
     s.add_argument("--epochs", type=int, default=150, help="maximum epochs (early stopping, default 150)")
     s.add_argument("--max-train", type=int, default=None, help="subsample the training split")
+    s.add_argument(
+        "--rungs",
+        default=None,
+        help="comma-separated rungs to train (default: truth_all,truth_visible,truth_measured)",
+    )
+    s.add_argument("--markdown", type=Path, default=None, help="also write the table into this Markdown file between "
+                   "<!-- ladder:start --> and <!-- ladder:end -->")  # fmt: skip
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print the full result as JSON")
     s.set_defaults(func=cmd_ladder)

@@ -91,7 +91,9 @@ def test_cli_completeness_check_and_markdown_on_shipped_model(tmp_path, capsys):
 
     md = tmp_path / "rank.md"
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- attribution-ranking:start -->\nold\n<!-- attribution-ranking:end -->\nend\n")
+    readme.write_text(
+        "# x\n\n<!-- attribution-ranking:start -->\nold\n<!-- attribution-ranking:end -->\nend\n"
+    )
     args = [
         "attribute",
         "--sample",

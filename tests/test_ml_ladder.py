@@ -46,3 +46,22 @@ def test_measured_rung_adds_the_stated_noise_only_to_measured_columns():
 def test_a_catalog_without_truth_is_refused_by_name():
     with pytest.raises(ModelError, match="truth_bulge_to_total"):
         truth_features({"z": np.zeros(3)}, np.arange(3), "truth_visible")
+
+
+def test_the_ladder_table_names_its_command_and_every_rung():
+    from explorer.ml.ladder import ladder_markdown
+
+    m = {"chi2_n": 36.04, "chi2_n_paper": 1.17}
+    res = {"bands": {b: m for b in ("W1", "W2", "W3", "W4")}, "by_class": {"W3": {"quenched": {"chi2_n": 8.7}}},
+           "train_seconds": 300.0}  # fmt: skip
+    out = {"catalog": "runs/sim50k_v2.h5", "split": "test", "n_train": 40000,
+           "rungs": {"truth_visible": res, "spectrum": {"bands": {"W1": m}}}}  # fmt: skip
+    text = ladder_markdown(out, "python -m explorer ladder runs/sim50k_v2.h5")
+    assert "`python -m explorer ladder runs/sim50k_v2.h5` (40000 training galaxies" in text
+    assert (
+        "| exact visible truth" in text
+        and "| 36.0 / 1.17 | 36.0 / 1.17 | 36.0 / 1.17 | 36.0 / 1.17 | 300.0 |" in text
+    )
+    assert "| the spectrum and photometry (`ceiling`) | 36.0 / 1.17 | – | – | – | – |" in text
+    assert "| *the paper's model on real galaxies (Table 3)* | – / 1.33 |" in text
+    assert "| truth_visible | 8.70 |" in text and "| spectrum | – |" in text

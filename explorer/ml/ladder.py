@@ -159,3 +159,69 @@ def _fit_and_score(x, targets, table, idx, split, n_members, epochs, seed, progr
     res["n_features"] = int(x["train"].shape[1])
     res["train_seconds"] = round(time.perf_counter() - t0, 1)
     return res
+
+
+#: how the rungs are named in the Markdown table
+RUNG_LABELS = {
+    "truth_all": "all truth, hidden deviates included (capacity check)",
+    "truth_visible": "exact visible truth (M*, SFR, Z*, O/H, A_V, B/T, burst, fiber fraction, r₅₀, L[O III], AGN type)",
+    "truth_measured": "the same with SDSS measurement errors (`MEASUREMENT_NOISE`, each with its source)",
+    "spectrum": "the spectrum and photometry (`ceiling`)",
+}
+#: the paper's Table 3 (their MLP on real galaxies), chi^2_N in the paper's convention
+_PAPER_TABLE3 = {"W1": 1.33, "W2": 1.17, "W3": 2.23, "W4": 1.41}
+
+
+def ladder_markdown(out: dict, command: str) -> str:
+    """The ladder as a Markdown table (standard / paper's chi^2_N per band and rung) with the W3
+    chi^2_N per class of each rung under it; ``command`` is named above the table."""
+    from .model_card import fmt_metric as fmt
+
+    bands = ("W1", "W2", "W3", "W4")
+
+    def cell(m):
+        if not m:
+            return "–"
+        a, b = m.get("chi2_n"), m.get("chi2_n_paper")
+        return f"{fmt(a)} / {fmt(b)}"
+
+    L = [
+        f"`{command}` ({out.get('n_train', '?')} training galaxies, scored on the `{out.get('split')}` split of"
+        f" `{out.get('catalog')}`). χ²_N of detected galaxies, standard convention / the paper's Table 3"
+        " convention (χ = Δ/√σ):",
+        "",
+        "| input | " + " | ".join(bands) + " | training [s] |",
+        "|---" * (len(bands) + 2) + "|",
+    ]
+    for rung, res in out["rungs"].items():
+        cells = [cell(res.get("bands", {}).get(b)) for b in bands]
+        L.append(
+            f"| {RUNG_LABELS.get(rung, rung)} | "
+            + " | ".join(cells)
+            + f" | {res.get('train_seconds', '–')} |"
+        )
+    L.append(
+        "| *the paper's model on real galaxies (Table 3)* | "
+        + " | ".join(f"– / {_PAPER_TABLE3[b]:.2f}" for b in bands)
+        + " | |"
+    )
+    L += [
+        "",
+        "W3 χ²_N per class (standard convention):",
+        "",
+        "| input | "
+        + " | ".join(
+            sorted({c for res in out["rungs"].values() for c in (res.get("by_class", {}).get("W3") or {})})
+        )
+        + " |",
+    ]
+    classes = sorted({c for res in out["rungs"].values() for c in (res.get("by_class", {}).get("W3") or {})})
+    L.append("|---" * (len(classes) + 1) + "|")
+    for rung, res in out["rungs"].items():
+        w3 = res.get("by_class", {}).get("W3") or {}
+        L.append(
+            f"| {rung} | "
+            + " | ".join("–" if c not in w3 else fmt(w3[c].get("chi2_n")) for c in classes)
+            + " |"
+        )
+    return "\n".join(L)

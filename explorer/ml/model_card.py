@@ -442,7 +442,7 @@ def midir_section(model_dir) -> str:
     )
 
 
-def _num(v) -> str:
+def fmt_metric(v) -> str:
     """A metric for a README table: 3 significant digits, at most 2 decimals above 0.1, "–" if None."""
     if v is None:
         return "–"
@@ -472,7 +472,7 @@ def readme_lines(result: dict, command: str) -> list[str]:
         ("χ²_N ours ÷ ceiling", _g(result, "ceiling", "ratio_chi2_n_to_ceiling") or {}, "—"),
         ("χ²_N of the noiseless truth, as the expected detected magnitude (the metric's floor)", truth, "—"),
     ]  # fmt: skip
-    f = _num
+    f = fmt_metric
     L = [f"Numbers from `{command}` (N = {_g(result, 'meta', 'n')} galaxies of the `{_g(result, 'meta', 'split')}`"
          f" split of `{_g(result, 'meta', 'catalog')}`; written by the same command).", "",
          "| | " + " | ".join(WISE_BANDS) + " | target |", "|---" * 6 + "|"]  # fmt: skip
