@@ -99,7 +99,7 @@ runs/ceiling_v2.json: $(V2_SIM)
 $(V2)/evaluation.json: $(V2)/paper_mlp_recipe.pt $(V2)/paper_inputs_ensemble.pt $(V2)/midir.pt runs/ceiling_v2.json
 	$(PY) evaluate $(V2_SIM) --models $(V2) --ceiling runs/ceiling_v2.json --write --readme README.md --json > runs/evaluate_v2.json
 runs/ladder_v2.json: runs/ceiling_v2.json
-	$(PY) ladder $(V2_SIM) --spectrum-json runs/ceiling_v2.json --json > $@.tmp && mv $@.tmp $@
+	$(PY) ladder $(V2_SIM) --rungs truth_visible,truth_measured --spectrum-json runs/ceiling_v2.json --markdown docs/simulation_v2.md --json > $@.tmp && mv $@.tmp $@
 runs/sedfit_demo_v2.h5: runs/demo_v2.h5
 	$(PY) sedfit $< --sample 120 --split test --out runs/sedfit_demo_v2 --table $@
 
