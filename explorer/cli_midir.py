@@ -16,17 +16,22 @@ from .jsonutil import command_line, print_json
 
 
 def cmd_train_midir(args) -> int:
-    from .ml.midir_train import train_midir
+    from .ml.midir_train import reevaluate_midir, train_midir
 
-    out = train_midir(
-        args.catalog, args.name, designs=tuple(args.designs.split(",")), n_latent=args.n_latent,
-        epochs=args.epochs, n_members=args.members, glo_epochs=args.glo_epochs, max_eval=args.max_eval,
-        seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
-    )  # fmt: skip
+    if args.evaluate_only:
+        out = reevaluate_midir(
+            args.catalog, args.name, progress=not (args.quiet or args.json), command=command_line()
+        )
+    else:
+        out = train_midir(
+            args.catalog, args.name, designs=tuple(args.designs.split(",")), n_latent=args.n_latent,
+            epochs=args.epochs, n_members=args.members, glo_epochs=args.glo_epochs, max_eval=args.max_eval,
+            seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
+        )  # fmt: skip
     if args.json:
         print_json(out)
         return 0
-    print(f"wrote {out['path']} (design {out['shipped_design']}: {out['selection']})")
+    print(f"{out['path']} (design {out['shipped_design']}: {out['selection']})")
     for design, r in out["designs"].items():
         for mode, m in r["test"].items():
             ri = m["rissaki"]
@@ -109,6 +114,8 @@ def register(subparsers) -> None:
     s.add_argument("--members", type=int, default=3, help="ensemble members of the coefficient prior")
     s.add_argument("--glo-epochs", type=int, default=300)
     s.add_argument("--max-eval", type=int, default=1000, help="test galaxies evaluated (random subset)")
+    s.add_argument("--evaluate-only", action="store_true", help="no training: evaluate the shipped midir.pt again "
+                   "on the same test galaxies and update midir_evaluation.json")  # fmt: skip
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")

@@ -365,3 +365,54 @@ def test_model_card_midir_section(tmp_path):
     assert "| **pca** (shipped) | optical | 75/100" in text and "≥ 72: met" in text
     assert "| **pca** (shipped) | optical + WISE | 85/100" in text and "≥ 90: not met" in text
     assert "inside the 68% band in 0.66–0.66" in text
+
+
+def test_rissaki_by_group_splits_by_wise_detection_and_class():
+    from explorer.ml.midir_eval import rissaki_by_group
+
+    chi2 = np.array([1.0, 2.0, 9.0, 10.0, 0.5])
+    ul = np.zeros((5, 4), bool)
+    ul[2:4, 2] = ul[2:4, 3] = True  # W3 and W4 upper limits
+    ul[4, 3] = True  # W4 only
+    cls = np.array(["star-forming", "star-forming", "quenched", "quenched", "agn"])
+    g = rissaki_by_group(chi2, {"wise_is_ul": ul, "class_label": cls})
+    assert g["W3 and W4 detected"] == {"n": 2, "fraction_below_5": 1.0, "median_chi2": 1.5}
+    assert g["W3 upper limit"] == {"n": 2, "fraction_below_5": 0.0, "median_chi2": 9.5}
+    assert g["W3 detected, W4 upper limit"]["n"] == 1 and g["class quenched"]["fraction_below_5"] == 0.0
+    assert "class agn" in g and "class star-forming" in g
+
+
+def test_reevaluate_updates_the_shipped_design_and_the_card(tmp_path):
+    import json
+    import shutil
+
+    from explorer.ml.midir_train import reevaluate_midir
+    from explorer.ml.registry import register_file
+    from explorer.testing.models import write_random_models, write_tiny_midir
+    from explorer.testing.toy import make_toy_catalog
+
+    cat = make_toy_catalog(tmp_path / "toy_ir.h5", n=200, seed=0, ir_rest=True)
+    models = write_random_models(tmp_path / "models")
+    write_tiny_midir(models, cat)
+    path = models / "midir_evaluation.json"
+    before = json.loads(path.read_text())
+    before["designs"]["pca"]["test"]["optical"].pop("rissaki_by_group")  # as written before the split
+    before["designs"]["glo"] = {"kept": True}
+    path.write_text(json.dumps(before))
+    register_file(models, "midir_evaluation.json")
+    doc = reevaluate_midir(
+        cat, models, n_draws=100, progress=False, command="python -m explorer train-midir x --evaluate-only"
+    )
+    assert doc["designs"]["glo"] == {"kept": True} and doc["reevaluated_by"].endswith("--evaluate-only")
+    t = doc["designs"]["pca"]["test"]
+    assert t["optical"]["n_galaxies"] == before["n_test_evaluated"]  # the same test galaxies
+    groups = t["optical+wise"]["rissaki_by_group"]
+    assert (
+        sum(groups[k]["n"] for k in ("W3 and W4 detected", "W3 detected, W4 upper limit", "W3 upper limit"))
+        == t["optical"]["n_galaxies"]
+    )
+    assert "by what WISE detected and by class" in (models / "MODEL_CARD.md").read_text()
+    other = make_toy_catalog(tmp_path / "other.h5", n=200, seed=1, ir_rest=True)
+    with pytest.raises(Exception, match="not the catalog"):
+        reevaluate_midir(other, models, progress=False)
+    shutil.rmtree(tmp_path / "models")

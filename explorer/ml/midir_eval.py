@@ -74,6 +74,8 @@ def midir_data(cat, bundle, idx, progress: bool = False, chunk: int = 4096, trut
         "wise_sigma": w.sigma if w else nan4,
         "wise_is_ul": w.is_ul if w else np.zeros((len(idx), 4), bool),
     }
+    if "class_label" in t:
+        out["class_label"] = np.asarray(t["class_label"]).astype(str)[idx]
     if truth and cat.has_ir_rest:
         ys = []
         for s in range(0, len(idx), chunk):
@@ -175,8 +177,27 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
         out["predictor_vs_detected_mag"] = _offsets(
             predictor_mag, np.where(data["wise_is_ul"], np.nan, data["wise_mag"])
         )
+    out["rissaki_by_group"] = rissaki_by_group(chi2, data)
     out["_chi2"] = chi2
     return out
+
+
+def rissaki_by_group(chi2: np.ndarray, data: dict) -> dict:
+    """The Rissaki chi^2 of all evaluated galaxies split by what WISE detected (W3 and W4, W3 only,
+    neither... as the catalog flags them) and by class: where the spectrum is and is not pinned down."""
+    ul = np.asarray(data["wise_is_ul"], bool)
+    groups = {
+        "W3 and W4 detected": ~ul[:, 2] & ~ul[:, 3],
+        "W3 detected, W4 upper limit": ~ul[:, 2] & ul[:, 3],
+        "W3 upper limit": ul[:, 2],
+    }
+    if "class_label" in data:
+        groups.update({f"class {c}": data["class_label"] == c for c in np.unique(data["class_label"])})
+    return {
+        name: {"n": int(sel.sum()), "fraction_below_5": float(np.mean(chi2[sel] < 5)) if sel.any() else None,
+               "median_chi2": float(np.median(chi2[sel])) if sel.any() else None}
+        for name, sel in groups.items()
+    }  # fmt: skip
 
 
 def _offsets(a, b) -> dict:

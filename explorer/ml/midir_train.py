@@ -93,9 +93,7 @@ def _train(
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
         splits = {s: cat.split_indices(s) for s in ("train", "valid", "test")}
-        te = splits["test"]
-        if len(te) > max_eval:
-            te = np.sort(np.random.default_rng(seed).choice(te, max_eval, replace=False))
+        te = _test_rows(splits["test"], max_eval, seed)
         data = midir_data(cat, bundle, np.concatenate([splits["train"], splits["valid"], te]), progress)
         prov = catalog_provenance(cat)
     n_tr, n_va = len(splits["train"]), len(splits["valid"])
@@ -131,6 +129,51 @@ def _train(
     write_json(d / "midir_evaluation.json", out)
     _refresh_model_card(d)
     return out
+
+
+def _test_rows(test: np.ndarray, max_eval: int, seed: int) -> np.ndarray:
+    """The evaluated test galaxies: all, or a random ``max_eval`` of them (seed ``seed``)."""
+    if len(test) > max_eval:
+        return np.sort(np.random.default_rng(seed).choice(test, max_eval, replace=False))
+    return test
+
+
+def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, command: str = "",
+                     threads: int = 1) -> dict:  # fmt: skip
+    """Evaluate the shipped ``midir.pt`` again on the same test galaxies (same ``max_eval`` and seed
+    as its training run) with the current metrics, and update its design's entry in
+    ``midir_evaluation.json`` (the other design's numbers are kept as they were). Returns the JSON."""
+    import json
+
+    from ..catalog import Catalog
+    from ..errors import ModelError
+    from .midir_eval import load_midir
+    from .registry import load_models, read_manifest, resolve_model_dir, sha256_file
+
+    d = resolve_model_dir(name)
+    path = d / "midir_evaluation.json"
+    if not path.exists():
+        raise ModelError(
+            f"{d}: no midir_evaluation.json to update: train first (python -m explorer train-midir)"
+        )
+    doc = json.loads(path.read_text())
+    ship = doc["shipped_design"]
+    seed = int(doc["designs"][ship]["config"].get("seed", 0))
+    has_pred = "predictor.pt" in read_manifest(d)["files"]
+    with torch_threads(threads):
+        bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
+        models = load_midir(d)
+        with Catalog(catalog) as cat:
+            if sha256_file(cat.path) != doc["catalog"].get("sha256"):
+                raise ModelError(f"{catalog}: not the catalog {d / 'midir.pt'} was trained and evaluated on")
+            te = _test_rows(cat.split_indices("test"), int(doc["n_test_evaluated"]), seed)
+            dte = midir_data(cat, bundle, te, progress)
+        pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None
+        doc["designs"][ship]["test"] = _evaluate(models, dte, pred_mag, n_draws)
+    doc["reevaluated_by"] = command
+    write_json(path, doc)
+    _refresh_model_card(d)
+    return doc
 
 
 def _refresh_model_card(d) -> None:

@@ -437,9 +437,32 @@ def midir_section(model_dir) -> str:
             "Calibration per wavelength bin (shipped design; nominal 0.68 / 0.95, issue 15's tolerance ±0.05):",
             "",
             *cov_lines,
+            *midir_group_lines(shipped),
             "",
         ]
     )
+
+
+def midir_group_lines(design: dict) -> list[str]:
+    """Rissaki's chi^2 < 5 fraction and median by WISE detection and by class, per mode (all the
+    evaluated test galaxies of the shipped design), or [] when the evaluation predates the split."""
+    tests = design.get("test", {})
+    groups = [g for g in next(iter(tests.values()), {}).get("rissaki_by_group", {})]
+    if not groups:
+        return []
+    modes = list(tests)
+    L = ["", "Where the spectrum is pinned down: fraction of the evaluated test galaxies with χ² < 5 (median χ²)"
+         " by what WISE detected and by class:", "",
+         "| galaxies | n | " + " | ".join(_MODE_NAMES.get(m, m) for m in modes) + " |", "|---" * (len(modes) + 2) + "|"]  # fmt: skip
+    for g in groups:
+        cells = []
+        for m in modes:
+            r = tests[m].get("rissaki_by_group", {}).get(g, {})
+            frac, med = r.get("fraction_below_5"), r.get("median_chi2")
+            cells.append("–" if frac is None else f"{frac:.2f} ({med:.2g})")
+        n = tests[modes[0]]["rissaki_by_group"][g]["n"]
+        L.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
+    return L
 
 
 def fmt_metric(v) -> str:
