@@ -44,18 +44,40 @@ def export_figure(fig, stem: str, fmt: str, out_dir: str | Path | None = None) -
     fmt = fmt.lower()
     if fmt not in MIME:
         raise ValueError(f"unknown export format {fmt!r}; use png, svg or pdf")
+    return _write_with_link(lambda p: save_figure(fig, p), stem, fmt, MIME[fmt], out_dir)
+
+
+#: the spectrum tables' formats (the mid-IR panel's export; explorer.ml.midir_export.write_table)
+TABLE_MIME = {"ecsv": "text/plain", "fits": "application/fits"}
+
+
+def export_table(tab, stem: str, fmt: str, out_dir: str | Path | None = None) -> tuple[Path, str]:
+    """Write the astropy table ``tab`` as ``<out_dir>/<stem>.<fmt>`` (ECSV or FITS, units kept) and
+    return (path, HTML download link)."""
+    from ..ml.midir_export import write_table
+
+    fmt = fmt.lower()
+    if fmt not in TABLE_MIME:
+        raise ValueError(f"unknown table format {fmt!r}; use ecsv or fits")
+    return _write_with_link(lambda p: write_table(tab, p), stem, fmt, TABLE_MIME[fmt], out_dir)
+
+
+def _write_with_link(write, stem: str, fmt: str, mime: str, out_dir) -> tuple[Path, str]:
+    """``write(path)`` under a temporary name in the same folder, then renamed (atomic), and a
+    ``data:`` download link of the bytes."""
     path = Path(out_dir or export_dir()) / f"{safe_name(stem)}.{fmt}"
+    path.parent.mkdir(parents=True, exist_ok=True)
     # a hidden temporary name in the same folder (same file system: the rename is atomic), ending
-    # in .<fmt> since save_figure picks the format by extension
+    # in .<fmt> since the writers pick the format by extension
     partial = path.with_name(f".{path.stem}.partial-{uuid.uuid4().hex[:12]}.{fmt}")
     try:
-        save_figure(fig, partial)
+        write(partial)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     link = (
-        f"<a class='irox-download' download='{html.escape(path.name)}' href='data:{MIME[fmt]};base64,{data}'>"
+        f"<a class='irox-download' download='{html.escape(path.name)}' href='data:{mime};base64,{data}'>"
         f"⬇ download {html.escape(path.name)}</a> <span style='color:#555'>(also written to "
         f"<code>{html.escape(str(path))}</code>, {path.stat().st_size / 1024:.0f} kB)</span>"
     )

@@ -30,12 +30,19 @@ from ..ml.data import build_features
 from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
 from .bokeh_view import add_posterior, batched, bokeh_widget, hold_range, legend_below, legend_show
-from .export import ExportBar
+from .export import TABLE_MIME, ExportBar, export_table
 from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
 from .state import ExplorerState
 from .style import OKABE_ITO
 
-__all__ = ["MODE_LABELS", "MidirPanel", "galaxy_inputs", "galaxy_midir_data", "missing_model_note"]
+__all__ = [
+    "MODE_LABELS",
+    "MidirPanel",
+    "galaxy_inputs",
+    "galaxy_midir_data",
+    "galaxy_midir_posterior",
+    "missing_model_note",
+]
 
 MODE_LABELS = {"optical": "optical", "optical + WISE": "optical+wise", "ugriz + WISE": "photometry"}
 PER_CHOICES = {"f_ν": "fnu", "ν f_ν": "nufnu"}
@@ -116,19 +123,28 @@ def galaxy_midir_data(view, midir: dict, mode: str, n_draws: int = 1000, n_show:
     inputs : :func:`galaxy_inputs` of ``view`` when already known (they do not change with the sliders)
     """
     inp = galaxy_inputs(view) if inputs is None else inputs
-    z, obs = inp["z"], inp["observed"]
+    post, truth = galaxy_midir_posterior(view, midir, mode, inp)
+    return panchromatic_data(
+        post, mode, truth_log_fnu=truth, n_draws=n_draws, n_show=n_show, **inp["observed"]
+    )
+
+
+def galaxy_midir_posterior(view, midir: dict, mode: str, inputs: dict):
+    """(SpectrumPosterior of one galaxy at the current latents in ``mode``, the true log f_nu on its
+    wavelength grid or None): what :func:`galaxy_midir_data` draws and the table export writes."""
+    z, obs = inputs["z"], inputs["observed"]
     model = midir["photometry" if mode == "photometry" else "optical"]
     lat = None if view.latents is None else np.atleast_2d(view.latents)
-    x = build_features(model.feature_kind, inp["table"], np.arange(1), lat)
+    x = build_features(model.feature_kind, inputs["table"], np.arange(1), lat)
     post = model.predict(x, [z])
     if mode != "optical":
         post = condition_on_wise(
             post, obs["wise_mag"][None], obs["wise_sigma"][None], obs["wise_is_ul"][None]
         )
-    truth = inp["truth_log_fnu"]
-    if truth is not None and not np.array_equal(inp["wave_truth_um"], post.wave_um):
-        truth = np.interp(np.log(post.wave_um), np.log(inp["wave_truth_um"]), truth)
-    return panchromatic_data(post, mode, truth_log_fnu=truth, n_draws=n_draws, n_show=n_show, **obs)
+    truth = inputs["truth_log_fnu"]
+    if truth is not None and not np.array_equal(inputs["wave_truth_um"], post.wave_um):
+        truth = np.interp(np.log(post.wave_um), np.log(inputs["wave_truth_um"]), truth)
+    return post, truth
 
 
 def missing_model_note(models) -> str:
@@ -176,6 +192,14 @@ class MidirPanel:
         self.note = widgets.HTML()
         self.readout = widgets.HTML()
         self.export = ExportBar(self.export_figure, "mid-IR")
+        self.table_buttons = {
+            fmt: widgets.Button(description=fmt.upper(), tooltip=f"the spectrum posterior as a {fmt.upper()} table "
+                                "(median and 68/95% quantiles in mJy per wavelength)", layout=widgets.Layout(width="64px"))
+            for fmt in TABLE_MIME
+        }  # fmt: skip
+        for fmt, b in self.table_buttons.items():
+            b.on_click(lambda _b, fmt=fmt: self.export_table(fmt))
+        self.table_link = widgets.HTML()
         self.last: dict | None = None  # the figure data on show (None: nothing drawn)
         self._inputs: dict | None = None  # galaxy_inputs of the galaxy on show
         self.bokeh_view = None
@@ -192,7 +216,14 @@ class MidirPanel:
                     [
                         widgets.VBox([self.bokeh_view, self.show_truth]),
                         widgets.VBox(
-                            [self.readout, self.export.widget],
+                            [
+                                self.readout,
+                                self.export.widget,
+                                widgets.HBox(
+                                    [widgets.HTML("export spectrum:"), *self.table_buttons.values()]
+                                ),
+                                self.table_link,
+                            ],  # fmt: skip
                             layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
                         ),
                     ]
@@ -254,7 +285,7 @@ class MidirPanel:
         changed = change["new"].changed(change["old"])
         new_galaxy = bool(changed & {"galaxy", "catalog"})
         if new_galaxy:
-            self.export.link.value = ""  # the last export was of another galaxy
+            self.export.link.value = self.table_link.value = ""  # the last exports were of another galaxy
         if new_galaxy or "models" in changed:
             self._refresh(observed=True, new_galaxy=new_galaxy)
         elif "latents" in changed:
@@ -363,6 +394,34 @@ class MidirPanel:
         self.draws.data = dict(xs=[w] * len(d["draws_mjy"]), ys=[per_flux(w, y, per) for y in d["draws_mjy"]])
 
     # -- export -------------------------------------------------------------------------------------
+    def export_table(self, fmt: str):
+        """Write the spectrum on show (this mode, these latents) as an ECSV or FITS table with units
+        (:func:`explorer.ml.midir_export.midir_table`, as ``python -m explorer midir`` writes it)."""
+        from ..ml.midir_export import midir_table
+
+        view = self.state.view
+        if self.last is None or self._inputs is None:
+            self.table_link.value = "<i>nothing to export yet</i>"
+            return None
+        try:
+            with one_thread():
+                post, truth = galaxy_midir_posterior(view, view.models.midir, self.mode_key, self._inputs)
+                tab = midir_table(post, [view.galaxy.id], self.mode_key, n_draws=self.n_draws,
+                                  truth_log_fnu=None if truth is None else truth[None])  # fmt: skip
+            tab.meta.update(latents=[float(v) for v in view.latents], latents_moved=bool(view.latents_moved))
+            path, link = export_table(tab, self._stem(), fmt)
+        except (OSError, ValueError) as exc:
+            self.table_link.value = (
+                f"<span style='color:#D55E00'>export failed: {html.escape(str(exc))}</span>"
+            )
+            return None
+        self.table_link.value = link
+        return path
+
+    def _stem(self) -> str:
+        gid = self.state.view.galaxy.id
+        return f"{gid}_midir_{self.mode_key}" + ("_sliders" if self.state.latents_moved else "")
+
     def export_figure(self):
         """The panchromatic talk figure (:func:`explorer.app.midir_figure.plot_panchromatic`) and a file stem."""
         from .midir_figure import plot_panchromatic
@@ -370,7 +429,7 @@ class MidirPanel:
         if self.last is None:
             return None
         gid = self.state.view.galaxy.id
-        stem = f"{gid}_midir_{self.mode_key}" + ("_sliders" if self.state.latents_moved else "")
+        stem = self._stem()
         fig = plot_panchromatic(self.last, per=self.per_key, show_truth=self.show_truth.value,
                                 title=f"{gid}  z = {self.last['z']:.4f}  —  optical to mid-IR")  # fmt: skip
         return fig, stem
