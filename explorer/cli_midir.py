@@ -28,6 +28,11 @@ def cmd_train_midir(args) -> int:
             epochs=args.epochs, n_members=args.members, glo_epochs=args.glo_epochs, max_eval=args.max_eval,
             seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
         )  # fmt: skip
+    if args.readme is not None:
+        from .markdown import replace_block
+        from .ml.model_card import midir_readme_lines
+
+        replace_block(args.readme, "midir", "\n".join(midir_readme_lines(out)))
     if args.json:
         print_json(out)
         return 0
@@ -114,6 +119,8 @@ def register(subparsers) -> None:
     s.add_argument("--members", type=int, default=3, help="ensemble members of the coefficient prior")
     s.add_argument("--glo-epochs", type=int, default=300)
     s.add_argument("--max-eval", type=int, default=1000, help="test galaxies evaluated (random subset)")
+    s.add_argument("--readme", type=Path, default=None, help="also write the results into this Markdown file "
+                   "between <!-- midir:start --> and <!-- midir:end -->")  # fmt: skip
     s.add_argument("--evaluate-only", action="store_true", help="no training: evaluate the shipped midir.pt again "
                    "on the same test galaxies and update midir_evaluation.json")  # fmt: skip
     s.add_argument("--seed", type=int, default=0)

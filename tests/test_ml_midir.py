@@ -365,6 +365,11 @@ def test_model_card_midir_section(tmp_path):
     assert "| **pca** (shipped) | optical | 75/100" in text and "≥ 72: met" in text
     assert "| **pca** (shipped) | optical + WISE | 85/100" in text and "≥ 90: not met" in text
     assert "inside the 68% band in 0.66–0.66" in text
+    from explorer.ml.model_card import midir_readme_lines
+
+    lines = midir_readme_lines(doc)
+    assert lines[0].startswith("From `python -m explorer train-midir cat.h5 --name m`")
+    assert any(line.startswith("| **pca** (shipped) | optical + WISE | 85/100") for line in lines)
 
 
 def test_rissaki_by_group_splits_by_wise_detection_and_class():

@@ -443,6 +443,21 @@ def midir_section(model_dir) -> str:
     )
 
 
+def midir_readme_lines(doc: dict) -> list[str]:
+    """The README's mid-IR block (``train-midir --readme``): the command, every design and mode,
+    and the shipped design by WISE detection and class."""
+    cmd = doc.get("reevaluated_by") or doc.get("command", "?")
+    shipped = doc.get("designs", {}).get(doc.get("shipped_design"), {})
+    return [
+        f"From `{cmd}` on `{_g(doc, 'catalog', 'path')}` ({doc.get('n_train', '?')} training galaxies,"
+        f" {doc.get('n_test_evaluated', '?')} random test galaxies evaluated; shipped design chosen by"
+        f" {doc.get('selection', '?')}):",
+        "",
+        *midir_rows(doc),
+        *midir_group_lines(shipped),
+    ]
+
+
 def midir_group_lines(design: dict) -> list[str]:
     """Rissaki's chi^2 < 5 fraction and median by WISE detection and by class, per mode (all the
     evaluated test galaxies of the shipped design), or [] when the evaluation predates the split."""
