@@ -97,7 +97,7 @@ $(V2)/midir.pt: $(V2)/predictor.pt
 runs/ceiling_v2.json: $(V2_SIM)
 	$(PY) ceiling $< --minutes 35 --json > $@.tmp && mv $@.tmp $@
 $(V2)/evaluation.json: $(V2)/paper_mlp_recipe.pt $(V2)/paper_inputs_ensemble.pt $(V2)/midir.pt runs/ceiling_v2.json
-	$(PY) evaluate $(V2_SIM) --models $(V2) --ceiling runs/ceiling_v2.json --write --readme README.md --json > runs/evaluate_v2.json
+	$(PY) evaluate $(V2_SIM) --models $(V2) --ceiling runs/ceiling_v2.json --write --readme README.md --figures docs/evaluation --json > runs/evaluate_v2.json
 runs/ladder_v2.json: runs/ceiling_v2.json
 	$(PY) ladder $(V2_SIM) --rungs truth_visible,truth_measured --spectrum-json runs/ceiling_v2.json --markdown docs/simulation_v2.md --json > $@.tmp && mv $@.tmp $@
 runs/sedfit_demo_v2.h5: runs/demo_v2.h5
@@ -105,10 +105,17 @@ runs/sedfit_demo_v2.h5: runs/demo_v2.h5
 
 retrain-v2: runs/demo_v2.h5 $(V2)/evaluation.json runs/ladder_v2.json runs/sedfit_demo_v2.h5
 
+# the swap, then every table that quotes the shipped demo and models, each by its command
 swap-v2: retrain-v2
 	cp runs/demo_v2.h5 data/demo_catalog.h5
 	cp runs/sedfit_demo_v2.h5 data/sedfit_demo.h5
+	cp runs/ceiling_v2.json docs/evaluation/ceiling.json
+	rm -f models/default/*
 	cp $(V2)/*.pt $(V2)/*.json $(V2)/MODEL_CARD.md models/default/
 	$(PY) validate-sim data/demo_catalog.h5 --write data/README.md
+	$(PY) train-midir $(V2_SIM) --name default --evaluate-only --readme README.md --quiet
+	$(PY) sedfit-compare data/demo_catalog.h5 --table data/sedfit_demo.h5 --models default --time-fits 1 --write-card --readme README.md
+	$(PY) attribute --sample 100 --target W1,W2,W3,W4,qpah,lbol_agn --seed 0 --markdown docs/attribution_rankings.md --readme README.md --json > runs/attribution_v2.json
+	cp exports/attribution/ranking_W3.png docs/attribution_ranking_W3.png
 
 .PHONY: retrain-v2 swap-v2
