@@ -117,7 +117,8 @@ def add_posterior(fig, band, draws, draws_alpha: float) -> None:
 
 
 def hold_range(rng, values, *, log: bool = False, pad: float = 0.06, refit: bool = False) -> None:
-    """Hold the Bokeh ``Range1d`` ``rng`` around the finite ``values`` (positive ones on a log axis).
+    """Hold the Bokeh ``Range1d`` ``rng`` around the finite ``values`` (positive ones on a log axis;
+    an array, or a list of columns of any lengths).
 
     With ``refit`` (a new galaxy, mode or unit) the range is fitted to the values plus ``pad`` of
     their span on each side (in log10 on a log axis) and becomes the reset tool's range; otherwise
@@ -127,7 +128,8 @@ def hold_range(rng, values, *, log: bool = False, pad: float = 0.06, refit: bool
     """
     import numpy as np
 
-    v = np.asarray(values, dtype=float).ravel()
+    parts = values if isinstance(values, list | tuple) else [values]  # columns of different lengths
+    v = np.concatenate([np.ravel(np.asarray(c, dtype=float)) for c in parts]) if parts else np.array([])
     v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
     if not v.size:
         return
@@ -142,3 +144,11 @@ def hold_range(rng, values, *, log: bool = False, pad: float = 0.06, refit: bool
         lo, hi = min(lo, start), max(hi, end)
     rng.start, rng.end = float(lo), float(hi)
     rng.reset_start, rng.reset_end = float(lo), float(hi)
+
+
+def hold_posterior_y(fig, band, drawn, refit: bool) -> None:
+    """The panels' log y axis: fitted to the posterior's 95% band (``band`` columns q025, q975) and
+    the ``drawn`` (source, column) pairs, everything else on the plot, when ``refit``; else widened
+    to the band."""
+    cols = [band.data["q025"], band.data["q975"]] + ([src.data[c] for src, c in drawn] if refit else [])
+    hold_range(fig.y_range, cols, log=True, refit=refit)

@@ -29,7 +29,7 @@ from ..constants import WISE_BANDS, WISE_WAVE_UM
 from ..ml.data import build_features
 from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
-from .bokeh_view import add_posterior, batched, bokeh_widget, hold_range, legend_below, legend_show
+from .bokeh_view import add_posterior, batched, bokeh_widget, hold_posterior_y, legend_below, legend_show
 from .export import TABLE_MIME, ExportBar, export_table
 from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
 from .state import ExplorerState
@@ -170,6 +170,16 @@ class MidirPanel:
     """The panchromatic figure (Bokeh) with a mode toggle (optical / optical + WISE / ugriz + WISE),
     f_nu / nu f_nu, the noiseless truth of simulated galaxies, a readout and an export bar."""
 
+    #: (source, column) of the layers besides the posterior that the y axis is fitted to
+    Y_LAYERS = (
+        ("optical", "flux"),
+        ("ugriz", "flux"),
+        ("det", "lo"),
+        ("det", "hi"),
+        ("ul", "flux"),
+        ("truth", "flux"),
+    )
+
     def __init__(self, state: ExplorerState, n_draws: int = 1000, n_show: int = 5):
         self.state, self.n_draws, self.n_show = state, n_draws, n_show
         self.band = ColumnDataSource(dict(wave=[], q025=[], q16=[], q50=[], q84=[], q975=[]))
@@ -281,6 +291,9 @@ class MidirPanel:
     def per_key(self) -> str:
         return PER_CHOICES[self.per.value]
 
+    def _y_layers(self) -> list:
+        return [(getattr(self, name), col) for name, col in self.Y_LAYERS]
+
     def _on_view(self, change) -> None:
         changed = change["new"].changed(change["old"])
         new_galaxy = bool(changed & {"galaxy", "catalog"})
@@ -322,7 +335,7 @@ class MidirPanel:
             if observed or first:
                 self._draw_observed(d)
             self._draw_prediction(d)
-            self._hold_y(refit=observed or first or refit)
+            hold_posterior_y(self.figure, self.band, self._y_layers(), refit=observed or first or refit)
         self.note.value = ""
         if getattr(self, "plot", None) is not None:
             self.plot.layout.display = None
@@ -375,15 +388,6 @@ class MidirPanel:
             self.truth.data = dict(wave=d["wave_um"], flux=per_flux(d["wave_um"], d["truth_mjy"], per))
         else:
             self.truth.data = dict(wave=[], flux=[])
-
-    def _hold_y(self, refit: bool) -> None:
-        """Fit the y axis to everything drawn (``refit``), or widen it to the predicted 95% band."""
-        cols = [self.band.data["q025"], self.band.data["q975"]]
-        if refit:
-            cols += [self.optical.data["flux"], self.ugriz.data["flux"], self.det.data["lo"], self.det.data["hi"],
-                     self.ul.data["flux"], self.truth.data["flux"]]  # fmt: skip
-        hold_range(self.figure.y_range, np.concatenate([np.ravel(np.asarray(c, float)) for c in cols]),
-                   log=True, refit=refit)  # fmt: skip
 
     def _draw_prediction(self, d: dict) -> None:
         per, w, q = self.per_key, d["wave_um"], d["q_mjy"]

@@ -15,7 +15,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d, Whisker
 from bokeh.plotting import figure
 
 from ..constants import WISE_BANDS, WISE_WAVE_UM
-from .bokeh_view import add_posterior, batched, bokeh_widget, hold_range, legend_below, legend_show
+from .bokeh_view import add_posterior, batched, bokeh_widget, hold_posterior_y, legend_below, legend_show
 from .compute import SED_QUANTILES, property_rows, sed_data
 from .export import ExportBar
 from .state import ExplorerState
@@ -28,6 +28,16 @@ class SedPanel:
     """Observed WISE flux densities (mJy, log wavelength) with errors and upper limits, against the
     predicted posterior (median, 68/95% bands, posterior draws); per-band chi table; true noiseless
     fluxes for simulated galaxies; the property heads with their uncertainties."""
+
+    #: (source, column) of the layers besides the posterior that the y axis is fitted to
+    Y_LAYERS = (
+        ("det", "lo"),
+        ("det", "hi"),
+        ("ul", "flux"),
+        ("truth", "flux"),
+        ("sed_band", "q025"),
+        ("sed_band", "q975"),
+    )
 
     def __init__(self, state: ExplorerState, n_draws: int = 30):
         self.state = state
@@ -137,6 +147,9 @@ class SedPanel:
             self.state.row, self.state.prediction, n_draws=self.n_draws, sedfit=self.state.view.sedfit
         )
 
+    def _y_layers(self) -> list:
+        return [(getattr(self, name), col) for name, col in self.Y_LAYERS]
+
     def _on_view(self, change) -> None:
         changed = change["new"].changed(change["old"])
         if "galaxy" in changed:
@@ -193,17 +206,8 @@ class SedPanel:
             self._draw_sedfit(d)
             self._sedfit_shown = self.state.view.sedfit
             observed = True
-        self._hold_y(refit=observed)
+        hold_posterior_y(self.figure, self.band, self._y_layers(), refit=observed)
         return d
-
-    def _hold_y(self, refit: bool) -> None:
-        """Fit the y axis to everything drawn (``refit``), or widen it to the predicted 95% band."""
-        cols = [self.band.data["q025"], self.band.data["q975"]]
-        if refit:
-            cols += [self.det.data["lo"], self.det.data["hi"], self.ul.data["flux"], self.truth.data["flux"],
-                     self.sed_band.data["q025"], self.sed_band.data["q975"]]  # fmt: skip
-        hold_range(self.figure.y_range, np.concatenate([np.ravel(np.asarray(c, float)) for c in cols]),
-                   log=True, refit=refit)  # fmt: skip
 
     def _draw_sedfit(self, d: dict) -> None:
         """The SED fit's band and draws (empty, and out of the legend, without a fit)."""
