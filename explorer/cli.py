@@ -444,6 +444,30 @@ def _add_model_verbs(sub) -> None:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
 
+    s = sub.add_parser("evaluation-diff", help="before -> after table of two evaluation.json files")
+    s.add_argument("old", type=Path)
+    s.add_argument("new", type=Path)
+    s.add_argument("--old-name", default="before")
+    s.add_argument("--new-name", default="after")
+    s.add_argument("--readme", type=Path, default=None, help="also write it into this Markdown file between "
+                   "<!-- evaluation-diff:start --> and :end -->")  # fmt: skip
+    s.set_defaults(func=cmd_evaluation_diff)
+
+
+def cmd_evaluation_diff(args) -> int:
+    import json
+
+    from .ml.model_card import change_lines
+
+    docs = [json.loads(Path(p).read_text()) for p in (args.old, args.new)]
+    text = "\n".join([f"From `{command_line()}`:", "", *change_lines(*docs, args.old_name, args.new_name)])
+    if args.readme is not None:
+        from .markdown import replace_block
+
+        replace_block(args.readme, "evaluation-diff", text)
+    print(text)
+    return 0
+
 
 def _add_attribute_verb(sub) -> None:
     s = sub.add_parser("attribute", help="integrated-gradient attributions of IR predictions to the spectrum")

@@ -297,3 +297,39 @@ def test_the_readme_block_is_written_from_the_evaluation_and_replaced_on_a_rerun
     replace_block(readme, "evaluation", text)  # idempotent
     new = readme.read_text()
     assert "old numbers" not in new and new.count(text) == 1 and new.endswith("after\n") and "before" in new
+
+
+def test_evaluation_diff_puts_two_evaluations_side_by_side(tmp_path, capsys):
+    import json
+
+    from explorer.cli import main
+
+    def ev(x):
+        return {"bands": {b: {"chi2_n": x, "chi2_n_paper": x / 10, "coverage68": 0.68} for b in ("W1", "W2", "W3", "W4")},
+                "acceptance": {"a": True, "b": x < 5}}  # fmt: skip
+
+    old, new, readme = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "R.md"
+    old.write_text(json.dumps(ev(3.66)))
+    new.write_text(json.dumps(ev(24.0)))
+    assert (
+        main(
+            [
+                "evaluation-diff",
+                str(old),
+                str(new),
+                "--old-name",
+                "v1",
+                "--new-name",
+                "v2",
+                "--readme",
+                str(readme),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "| | v1 | v2 |" in out and "| W3 χ²_N | 3.66 | 24.0 |" in out and "| W3 χ²_N ceiling | – | – |" in out
+    )
+    assert "| acceptance checks passed | 2 of 2 | 1 of 2 |" in out
+    assert "<!-- evaluation-diff:start -->" in readme.read_text() and "evaluation-diff" in readme.read_text()

@@ -547,3 +547,32 @@ def readme_lines(result: dict, command: str) -> list[str]:
     if parts:
         L += ["", "; ".join(parts) + "."]
     return L
+
+
+def change_lines(old: dict, new: dict, old_name: str, new_name: str) -> list[str]:
+    """A short before → after table of two evaluations (``evaluation-diff``): χ²_N in both
+    conventions and coverage per band, the ceiling, the properties, the acceptance count."""
+    rows = []
+    for b in WISE_BANDS:
+        for key, label in (("chi2_n", "χ²_N"), ("chi2_n_paper", "χ²_N,paper"), ("coverage68", "coverage68")):
+            rows.append((f"{b} {label}", _g(old, "bands", b, key), _g(new, "bands", b, key)))
+        rows.append(
+            (
+                f"{b} χ²_N ceiling",
+                _g(old, "ceiling", "ceiling_chi2_n", b),
+                _g(new, "ceiling", "ceiling_chi2_n", b),
+            )
+        )
+    for prop, key, label in (("qpah", "frac_scatter", "q_PAH fractional scatter"), ("lbol_agn", "scatter_dex", "L_bol,AGN scatter [dex]"),
+                             ("log_sfr", "scatter_dex", "SFR scatter [dex]")):  # fmt: skip
+        rows.append((label, _g(old, "properties", prop, key), _g(new, "properties", prop, key)))
+    rows.append(("autoencoder median reduced χ²", _g(old, "autoencoder", "test_median_reduced_chi2"),
+                 _g(new, "autoencoder", "test_median_reduced_chi2")))  # fmt: skip
+    L = [f"| | {old_name} | {new_name} |", "|---|---|---|"]
+    L += [f"| {name} | {fmt_metric(a)} | {fmt_metric(b)} |" for name, a, b in rows]
+    acc = [
+        (sum(map(bool, (d.get("acceptance") or {}).values())), len(d.get("acceptance") or {}))
+        for d in (old, new)
+    ]
+    L.append(f"| acceptance checks passed | {acc[0][0]} of {acc[0][1]} | {acc[1][0]} of {acc[1][1]} |")
+    return L
