@@ -48,6 +48,9 @@ MODE_LABELS = {"optical": "optical", "optical + WISE": "optical+wise", "ugriz + 
 PER_CHOICES = {"f_ν": "fnu", "ν f_ν": "nufnu"}
 #: rest wavelengths (micron) of the readout under the plot: the two PAH bands of the metrics, 24 micron
 READOUT_UM = (7.7, 11.3, 24.0)
+#: the fiber spectrum is drawn with at most this many points (binned_for_display): a slider move
+#: repaints the whole canvas in the browser, and 3,921 pixels cover ~120 screen pixels here
+OPTICAL_DISPLAY_POINTS = 500
 TRAIN_COMMAND = "python -m explorer train-midir CATALOG --name {name}"
 
 
@@ -360,8 +363,7 @@ class MidirPanel:
         self.pah.data = dict(x=[lam * (1 + z) for lam in PAH_UM], text=[f"PAH {lam:g}" for lam in PAH_UM])
         self.silicate.data = dict(x=[lam * (1 + z) for lam in SILICATE_UM], text=[f"silicate {lam:g}" for lam in SILICATE_UM])  # fmt: skip
         if "optical_mjy" in d:
-            w, f = d["optical_wave_um"], d["optical_mjy"]
-            f = np.where(np.isfinite(f) & (f > 0), f, np.nan)  # masked pixels: gaps in the line
+            w, f = binned_for_display(d["optical_wave_um"], d["optical_mjy"], OPTICAL_DISPLAY_POINTS)
             self.optical.data = dict(wave=w, flux=per_flux(w, f, per))
         else:
             self.optical.data = dict(wave=[], flux=[])
@@ -437,6 +439,22 @@ class MidirPanel:
         fig = plot_panchromatic(self.last, per=self.per_key, show_truth=self.show_truth.value,
                                 title=f"{gid}  z = {self.last['z']:.4f}  —  optical to mid-IR")  # fmt: skip
         return fig, stem
+
+
+def binned_for_display(wave, flux, n_max: int):
+    """The fiber spectrum for the panel: means of consecutive pixels so that at most ``n_max`` points
+    remain (the 0.38-0.92 µm of 3,921 pixels span ~120 screen pixels on the panel's log axis), masked
+    or non-positive pixels left out of the means and all-masked bins kept as gaps (NaN)."""
+    wave, flux = np.asarray(wave, float), np.asarray(flux, float)
+    good = np.isfinite(flux) & (flux > 0)
+    k = max(1, -(-len(wave) // n_max))
+    n = len(wave) // k * k
+    w = wave[:n].reshape(-1, k).mean(1)
+    num = np.where(good, flux, 0.0)[:n].reshape(-1, k).sum(1)
+    cnt = good[:n].reshape(-1, k).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(cnt > 0, num / cnt, np.nan)
+    return w, f
 
 
 def readout_html(d: dict, per: str = "fnu", moved: bool = False) -> str:
