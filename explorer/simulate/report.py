@@ -235,8 +235,9 @@ def landmarks(table) -> dict:
         ``w12_median_nonagn`` (observed W1-W2 Vega of non-AGN, W1 and W2 detected; expected 0-0.4),
         ``frac_torus_dominated_stern`` (fraction of galaxies with >= 50 % torus light in W2 whose
         observed W1-W2 >= 0.8; expected >= 0.8) and its ``_truth`` twin (noiseless colours),
-        ``w23_median_quenched`` / ``w23_median_sf`` (observed W2-W3 Vega, upper limits included
-        as their limits; expected < 1.5 and > 2.5) and ``_truth`` twins,
+        ``w23_median_quenched`` / ``w23_median_sf`` (observed W2-W3 Vega of galaxies detected in W2
+        and W3, as in the colour-colour diagrams of Wright et al. 2010 and Jarrett et al. 2011;
+        expected < 1.5 and > 2.5) and ``_truth`` twins (every galaxy of the class),
         ``frac_sf_below_kauffmann`` and ``frac_agn_above_kewley`` (truth line fluxes),
         ``frac_w3_ul_quenched`` / ``frac_w4_ul_quenched`` and the class fractions.
     """
@@ -248,6 +249,7 @@ def landmarks(table) -> dict:
     tw12 = np.asarray(t["truth_w1_mag_vega"] - t["truth_w2_mag_vega"], float)
     tw23 = np.asarray(t["truth_w2_mag_vega"] - t["truth_w3_mag_vega"], float)
     det12 = ~(np.asarray(t["w1_is_ul"], bool) | np.asarray(t["w2_is_ul"], bool))
+    det23 = ~(np.asarray(t["w2_is_ul"], bool) | np.asarray(t["w3_is_ul"], bool))
     torus = np.asarray(t["truth_w2_torus_frac"], float) >= 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
         n2 = np.log10(t["truth_line_nii6583"] / t["truth_line_ha"])
@@ -271,8 +273,8 @@ def landmarks(table) -> dict:
         "n_torus_dominated_w2": int(torus.sum()),
         "frac_torus_dominated_stern": frac(w12[torus & det12] >= 0.8),
         "frac_torus_dominated_stern_truth": frac(tw12[torus] >= 0.8),
-        "w23_median_quenched": med(w23[q]),
-        "w23_median_sf": med(w23[sf]),
+        "w23_median_quenched": med(w23[q & det23]),
+        "w23_median_sf": med(w23[sf & det23]),
         "w23_median_quenched_truth": med(tw23[q]),
         "w23_median_sf_truth": med(tw23[sf]),
         "frac_sf_below_kauffmann": frac(below_k[sf]),
