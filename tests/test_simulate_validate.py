@@ -142,9 +142,6 @@ def test_command_writes_and_prints_json(tmp_path, capsys):
     assert "| W3 detected" in readme.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="v1 demo; passes after the lead regenerates the demo with simulator v2"
-)
 def test_asserted_rows_hold_on_the_demo_catalog():
     rows = v.validate_catalog(DEMO_CATALOG)
     failed = [
