@@ -65,8 +65,10 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
 
     # the SED tables follow the summary (they are sent after the plot's patch): wait for this
     # galaxy's observed W3 there, or chi_before below could be the previous galaxy's table
+    # (a detection shows 3 decimals there, an upper limit "> m (UL)" with 2)
     page.wait_for_function(
-        "w3 => document.querySelector('.irox-chi').innerText.includes(w3)",
+        "w3 => { const t = document.querySelector('.irox-chi').innerText, m = parseFloat(w3);"
+        " return t.includes(m.toFixed(3)) || t.includes('> ' + m.toFixed(2)); }",
         arg=w3_first.strip(),
         timeout=15_000,
     )
@@ -114,7 +116,9 @@ def test_dashboard_end_to_end(voila_server, page_with_console, app_env):
         return float(re.search(r"z = ([0-9.]+)", text_of(page, ".irox-summary")).group(1))
 
     def table_z() -> list[float]:  # rendered rows in screen order (SlickGrid places them by style.top)
-        rows = page.locator(".slick-row").evaluate_all(
+        # SlickGrid keeps the row of the active cell in the page where it was (the galaxy clicked
+        # earlier) until it is scrolled back: that stale row is left out
+        rows = page.locator(".slick-row:not(.active)").evaluate_all(
             "rows => rows.map(r => [parseFloat(r.style.top), r.querySelectorAll('.slick-cell')[1].innerText])"
         )
         return [float(z) for _, z in sorted(rows)]
