@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and any lower one):
 
-0. ``explorer`` itself, ``constants``, ``errors``, ``paths``, ``jsonutil``
+0. ``explorer`` itself, ``constants``, ``errors``, ``paths``, ``jsonutil``, ``markdown``
 1. ``catalog``
 2. ``io`` and ``simulate`` (peers: neither imports the other)
 3. ``ml`` and ``sedfit`` (the SED-fitting comparator; it may use ``ml``'s metrics, ``ml`` never
@@ -34,6 +34,7 @@ LAYERS = {
     "errors": 0,
     "paths": 0,
     "jsonutil": 0,
+    "markdown": 0,
     "catalog": 1,
     "io": 2,
     "simulate": 2,

@@ -218,7 +218,6 @@ def test_panchromatic_figure_draws_every_layer(per, tmp_path):
 def test_midir_verb_writes_a_table_and_refuses_a_model_without_midir(tmp_path, capsys):
     """``python -m explorer midir`` on the demo catalog with the shipped encoder and predictor plus an
     untrained mid-IR file of the default size (the verb's plumbing, not the science)."""
-    import shutil
 
     from astropy.table import Table
 
@@ -227,8 +226,7 @@ def test_midir_verb_writes_a_table_and_refuses_a_model_without_midir(tmp_path, c
     from explorer.ml.midir_eval import save_midir
     from explorer.paths import DEMO_CATALOG, MODELS_DIR
 
-    d = tmp_path / "m"
-    shutil.copytree(MODELS_DIR / "default", d)
+    d = _without_midir(MODELS_DIR / "default", tmp_path / "m")
     assert (
         main(
             [
@@ -317,17 +315,17 @@ def test_panel_without_models_says_what_it_needs(tmp_path, write_tiny_catalog, m
 
 
 def test_train_midir_refuses_a_catalog_without_ir_spectra(tmp_path, capsys):
-    import shutil
 
     from explorer.catalog import Catalog
     from explorer.cli import main
-    from explorer.paths import DEMO_CATALOG, MODELS_DIR
+    from explorer.paths import MODELS_DIR
+    from explorer.testing.toy import make_toy_catalog
 
-    with Catalog(DEMO_CATALOG) as cat:
-        assert not cat.has_ir_rest, "the demo catalog now has /ir_rest: pick a catalog without it here"
-    d = tmp_path / "m"
-    shutil.copytree(MODELS_DIR / "default", d)
-    assert main(["train-midir", str(DEMO_CATALOG), "--name", str(d), "--quiet"]) == 2
+    plain = make_toy_catalog(tmp_path / "toy.h5", n=20, seed=1)  # no /ir_rest
+    with Catalog(plain) as cat:
+        assert not cat.has_ir_rest
+    d = _without_midir(MODELS_DIR / "default", tmp_path / "m")
+    assert main(["train-midir", str(plain), "--name", str(d), "--quiet"]) == 2
     assert "no rest-frame IR spectra (/ir_rest)" in capsys.readouterr().err
     assert not (d / "midir.pt").exists()
 
@@ -421,3 +419,17 @@ def test_reevaluate_updates_the_shipped_design_and_the_card(tmp_path):
     with pytest.raises(Exception, match="not the catalog"):
         reevaluate_midir(other, models, progress=False)
     shutil.rmtree(tmp_path / "models")
+
+
+def _without_midir(src, dst):
+    """A copy of the model directory ``src`` without its mid-IR model (files and manifest entries)."""
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    man = json.loads((dst / "manifest.json").read_text())
+    for f in ("midir.pt", "midir_evaluation.json"):
+        (dst / f).unlink(missing_ok=True)
+        man["files"].pop(f, None)
+    (dst / "manifest.json").write_text(json.dumps(man, indent=1))
+    return dst
