@@ -92,24 +92,29 @@ def figure_png(fig, dpi: int = 90) -> bytes:
 
 
 class ExportBar:
-    """PNG / SVG / PDF buttons that export the figure a callback returns, with a download link.
+    """Format buttons that export what a callback returns, with a download link.
 
     Parameters
     ----------
-    make : callable () -> (Figure, stem) or None
-        The figure to export (None: nothing to export, the bar says so).
+    make : callable () -> (object, stem) or None
+        What to export (None: nothing to export, the bar says so).
     label : str
-        What is exported ("SED", "attribution").
+        What is exported ("SED", "attribution", "spectrum").
+    formats : dict format -> MIME type
+        The buttons (default: the figure formats PNG / SVG / PDF).
+    write : callable (object, stem, fmt) -> (path, link)
+        The writer (default :func:`export_figure`; :func:`export_table` for tables).
     """
 
-    def __init__(self, make, label: str):
+    def __init__(self, make, label: str, formats: dict | None = None, write=None):
         import ipywidgets as widgets
 
-        self.make = make
+        self.make, self.write = make, write or export_figure
+        kind = "figure" if write is None else "table"
         self.buttons = {
-            fmt: widgets.Button(description=fmt.upper(), tooltip=f"export the {label} figure as {fmt.upper()}",
+            fmt: widgets.Button(description=fmt.upper(), tooltip=f"export the {label} {kind} as {fmt.upper()}",
                                 layout=widgets.Layout(width="64px"))
-            for fmt in MIME
+            for fmt in (formats or MIME)
         }  # fmt: skip
         for fmt, b in self.buttons.items():
             b.on_click(lambda _b, fmt=fmt: self.export(fmt))
@@ -120,13 +125,12 @@ class ExportBar:
         )
 
     def export(self, fmt: str) -> Path | None:
-        made = self.make()
-        if made is None:
-            self.link.value = "<i>nothing to export yet</i>"
-            return None
-        fig, stem = made
         try:
-            path, link = export_figure(fig, stem, fmt)
+            made = self.make()
+            if made is None:
+                self.link.value = "<i>nothing to export yet</i>"
+                return None
+            path, link = self.write(*made, fmt)
         except (OSError, ValueError) as exc:
             self.link.value = f"<span style='color:#D55E00'>export failed: {html.escape(str(exc))}</span>"
             return None

@@ -205,14 +205,9 @@ class MidirPanel:
         self.note = widgets.HTML()
         self.readout = widgets.HTML()
         self.export = ExportBar(self.export_figure, "mid-IR")
-        self.table_buttons = {
-            fmt: widgets.Button(description=fmt.upper(), tooltip=f"the spectrum posterior as a {fmt.upper()} table "
-                                "(median and 68/95% quantiles in mJy per wavelength)", layout=widgets.Layout(width="64px"))
-            for fmt in TABLE_MIME
-        }  # fmt: skip
-        for fmt, b in self.table_buttons.items():
-            b.on_click(lambda _b, fmt=fmt: self.export_table(fmt))
-        self.table_link = widgets.HTML()
+        self.table_export = ExportBar(
+            self._table_to_export, "spectrum", formats=TABLE_MIME, write=export_table
+        )
         self.last: dict | None = None  # the figure data on show (None: nothing drawn)
         self._inputs: dict | None = None  # galaxy_inputs of the galaxy on show
         self.bokeh_view = None
@@ -232,10 +227,7 @@ class MidirPanel:
                             [
                                 self.readout,
                                 self.export.widget,
-                                widgets.HBox(
-                                    [widgets.HTML("export spectrum:"), *self.table_buttons.values()]
-                                ),
-                                self.table_link,
+                                self.table_export.widget,
                             ],  # fmt: skip
                             layout=widgets.Layout(margin="0 0 0 8px", width="370px"),
                         ),
@@ -255,7 +247,9 @@ class MidirPanel:
             y_axis_type="log",
             x_axis_label="observed wavelength [µm]",
             x_range=(0.3, 60.0),  # u (0.35 µm) ... 35 µm rest at z = 0.5
-            y_range=Range1d(1e-3, 1e3),  # held by _hold_y: fitted per galaxy, still under the sliders
+            y_range=Range1d(
+                1e-3, 1e3
+            ),  # held by hold_posterior_y: fitted per galaxy, still under the sliders
             y_axis_label=PER_LABELS["fnu"],
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
@@ -400,29 +394,28 @@ class MidirPanel:
         self.draws.data = dict(xs=[w] * len(d["draws_mjy"]), ys=[per_flux(w, y, per) for y in d["draws_mjy"]])
 
     # -- export -------------------------------------------------------------------------------------
+    @property
+    def table_link(self):
+        return self.table_export.link
+
     def export_table(self, fmt: str):
-        """Write the spectrum on show (this mode, these latents) as an ECSV or FITS table with units
-        (:func:`explorer.ml.midir_export.midir_table`, as ``python -m explorer midir`` writes it)."""
+        """Write the spectrum on show as an ECSV or FITS table (the "export spectrum" buttons)."""
+        return self.table_export.export(fmt)
+
+    def _table_to_export(self):
+        """(table, stem) of the spectrum on show (this mode, these latents), with units, as
+        ``python -m explorer midir`` writes it (:func:`explorer.ml.midir_export.midir_table`)."""
         from ..ml.midir_export import midir_table
 
         view = self.state.view
         if self.last is None or self._inputs is None:
-            self.table_link.value = "<i>nothing to export yet</i>"
             return None
-        try:
-            with one_thread():
-                post, truth = galaxy_midir_posterior(view, view.models.midir, self.mode_key, self._inputs)
-                tab = midir_table(post, [view.galaxy.id], self.mode_key, n_draws=self.n_draws,
-                                  truth_log_fnu=None if truth is None else truth[None])  # fmt: skip
-            tab.meta.update(latents=[float(v) for v in view.latents], latents_moved=bool(view.latents_moved))
-            path, link = export_table(tab, self._stem(), fmt)
-        except (OSError, ValueError) as exc:
-            self.table_link.value = (
-                f"<span style='color:#D55E00'>export failed: {html.escape(str(exc))}</span>"
-            )
-            return None
-        self.table_link.value = link
-        return path
+        with one_thread():
+            post, truth = galaxy_midir_posterior(view, view.models.midir, self.mode_key, self._inputs)
+            tab = midir_table(post, [view.galaxy.id], self.mode_key, n_draws=self.n_draws,
+                              truth_log_fnu=None if truth is None else truth[None])  # fmt: skip
+        tab.meta.update(latents=[float(v) for v in view.latents], latents_moved=bool(view.latents_moved))
+        return tab, self._stem()
 
     def _stem(self) -> str:
         gid = self.state.view.galaxy.id

@@ -95,7 +95,9 @@ class SedPanel:
             x_axis_label="wavelength [µm]",
             x_range=(2.5, 30.0),  # W1 3.4 ... W4 22 µm: fixed so an upper limit in W4 is never cut off
             y_axis_label="flux density [mJy]",
-            y_range=Range1d(0.1, 100.0),  # held by _hold_y: fitted per galaxy, still under the sliders
+            y_range=Range1d(
+                0.1, 100.0
+            ),  # held by hold_posterior_y: fitted per galaxy, still under the sliders
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
         add_posterior(fig, self.band, self.draws, draws_alpha=0.25)
