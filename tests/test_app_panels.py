@@ -472,3 +472,32 @@ def test_hold_range_fits_then_only_widens():
     lin = Range1d(0.0, 1.0)
     hold_range(lin, [-1.0, 3.0], refit=True)
     assert (lin.start, lin.end) == pytest.approx((-1.24, 3.24))
+
+
+def test_inline_patch_message_carries_every_array_and_applies_to_a_copy():
+    """explorer.app.bokeh_view.inline_patch_message: one PATCH-DOC with the arrays inline (no
+    buffers: three comm messages whatever the number of arrays), which applied to a copy of the
+    document reproduces the sources' new columns exactly."""
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource
+
+    from explorer.app.bokeh_view import inline_patch_message
+
+    doc = Document()
+    src = ColumnDataSource(dict(x=np.arange(5.0), y=np.zeros(5)), name="src")
+    multi = ColumnDataSource(dict(xs=[np.arange(3.0)], ys=[np.ones(3)]), name="multi")
+    doc.add_root(src)
+    doc.add_root(multi)
+    copy = Document.from_json(doc.to_json())
+    events = []
+    doc.on_change(lambda e: events.append(e))
+    src.data = dict(x=np.linspace(0, 1, 4000), y=np.random.default_rng(0).normal(size=4000))
+    multi.data = dict(xs=[np.arange(4.0)] * 30, ys=list(np.random.default_rng(1).normal(size=(30, 4))))
+    msg = inline_patch_message(events)
+    assert msg.header.get("num_buffers", 0) == 0 and msg.buffers == []
+    msg.apply_to_document(copy)
+    got, want = copy.get_model_by_name("src").data, src.data
+    np.testing.assert_array_equal(np.asarray(got["y"]), want["y"])
+    got = copy.get_model_by_name("multi").data
+    assert len(got["ys"]) == 30
+    np.testing.assert_array_equal(np.asarray(got["ys"][7]), multi.data["ys"][7])

@@ -9,11 +9,10 @@ update them by replacing ``ColumnDataSource.data`` (or single columns of it) ins
 from __future__ import annotations
 
 import contextlib
-import json
+from pathlib import Path
 
 
 def _batched_bokeh_model_class():
-    from bokeh.protocol import Protocol
     from jupyter_bokeh.widgets import BokehModel
 
     class BatchedBokehModel(BokehModel):
@@ -50,19 +49,41 @@ def _batched_bokeh_model_class():
                 self._send_patch([event])
 
         def _send_patch(self, events) -> None:
-            # the same message layout as jupyter_bokeh's own _document_patched, with a list of events
-            msg = Protocol().create("PATCH-DOC", events)
-            self.send({"msg": "patch", "payload": msg.header_json})
-            self.send({"msg": "patch", "payload": msg.metadata_json})
-            self.send({"msg": "patch", "payload": msg.content_json})
-            for buffer in msg.buffers:
-                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
-                self.send({"msg": "patch"}, [buffer.to_bytes()])
+            msg = inline_patch_message(events)
+            for part in (msg.header_json, msg.metadata_json, msg.content_json):
+                self.send({"msg": "patch", "payload": part})
 
     return BatchedBokehModel
 
 
 _BATCHED = None
+
+
+def inline_patch_message(events):
+    """A ``PATCH-DOC`` message of ``events`` with every array inline (base64 in the content), no
+    separate buffers: three comm messages (header, metadata, content) whatever the number of
+    arrays, where Bokeh's own ``Protocol().create`` makes two more messages per array (a slider
+    move of the dashboard sent 183 of them, each parsed and dispatched by the page on its own)."""
+    from bokeh.core.serialization import Serializer
+    from bokeh.protocol.messages.patch_doc import PatchJson, patch_doc
+
+    doc = events[0].document
+    serializer = Serializer(references=doc.models.synced_references, deferred=False)
+    content = PatchJson(events=serializer.encode(events))
+    doc.models.flush_synced(lambda model: not serializer.has_ref(model))
+    return patch_doc(patch_doc.create_header(), {}, content)
+
+
+#: BokehJS fixes run in the page once BokehJS has loaded (what and why: the file's header)
+BOKEH_FIXES_JS = Path(__file__).with_name("bokeh_fixes.js")
+
+
+def install_bokeh_fixes() -> None:
+    """Run :data:`BOKEH_FIXES_JS` in the page (after ``output_notebook`` has loaded BokehJS): the
+    kernel's own Bokeh changes are not sent back to it, and a redraw does not rebuild the legends."""
+    from IPython.display import Javascript, display
+
+    display(Javascript(BOKEH_FIXES_JS.read_text()))
 
 
 def bokeh_widget(fig):

@@ -29,7 +29,10 @@ def load_bokeh_inline() -> None:
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
 
+    from .bokeh_view import install_bokeh_fixes
+
     output_notebook(INLINE, hide_banner=True)
+    install_bokeh_fixes()  # no echo of the kernel's changes, no legend rebuilt on a redraw
 
 
 def default_catalog_path() -> Path:
