@@ -203,8 +203,12 @@ def test_slider_move_sends_nothing_back_and_keeps_the_legends(voila_server, page
     sent them), the legends' entries are the same DOM nodes afterwards (not rebuilt on a redraw),
     and clicking a legend entry still hides its layer and reaches the kernel."""
     page = page_with_console
-    sent: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(p if isinstance(p, str) else p.decode("latin-1"))))
+    sent: list[str] = []  # frames the page sends to the kernel (Jupyter's binary protocol)
+
+    def record(payload) -> None:
+        sent.append(payload if isinstance(payload, str) else payload.decode("latin-1"))
+
+    page.on("websocket", lambda ws: ws.on("framesent", record))
     open_app(page, voila_server.url)
     page.wait_for_selector(".irox-chi .irox-pred", timeout=60_000)
     items = page.locator(".bk-item")  # Playwright's CSS pierces Bokeh's shadow roots
@@ -223,7 +227,10 @@ def test_slider_move_sends_nothing_back_and_keeps_the_legends(voila_server, page
     assert "bk-inactive" not in (draws.get_attribute("class") or "")
     sent.clear()
     draws.click()
-    page.wait_for_function("e => e.classList.contains('bk-inactive')", arg=draws.element_handle(), timeout=5_000)
+    page.wait_for_function(
+        "e => e.classList.contains('bk-inactive')", arg=draws.element_handle(), timeout=5_000
+    )
     page.wait_for_timeout(500)
-    assert any('"visible"' in m for m in sent), [m[:300] for m in sent]  # the click is a browser change: it goes to the kernel
+    # the click is a change made in the browser: it still goes to the kernel
+    assert any('"visible"' in m for m in sent), [m[:300] for m in sent]
     assert serious(page) == [], (page.console_errors, page.failed_requests)
