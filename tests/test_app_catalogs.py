@@ -140,6 +140,36 @@ def test_switching_catalog_rebuilds_the_view_with_the_same_models(env, model_dir
     assert [i.visible for i in legend if panels["sed"].truth_renderer in i.renderers] == [True]
 
 
+def test_spectrum_y_axis_is_held_under_the_sliders_and_refitted_per_galaxy(env, model_dir, sim_catalog):
+    """The spectrum's y axis (a Range1d, explorer.app.bokeh_view.hold_range) covers the observed
+    spectrum, its band and the model curves; a slider move only widens it (no re-layout in the
+    browser), a new galaxy fits it anew."""
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(sim_catalog, model_dir=model_dir)
+    spec = panels["spectrum"]
+    rng = spec.figure.y_range
+
+    def covered(*cols) -> bool:
+        v = np.concatenate([np.asarray(c, float) for c in cols])
+        v = v[np.isfinite(v)]
+        return rng.start <= v.min() and v.max() <= rng.end
+
+    assert covered(
+        spec.src.data["hi"], spec.src.data["lo"], spec.src.data["recon"], spec.model_src.data["decoded"]
+    )
+    spans = []
+    for value in (5.0, -5.0, 5.0):
+        state.set_latent(0, value)
+        assert covered(spec.model_src.data["decoded"])
+        spans.append((rng.start, rng.end))
+    assert spans[2] == spans[1]  # back to a latent already seen: the axis stays where it is
+    assert spans[1][0] <= spans[0][0] and spans[1][1] >= spans[0][1]  # only widened
+    state.select(1)
+    assert covered(spec.src.data["hi"], spec.src.data["lo"])
+    assert (rng.start, rng.end) != spans[-1] and rng.reset_end == rng.end  # fitted to the new galaxy
+
+
 def test_unreadable_catalog_keeps_the_one_on_show(env, model_dir, sim_catalog):
     from explorer.app.build import build_app
 

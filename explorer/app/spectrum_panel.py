@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, LabelSet
+from bokeh.models import ColumnDataSource, HoverTool, LabelSet, Range1d
 from bokeh.plotting import figure
 
 from ..constants import LINES, WAVE_OBS_VAC_AA
-from .bokeh_view import batched, bokeh_widget
+from .bokeh_view import batched, bokeh_widget, hold_range
 from .compute import empty_spectrum_arrays, galaxy_spectrum_arrays
 from .state import ExplorerState
 from .style import LINE_GROUP_COLOURS, OKABE_ITO
@@ -40,6 +40,9 @@ class SpectrumPanel:
             active_scroll="xwheel_zoom",
             x_axis_label="observed wavelength (vacuum) [Å]",
             y_axis_label="flux density [1e-17 erg s⁻¹ cm⁻² Å⁻¹]",
+            # held (hold_range): fitted to the galaxy's curves, only widened by the slider curve, so
+            # that a slider move does not make the browser re-measure and re-lay-out the plot
+            y_range=Range1d(0.0, 1.0),
         )
         fig.vbar(
             x="wave", top="top", bottom="bottom", source=self.masked, color="#BBBBBB", alpha=0.5,
@@ -150,6 +153,12 @@ class SpectrumPanel:
         self.model_src.data = dict(
             wave=d["wave"], decoded=self._model_flux(p.decoded_flux if p is not None else None)
         )
+        hold_range(
+            self.figure.y_range,
+            [d["flux"], d["lo"], d["hi"], recon, self.model_src.data["decoded"], [bottom, top]],
+            pad=0.05,
+            refit=True,
+        )
         self.masked.data = dict(
             wave=d["wave"][~d["good"]],
             top=np.full((~d["good"]).sum(), top),
@@ -175,6 +184,7 @@ class SpectrumPanel:
             if prediction:
                 p = self.state.prediction
                 self.model_src.data["decoded"] = self._model_flux(p.decoded_flux if p is not None else None)
+            hold_range(self.figure.y_range, [self.src.data["recon"], self.model_src.data["decoded"]])
         self._note()
 
     def _note(self):
