@@ -90,10 +90,12 @@ class ScatterPanel:
             "x", "y", source=self.src, size=5, fill_color="colour", line_color=None, alpha=0.8,
             nonselection_alpha=0.8, selection_alpha=1.0, selection_line_color="black",
         )  # fmt: skip
+        # the two markers on the overlay canvas: a slider move then repaints only them, not the
+        # catalog's points under them (BokehJS repaints a level only when one of its renderers changed)
         fig.scatter("x", "y", source=self.galaxy_pt, size=16, marker="circle", fill_color=None,
-                    line_color="black", line_width=2.5, legend_label="selected galaxy")  # fmt: skip
+                    line_color="black", line_width=2.5, legend_label="selected galaxy", level="overlay")  # fmt: skip
         fig.scatter("x", "y", source=self.current_pt, size=18, marker="star", fill_color=OKABE_ITO[6],
-                    line_color="black", line_width=1, legend_label="sliders")  # fmt: skip
+                    line_color="black", line_width=1, legend_label="sliders", level="overlay")  # fmt: skip
         fig.add_tools(TapTool(renderers=[pts]), BoxSelectTool(renderers=[pts]))
         fig.add_tools(HoverTool(renderers=[pts], tooltips=[("id", "@id"), ("value", "@value{0.000}")]))
         self.mapper = LinearColorMapper(palette=Viridis256, low=0, high=1)

@@ -59,9 +59,15 @@ class SpectrumPanel:
             legend_label="autoencoder reconstruction",
         )  # fmt: skip
         self.decoded_renderer = fig.line(
-            "wave", "decoded", source=self.model_src, color=OKABE_ITO[5], line_width=1.5, line_dash="dashed",
+            "wave",
+            "decoded",
+            source=self.model_src,
+            color=OKABE_ITO[5],
+            line_width=1.5,
+            line_dash="dashed",
             legend_label="decoded from sliders",
-        )  # fmt: skip
+            level="overlay",
+        )  # fmt: skip  (overlay canvas: a slider move repaints this curve only, not the observed one)
         fig.segment(x0="x", x1="x", y0="y0", y1="y1", color="colour", source=self.lines, line_dash="dashed")
         fig.add_layout(
             LabelSet(
