@@ -58,16 +58,11 @@ class SpectrumPanel:
             "wave", "recon", source=self.src, color=OKABE_ITO[6], line_width=1.3, alpha=0.85,
             legend_label="autoencoder reconstruction",
         )  # fmt: skip
+        # on the overlay canvas: a slider move repaints this curve only, not the observed spectrum
         self.decoded_renderer = fig.line(
-            "wave",
-            "decoded",
-            source=self.model_src,
-            color=OKABE_ITO[5],
-            line_width=1.5,
-            line_dash="dashed",
-            legend_label="decoded from sliders",
-            level="overlay",
-        )  # fmt: skip  (overlay canvas: a slider move repaints this curve only, not the observed one)
+            "wave", "decoded", source=self.model_src, color=OKABE_ITO[5], line_width=1.5, line_dash="dashed",
+            legend_label="decoded from sliders", level="overlay",
+        )  # fmt: skip
         fig.segment(x0="x", x1="x", y0="y0", y1="y1", color="colour", source=self.lines, line_dash="dashed")
         fig.add_layout(
             LabelSet(
