@@ -104,6 +104,18 @@ def batched(view):
             yield
 
 
+def data_on_overlay(fig, keep=()) -> None:
+    """Draw the figure's glyphs (all but ``keep``) on Bokeh's overlay canvas, over the axes, grid
+    and annotations on the primary one. BokehJS repaints a canvas only when one of its renderers
+    changed, so a slider move then repaints the curves and points and not the axes' tick labels,
+    the grid and the feature labels under them."""
+    from bokeh.models import GlyphRenderer
+
+    for r in fig.renderers:
+        if isinstance(r, GlyphRenderer) and r not in keep:
+            r.level = "overlay"
+
+
 def legend_below(fig, ncols: int) -> None:
     """Move the figure's legend below the plot (inside, it would hide data points), horizontal in
     ``ncols`` columns, click to hide a layer, small type: the panels' common legend."""

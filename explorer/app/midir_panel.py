@@ -29,7 +29,15 @@ from ..constants import WISE_BANDS, WISE_WAVE_UM
 from ..ml.data import build_features
 from ..ml.midir import PAH_UM, SILICATE_UM, log_total
 from ..ml.midir_condition import condition_on_wise
-from .bokeh_view import add_posterior, batched, bokeh_widget, hold_posterior_y, legend_below, legend_show
+from .bokeh_view import (
+    add_posterior,
+    batched,
+    bokeh_widget,
+    data_on_overlay,
+    hold_posterior_y,
+    legend_below,
+    legend_show,
+)
 from .export import TABLE_MIME, ExportBar, export_table
 from .midir_figure import PER_LABELS, SDSS_WAVE_UM, panchromatic_data, per_flux
 from .state import ExplorerState
@@ -253,11 +261,13 @@ class MidirPanel:
             y_axis_label=PER_LABELS["fnu"],
             tools="pan,wheel_zoom,box_zoom,reset,save",
         )
-        fig.vspan(
-            x="x", source=self.pah, line_color=OKABE_ITO[1], line_alpha=0.6, legend_label="PAH features"
-        )
-        fig.vspan(x="x", source=self.silicate, line_color=OKABE_ITO[4], line_width=2, line_alpha=0.8,
-                        legend_label="silicate features")  # fmt: skip
+        features = [
+            fig.vspan(
+                x="x", source=self.pah, line_color=OKABE_ITO[1], line_alpha=0.6, legend_label="PAH features"
+            ),
+            fig.vspan(x="x", source=self.silicate, line_color=OKABE_ITO[4], line_width=2, line_alpha=0.8,
+                      legend_label="silicate features"),
+        ]  # fmt: skip
         for src in (self.pah, self.silicate):
             fig.add_layout(LabelSet(x="x", y=4, y_units="screen", text="text", source=src, angle=math.pi / 2,
                                     x_offset=-2, text_font_size="7pt", text_color="#555555"))  # fmt: skip
@@ -277,6 +287,7 @@ class MidirPanel:
         fig.add_tools(HoverTool(renderers=[r_ugriz, r_det, r_ul],
                                 tooltips=[("band", "@band"), ("λ [µm]", "@wave{0.00}"), ("value", "@flux{0.000e}")]))  # fmt: skip
         legend_below(fig, ncols=4)
+        data_on_overlay(fig, keep=features)  # the feature lines stay under the data
         return fig
 
     # -- reacting to the state ----------------------------------------------------------------------

@@ -15,7 +15,15 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d, Whisker
 from bokeh.plotting import figure
 
 from ..constants import WISE_BANDS, WISE_WAVE_UM
-from .bokeh_view import add_posterior, batched, bokeh_widget, hold_posterior_y, legend_below, legend_show
+from .bokeh_view import (
+    add_posterior,
+    batched,
+    bokeh_widget,
+    data_on_overlay,
+    hold_posterior_y,
+    legend_below,
+    legend_show,
+)
 from .compute import SED_QUANTILES, property_rows, sed_data
 from .export import ExportBar
 from .state import ExplorerState
@@ -122,6 +130,7 @@ class SedPanel:
         )
         # the legend below the plot: inside it would hide the W1/W2 points of some galaxies
         legend_below(fig, ncols=3)
+        data_on_overlay(fig)
         return fig
 
     def _add_sedfit_glyphs(self, fig) -> None:
