@@ -170,6 +170,32 @@ def test_spectrum_y_axis_is_held_under_the_sliders_and_refitted_per_galaxy(env, 
     assert (rng.start, rng.end) != spans[-1] and rng.reset_end == rng.end  # fitted to the new galaxy
 
 
+def test_a_slider_move_redraws_only_overlay_glyphs(env, model_dir, sim_catalog):
+    """Every glyph whose data a slider move re-sends draws on Bokeh's overlay canvas, so that the
+    browser repaints that canvas and not the primary one (axes, grid, the catalog's points, the
+    observed spectrum); explorer.app.bokeh_view.data_on_overlay and the panels' level="overlay"."""
+    from bokeh.models import ColumnDataSource, GlyphRenderer
+
+    from explorer.app.build import build_app
+
+    _, state, panels = build_app(sim_catalog, model_dir=model_dir)
+    sent = {}
+    for name, panel in panels.items():
+        view = getattr(panel, "bokeh_view", None)
+        if view is not None and hasattr(view, "_send_patch"):
+            view._send_patch = lambda events, name=name: sent.setdefault(name, []).extend(events)
+    state.set_latent(0, 0.3)
+    assert {"spectrum", "sed", "scatter"} <= set(sent)  # the mid-IR panel: tests/test_app_midir_panel.py
+    for name, events in sent.items():
+        sources = {id(e.model) for e in events if isinstance(e.model, ColumnDataSource)}
+        drawn = [r for r in panels[name].figure.renderers if isinstance(r, GlyphRenderer)]
+        redrawn = [r for r in drawn if id(r.data_source) in sources]
+        assert redrawn, name
+        assert {r.level for r in redrawn} == {"overlay"}, name
+        if name in ("spectrum", "scatter"):  # the observed spectrum and the catalog's points stay put
+            assert any(r.level != "overlay" for r in drawn), name
+
+
 def test_unreadable_catalog_keeps_the_one_on_show(env, model_dir, sim_catalog):
     from explorer.app.build import build_app
 

@@ -82,6 +82,21 @@ def test_sources_fill_with_the_galaxy_and_its_prediction(midir_setup):
     assert truth.size == w.size and np.all(truth > 0)
 
 
+def test_the_data_draw_on_the_overlay_canvas_and_the_feature_lines_under_it(midir_setup):
+    """A slider move re-sends the prediction; its glyphs (and the other data) draw on Bokeh's overlay
+    canvas, which the browser repaints alone; the PAH and silicate lines stay on the primary one."""
+    from bokeh.models import GlyphRenderer
+
+    _, panel = _app(midir_setup["catalog"], midir_setup["models"])
+    glyphs = [r for r in panel.figure.renderers if isinstance(r, GlyphRenderer)]
+    by_source = {
+        name: [r for r in glyphs if r.data_source is getattr(panel, name)] for name in PREDICTION + OBSERVED
+    }
+    assert all(by_source[name] for name in PREDICTION)
+    assert {r.level for name in PREDICTION for r in by_source[name]} == {"overlay"}
+    assert {r.level for name in ("pah", "silicate") for r in by_source[name]} == {"glyph"}
+
+
 def test_a_slider_move_resends_only_the_prediction(midir_setup):
     state, panel = _app(midir_setup["catalog"], midir_setup["models"])
     before = np.array(panel.band.data["q50"])
