@@ -35,26 +35,13 @@ from explorer.testing.browser import (
     VOILA_OPTIONS_COLD,
     VoilaServer,
     chromium_context,
+    install_page_clock,
+    last_page_move,
     move_slider,
     open_app,
     text_of,
     wait_text_change,
 )
-
-#: In-page clock: the Enter key's event time, and when the chi table / mid-IR readout change.
-PAGE_CLOCK_JS = """() => {
-  window.__iroxMoves = [];
-  let cur = null;
-  document.addEventListener('keydown', e => {
-    if (e.key === 'Enter') { cur = {enter: performance.now()}; window.__iroxMoves.push(cur); }
-  }, true);
-  for (const [sel, key] of [['.irox-chi', 'sed'], ['.irox-midir-readout', 'midir']]) {
-    const el = document.querySelector(sel);
-    if (!el) continue;
-    new MutationObserver(() => { if (cur && cur[key] === undefined) cur[key] = performance.now(); })
-      .observe(el.closest('.widget-html') || el, {subtree: true, childList: true, characterData: true});
-  }
-}"""
 
 METRICS = (
     "time_to_interactive_ms",
@@ -94,7 +81,7 @@ def _one_page(ctx, server: VoilaServer, out: dict, n_switch: int, n_moves: int) 
         for _ in range(2):  # the held axes settle to the slider's two ends
             move_slider(page, "latent 1", values=ends)
             ends = ends[::-1]
-        page.evaluate(PAGE_CLOCK_JS)
+        install_page_clock(page)
         has_midir = page.locator(".irox-midir-readout").count() > 0
         for name, watch in (("sed", ".irox-chi"), ("midir", ".irox-midir-readout")):
             if name == "midir" and not has_midir:
@@ -105,7 +92,7 @@ def _one_page(ctx, server: VoilaServer, out: dict, n_switch: int, n_moves: int) 
                 )
                 ends = ends[::-1]
                 page.wait_for_timeout(300)  # let the other panel's redraw end before the next move
-                last = page.evaluate("window.__iroxMoves[window.__iroxMoves.length - 1]")
+                last = last_page_move(page)
                 if last and name in last:
                     out[f"page_enter_to_{name}_ms"].append(last[name] - last["enter"])
     finally:

@@ -28,6 +28,8 @@ __all__ = [
     "VOILA_OPTIONS_COLD",
     "VoilaServer",
     "chromium_context",
+    "install_page_clock",
+    "last_page_move",
     "move_slider",
     "open_app",
     "page_kernel_id",
@@ -191,6 +193,35 @@ def open_app(page, url: str, timeout: float = 120_000) -> float:
 def page_kernel_id(page) -> str:
     """Id of the kernel that serves a Voila page (from the page's ``jupyter-config-data``)."""
     return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+
+
+#: In-page clock (:func:`install_page_clock`): the Enter key's event time, and when the SED chi
+#: table and the mid-IR readout change (``performance.now()``, without Playwright's own overhead).
+PAGE_CLOCK_JS = """() => {
+  window.__iroxMoves = [];
+  let cur = null;
+  document.addEventListener('keydown', e => {
+    if (e.key === 'Enter') { cur = {enter: performance.now()}; window.__iroxMoves.push(cur); }
+  }, true);
+  for (const [sel, key] of [['.irox-chi', 'sed'], ['.irox-midir-readout', 'midir']]) {
+    const el = document.querySelector(sel);
+    if (!el) continue;
+    new MutationObserver(() => { if (cur && cur[key] === undefined) cur[key] = performance.now(); })
+      .observe(el.closest('.widget-html') || el, {subtree: true, childList: true, characterData: true});
+  }
+}"""
+
+
+def install_page_clock(page) -> None:
+    """Record, inside the page, each Enter key's time and when the SED table and the mid-IR readout
+    next change (:data:`PAGE_CLOCK_JS`); :func:`last_page_move` reads the latest record."""
+    page.evaluate(PAGE_CLOCK_JS)
+
+
+def last_page_move(page) -> dict | None:
+    """The latest Enter recorded by :func:`install_page_clock`: ``{"enter": ms, "sed": ms,
+    "midir": ms}`` (page clock; a key is missing when that text did not change)."""
+    return page.evaluate("window.__iroxMoves && window.__iroxMoves[window.__iroxMoves.length - 1]")
 
 
 def set_slider(page, label: str, value: str) -> None:
