@@ -40,6 +40,7 @@ from explorer.testing.browser import (
     last_page_move,
     move_slider,
     open_app,
+    switch_galaxy,
     text_of,
     wait_text_change,
 )
@@ -94,14 +95,7 @@ def run_browser_benchmark(
             page.wait_for_timeout(1000)
             has_models = "No models loaded" not in text_of(page, ".irox-model-status")
             out["has_models"] = has_models
-            switch = []
-            for _ in range(n):
-                s0, c0 = text_of(page, ".irox-summary"), text_of(page, ".irox-chi")
-                t0 = time.perf_counter()
-                page.get_by_role("button", name="next ▶").click()
-                wait_text_change(page, ".irox-summary", s0)
-                wait_text_change(page, ".irox-chi", c0)
-                switch.append(time.perf_counter() - t0)
+            switch = [switch_galaxy(page) for _ in range(n)]
             out["galaxy_switch_ms"] = _summary(switch, 1e3, 1)
             if has_models:
                 slider, in_page, ends = [], [], ("1000", "-1000")

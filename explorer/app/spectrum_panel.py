@@ -179,13 +179,16 @@ class SpectrumPanel:
         return top, bottom
 
     def _refresh_model(self, reconstruction: bool = True, prediction: bool = True) -> None:
+        changed = []  # the curves redrawn: only they can widen the held y axis
         with batched(self.bokeh_view):
             if reconstruction:
                 self.src.data["recon"] = self._model_flux(self.state.reconstruction)
+                changed.append(self.src.data["recon"])
             if prediction:
                 p = self.state.prediction
                 self.model_src.data["decoded"] = self._model_flux(p.decoded_flux if p is not None else None)
-            hold_range(self.figure.y_range, [self.src.data["recon"], self.model_src.data["decoded"]])
+                changed.append(self.model_src.data["decoded"])
+            hold_range(self.figure.y_range, changed)
         self._note()
 
     def _note(self):

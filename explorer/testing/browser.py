@@ -34,6 +34,7 @@ __all__ = [
     "open_app",
     "page_kernel_id",
     "set_slider",
+    "switch_galaxy",
     "text_of",
     "wait_text_change",
 ]
@@ -222,6 +223,17 @@ def last_page_move(page) -> dict | None:
     """The latest Enter recorded by :func:`install_page_clock`: ``{"enter": ms, "sed": ms,
     "midir": ms}`` (page clock; a key is missing when that text did not change)."""
     return page.evaluate("window.__iroxMoves && window.__iroxMoves[window.__iroxMoves.length - 1]")
+
+
+def switch_galaxy(page) -> float:
+    """Click "next" and return the seconds until the summary and the SED table of the next galaxy
+    are shown (the galaxy-switch timing of the browser benchmarks)."""
+    s0, c0 = text_of(page, ".irox-summary"), text_of(page, ".irox-chi")
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="next ▶").click()
+    wait_text_change(page, ".irox-summary", s0)
+    wait_text_change(page, ".irox-chi", c0)
+    return time.perf_counter() - t0
 
 
 def set_slider(page, label: str, value: str) -> None:
