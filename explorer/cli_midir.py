@@ -1,8 +1,9 @@
-"""Command-line verbs of the mid-IR spectrum model (issue 15): ``train-midir`` and ``midir``.
+"""Command-line verbs of the mid-IR spectrum model (issue 15): ``train-midir``, ``midir`` and
+``midir-ladder``.
 
 Registered by :func:`register` from ``cli.py``; each verb is a thin layer over
-:func:`explorer.ml.midir_train.train_midir` and :mod:`explorer.ml.midir_eval` /
-:mod:`explorer.ml.midir_export`.
+:func:`explorer.ml.midir_train.train_midir`, :mod:`explorer.ml.midir_eval` /
+:mod:`explorer.ml.midir_export` and :func:`explorer.ml.midir_ladder.midir_ladder`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,34 @@ def cmd_midir(args) -> int:
     return 0
 
 
+def cmd_midir_ladder(args) -> int:
+    import json
+
+    from .ml.midir_ladder import midir_ladder, midir_ladder_markdown
+    from .ml.registry import resolve_model_dir
+
+    out = midir_ladder(
+        args.catalog, rungs=tuple(args.rungs.split(",")), design=args.design, epochs=args.epochs,
+        max_eval=args.max_eval, seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
+    )  # fmt: skip
+    shipped = None
+    if args.models is not None:
+        f = resolve_model_dir(args.models) / "midir_evaluation.json"
+        if not f.is_file():
+            raise ModelError(f"{f.parent}: no midir_evaluation.json to compare with (train-midir writes it)")
+        shipped = json.loads(f.read_text())
+    lines = midir_ladder_markdown(out, command_line(), shipped)
+    if args.readme is not None:
+        from .markdown import replace_block
+
+        replace_block(args.readme, "midir-ladder", "\n".join(lines))
+    if args.json:
+        print_json(out)
+    else:
+        print("\n".join(lines))
+    return 0
+
+
 def register(subparsers) -> None:
     """Add ``train-midir`` and ``midir`` to ``python -m explorer``'s subparsers."""
     from .ml.midir_eval import MODES
@@ -139,3 +168,21 @@ def register(subparsers) -> None:
     s.add_argument("--out", type=Path, required=True, help=".ecsv or .fits")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_midir)
+
+    s = subparsers.add_parser("midir-ladder", help="the mid-IR spectrum model trained on truth inputs: "
+                              "how much of the 5-35 micron spectrum the optical can hold (simulated v2)")  # fmt: skip
+    s.add_argument("catalog", help="simulated v2 catalog with rest-frame IR spectra and truth columns")
+    s.add_argument("--rungs", default="basis,truth_all,truth_visible",
+                   help="comma-separated: basis, truth_all, truth_visible, truth_measured")  # fmt: skip
+    s.add_argument("--design", choices=("pca", "glo"), default="pca")
+    s.add_argument("--epochs", type=int, default=100)
+    s.add_argument(
+        "--max-eval", type=int, default=1000, help="test galaxies evaluated (train-midir's subset)"
+    )
+    s.add_argument("--models", default=None, help="add this model directory's midir_evaluation.json rows")
+    s.add_argument("--readme", type=Path, default=None, help="also write the table into this Markdown file "
+                   "between <!-- midir-ladder:start --> and <!-- midir-ladder:end -->")  # fmt: skip
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_midir_ladder)

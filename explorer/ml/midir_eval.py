@@ -60,15 +60,27 @@ def midir_data(cat, bundle, idx, progress: bool = False, chunk: int = 4096, trut
     kind = optical_kind or (
         bundle.predictor.config.feature_kind if bundle.predictor is not None else "spectrum"
     )
+    return {
+        **midir_targets(cat, idx, truth=truth, chunk=chunk),
+        "latents": lat,
+        "x_optical": build_features(kind, t, idx, lat),
+        "optical_kind": kind,
+        "x_photometry": build_features("photometry", t, idx),
+    }
+
+
+def midir_targets(cat, idx, truth: bool = True, chunk: int = 4096) -> dict:
+    """What every mid-IR model of rows ``idx`` is conditioned on and scored against, whatever its
+    inputs: ids, z, the catalog's W1-W4 (mag, sigma, upper-limit flags), the class and, with
+    ``truth`` on a catalog with ``/ir_rest``, the true spectra (``wave_um``, ``log_fnu``) and the
+    noiseless W1-W4 (``truth_mag``)."""
+    idx = np.asarray(idx, int)
+    t = cat.table
     w = wise_targets(t, idx) if "w1_mag_vega" in t else None
     nan4 = np.full((len(idx), 4), np.nan)
     out = {
         "idx": idx,
         "id": np.asarray(t["id"]).astype(str)[idx],
-        "latents": lat,
-        "x_optical": build_features(kind, t, idx, lat),
-        "optical_kind": kind,
-        "x_photometry": build_features("photometry", t, idx),
         "z": np.asarray(t["z"], float)[idx],
         "wise_mag": w.mag if w else nan4,
         "wise_sigma": w.sigma if w else nan4,

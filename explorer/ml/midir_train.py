@@ -46,9 +46,11 @@ def _valid_score(models: dict, dva: dict) -> float:
     return float(np.median(rissaki_chi2(med, 10.0 ** dva["log_fnu"], dva["wave_um"])))
 
 
-def _evaluate(models: dict, dte: dict, predictor_mag, n_draws: int) -> dict:
+def evaluate_modes(models: dict, dte: dict, predictor_mag, n_draws: int, modes=MODES) -> dict:
+    """:func:`spectrum_metrics` of each of ``modes`` on the rows of ``dte`` (seconds and the number of
+    optical-only fallbacks added)."""
     res = {}
-    for mode in MODES:
+    for mode in modes:
         t0 = time.perf_counter()
         post = posterior(models, mode, dte)
         m = spectrum_metrics(post, dte, n_draws=n_draws, predictor_mag=predictor_mag)
@@ -116,7 +118,7 @@ def _train(
         trained[design] = _fit_pair(dtr, dva, cfg, data["latents"].shape[1], progress)
         t_fit = time.perf_counter() - t1
         out["designs"][design] = {"config": cfg.to_dict(), "valid_median_chi2_optical": _valid_score(trained[design], dva),
-                                  "seconds_train": round(t_fit, 1), "test": _evaluate(trained[design], dte, pred_mag, n_draws),
+                                  "seconds_train": round(t_fit, 1), "test": evaluate_modes(trained[design], dte, pred_mag, n_draws),
                                   "floor_mag": trained[design]["optical"].floor_mag.tolist(),
                                   "resid_dex_median": float(np.median(trained[design]["optical"].resid_dex))}  # fmt: skip
     ship = min(designs, key=lambda k: out["designs"][k]["valid_median_chi2_optical"])
@@ -169,7 +171,7 @@ def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, c
             te = _test_rows(cat.split_indices("test"), int(doc["n_test_evaluated"]), seed)
             dte = midir_data(cat, bundle, te, progress)
         pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None
-        doc["designs"][ship]["test"] = _evaluate(models, dte, pred_mag, n_draws)
+        doc["designs"][ship]["test"] = evaluate_modes(models, dte, pred_mag, n_draws)
     doc["reevaluated_by"] = command
     write_json(path, doc)
     _refresh_model_card(d)

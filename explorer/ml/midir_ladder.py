@@ -1,0 +1,159 @@
+"""The mid-IR spectrum's information ladder: how well could *any* model predict it? (issue 15)
+
+The same mid-IR model as ``train-midir`` (:func:`.midir_fit.fit_midir`, design ``pca`` by default:
+the basis, the full-covariance ensemble prior, the catalog-offset model, the WISE conditioning) is
+trained on the training split of a simulated v2 catalog from the truth inputs of the WISE ladder
+(:func:`.ladder.truth_features`) instead of the encoder's features, and scored on the same test
+galaxies as ``train-midir`` (:func:`.midir_train._test_rows`, same seed) with the same metrics
+(:func:`.midir_eval.spectrum_metrics`), with and without conditioning on the catalog's W1-W4:
+
+* ``basis``: the true test spectra projected on the model's basis (no prediction at all): what the
+  basis and its out-of-basis residual allow;
+* ``truth_all``: every truth quantity, the hidden deviates (q_PAH, U_min, gamma, dust mass, torus)
+  included: a capacity check of the prior network;
+* ``truth_visible``: the exact values of what an optical analysis measures. A model on the optical
+  spectrum sees these at best through noise, so its Rissaki chi^2 < 5 count is bounded, in this
+  simulation, by about this rung's: the ceiling of issue 15's optical-only and optical + WISE targets;
+* ``truth_measured``: the same with SDSS measurement errors (:data:`.ladder.MEASUREMENT_NOISE`).
+
+Like the WISE ladder, this measures the simulation; nothing is tuned on it.
+Run: ``python -m explorer midir-ladder runs/sim50k_v2.h5 --json``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import ModelError
+from .ladder import RUNGS, truth_features
+
+LADDER_RUNGS = ("basis",) + RUNGS
+#: the two modes a truth rung is scored in (there is no photometry-only model of truth inputs)
+LADDER_MODES = ("optical", "optical+wise")
+
+
+def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design: str = "pca",
+                 n_latent: int = 12, epochs: int = 100, n_members: int = 3, max_eval: int = 1000,
+                 n_draws: int = 500, seed: int = 0, progress: bool = True, command: str = "",
+                 threads: int = 1) -> dict:  # fmt: skip
+    """Train and score one mid-IR model per truth rung (see the module docstring).
+
+    Returns ``{"rungs": {rung: {mode: spectrum_metrics}}, "n_train", "n_test_evaluated", ...}``;
+    the ``basis`` rung has one entry, ``"projection"``.
+    """
+    from ..catalog import Catalog
+    from .midir_eval import midir_targets, subset
+    from .midir_fit import MidIRConfig
+    from .midir_train import _test_rows
+    from .registry import catalog_provenance
+    from .threads import torch_threads
+
+    bad = [r for r in rungs if r not in LADDER_RUNGS]
+    if bad:
+        raise ModelError(f"unknown rung(s) {bad}: choose from {', '.join(LADDER_RUNGS)}")
+    t0 = time.perf_counter()
+    with Catalog(catalog) as cat:
+        if not cat.has_ir_rest:
+            raise ModelError(f"{cat.path}: no rest-frame IR spectra (/ir_rest): simulate a v2 catalog")
+        tr, va = cat.split_indices("train"), cat.split_indices("valid")
+        te = _test_rows(cat.split_indices("test"), max_eval, seed)
+        idx = np.concatenate([tr, va, te])
+        data = midir_targets(cat, idx)
+        table = cat.table
+        truth_features(table, idx[:1], "truth_visible")  # a catalog without truth columns: refused by name
+        x = {r: truth_features(table, idx, r, np.random.default_rng([seed, RUNGS.index(r)]))
+             for r in rungs if r != "basis"}  # fmt: skip
+        prov = catalog_provenance(cat)
+    parts = {"train": slice(0, len(tr)), "valid": slice(len(tr), len(tr) + len(va)), "test": slice(len(tr) + len(va), None)}  # fmt: skip
+    d = {k: subset(data, s) for k, s in parts.items()}
+    cfg = MidIRConfig(design=design, n_latent=n_latent, epochs=epochs, n_members=n_members, seed=seed)
+    out = {"command": command, "catalog": prov, "config": cfg.to_dict(), "n_train": len(tr), "n_valid": len(va),
+           "n_test_evaluated": len(te), "seconds_data": round(time.perf_counter() - t0, 1), "rungs": {}}  # fmt: skip
+    model = None
+    with torch_threads(threads):
+        for rung in rungs:
+            t1 = time.perf_counter()
+            if rung != "basis":
+                xs = {k: x[rung][s] for k, s in parts.items()}
+                out["rungs"][rung], model = _truth_rung(d, xs, cfg, n_draws, progress)
+                out["rungs"][rung]["seconds"] = round(time.perf_counter() - t1, 1)
+    if "basis" in rungs:  # the first row of the table
+        out["rungs"] = {"basis": {"projection": _basis_rung(d, cfg, model)}, **out["rungs"]}
+    return out
+
+
+def _truth_rung(d: dict, xs: dict, cfg, n_draws: int, progress: bool) -> tuple[dict, object]:
+    from .midir_fit import fit_midir
+    from .midir_train import evaluate_modes
+
+    names = [f"truth_{k}" for k in range(xs["train"].shape[1])]
+    model = fit_midir(xs["train"], d["train"]["log_fnu"], xs["valid"], d["valid"]["log_fnu"], d["train"]["wave_um"],
+                      "truth", cfg, phot_train=d["train"], phot_valid=d["valid"], feature_names=names,
+                      progress=progress)  # fmt: skip
+    dte = dict(d["test"], x_optical=xs["test"])
+    return evaluate_modes({"optical": model}, dte, None, n_draws, modes=LADDER_MODES), model
+
+
+def _basis_rung(d: dict, cfg, model=None) -> dict:
+    """Rissaki chi^2 of the true test spectra projected on a trained rung's decoder (or, without
+    one, on the PCA basis of the training shapes), decoded without the residual scatter."""
+    from .midir import PCABasis
+    from .midir_eval import rissaki_by_group, rissaki_chi2
+
+    yt = d["test"]["log_fnu"]
+    if model is not None:
+        rec = model.decode(model.encode_truth(yt))
+    else:
+        y = d["train"]["log_fnu"]
+        mean = (y - y.mean(1, keepdims=True)).mean(0)
+        basis, _ = PCABasis.fit(y - y.mean(1, keepdims=True) - mean, cfg.n_latent)
+        shapes = yt - yt.mean(1, keepdims=True) - mean
+        v = basis.components.numpy().astype(float)
+        rec = yt.mean(1, keepdims=True) + mean + (shapes @ v.T) @ v
+    chi2 = rissaki_chi2(10.0**rec, 10.0**yt, d["test"]["wave_um"])
+    pick = np.random.default_rng(0).choice(len(chi2), size=min(100, len(chi2)), replace=False)
+    return {"n_galaxies": len(chi2), "decoder": getattr(model, "design", "pca"),
+            "rissaki": {"n_random": len(pick), "n_chi2_below_5": int(np.sum(chi2[pick] < 5)),
+                        "median_chi2": float(np.median(chi2[pick])), "all_fraction_below_5": float(np.mean(chi2 < 5)),
+                        "all_median_chi2": float(np.median(chi2))},
+            "rissaki_by_group": rissaki_by_group(chi2, d["test"])}  # fmt: skip
+
+
+#: how the rungs are named in the Markdown table
+RUNG_LABELS = {
+    "basis": "the true spectrum projected on the basis (no prediction)",
+    "truth_all": "all truth, hidden deviates included (capacity check)",
+    "truth_visible": "exact visible truth (what an optical analysis measures, without error)",
+    "truth_measured": "the same with SDSS measurement errors",
+}
+
+
+def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) -> list[str]:
+    """The ladder as Markdown lines: per rung and mode the number of 100 random test galaxies with
+    Rissaki chi^2 < 5, the fraction of all evaluated and the median; ``shipped`` (a
+    ``midir_evaluation.json``) adds the shipped model's rows on the same galaxies."""
+
+    def cells(m):
+        r = m["rissaki"]
+        return f"{r['n_chi2_below_5']}/{r['n_random']} | {100 * r['all_fraction_below_5']:.0f}% | {r['all_median_chi2']:.3g}"
+
+    lines = [
+        f"From `{command}` ({out['n_train']} training galaxies, the same {out['n_test_evaluated']} random test"
+        " galaxies as `train-midir`; Rissaki χ² of the posterior median over 5–35 µm):",
+        "",
+        "| input | mode | χ² < 5 (100 random) | χ² < 5 (all) | median χ² (all) |",
+        "|---|---|---|---|---|",
+    ]
+    for rung, res in out["rungs"].items():
+        for mode, m in res.items():
+            if isinstance(m, dict) and "rissaki" in m:
+                lines.append(f"| {RUNG_LABELS.get(rung, rung)} | {mode} | {cells(m)} |")
+    if shipped:
+        ship = shipped["shipped_design"]
+        for mode in LADDER_MODES + ("photometry",):
+            m = shipped["designs"][ship]["test"].get(mode)
+            if m:
+                lines.append(f"| the shipped model (`{ship}`, encoder features) | {mode} | {cells(m)} |")
+    return lines

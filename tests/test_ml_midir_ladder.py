@@ -1,0 +1,73 @@
+"""The mid-IR spectrum's information ladder (explorer.ml.midir_ladder) on a small simulated v2 run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.errors import ModelError
+
+pytest.importorskip("bagpipes", reason="bagpipes (optional 'simulate' extra) is needed to simulate")
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    from explorer.simulate.run import simulate_catalog
+
+    d = tmp_path_factory.mktemp("midir_ladder")
+    return simulate_catalog(240, 7, d / "sim.h5", workers=1, progress=False)
+
+
+@pytest.mark.slow
+def test_ladder_scores_every_rung_on_train_midirs_test_galaxies(sim):
+    from explorer.catalog import Catalog
+    from explorer.ml.midir_ladder import midir_ladder, midir_ladder_markdown
+    from explorer.ml.midir_train import _test_rows
+
+    out = midir_ladder(sim, rungs=("truth_visible", "basis"), epochs=3, n_members=1, max_eval=20,
+                       n_draws=50, progress=False, command="python -m explorer midir-ladder sim.h5")  # fmt: skip
+    with Catalog(sim) as cat:
+        n_test = len(_test_rows(cat.split_indices("test"), 20, 0))
+        n_train = len(cat.split_indices("train"))
+    assert out["n_test_evaluated"] == n_test and out["n_train"] == n_train
+    assert list(out["rungs"]) == ["basis", "truth_visible"]  # the basis row first, whatever the order asked
+    assert set(out["rungs"]["truth_visible"]) >= {"optical", "optical+wise"}
+    for m in (out["rungs"]["basis"]["projection"], out["rungs"]["truth_visible"]["optical+wise"]):
+        assert m["n_galaxies"] == n_test and m["rissaki"]["n_random"] == n_test
+        groups = m["rissaki_by_group"]
+        assert sum(groups[k]["n"] for k in ("W3 and W4 detected", "W3 detected, W4 upper limit", "W3 upper limit")) == n_test
+    # 12 principal components of 170 simulated spectra reproduce held-out spectra far inside chi^2 < 5
+    assert out["rungs"]["basis"]["projection"]["rissaki"]["all_median_chi2"] < 1.0
+    shipped = {"shipped_design": "pca", "designs": {"pca": {"test": {"optical": out["rungs"]["truth_visible"]["optical"]}}}}
+    lines = midir_ladder_markdown(out, "python -m explorer midir-ladder sim.h5", shipped)
+    assert "`python -m explorer midir-ladder sim.h5`" in lines[0]
+    assert sum(line.startswith("| exact visible truth") for line in lines) == 2
+    assert any(line.startswith("| the shipped model (`pca`") for line in lines)
+
+
+def test_ladder_refuses_a_catalog_without_truth_or_spectra(tmp_path):
+    from explorer.ml.midir_ladder import midir_ladder
+    from explorer.testing.toy import make_toy_catalog
+
+    with pytest.raises(ModelError, match="truth_"):
+        midir_ladder(make_toy_catalog(tmp_path / "toy_ir.h5", n=60, ir_rest=True), progress=False)
+    with pytest.raises(ModelError, match="no rest-frame IR spectra"):
+        midir_ladder(make_toy_catalog(tmp_path / "toy.h5", n=60), progress=False)
+    with pytest.raises(ModelError, match="unknown rung"):
+        midir_ladder(tmp_path / "toy.h5", rungs=("spectrum",), progress=False)
+
+
+def test_basis_rung_without_a_trained_model_projects_on_the_pca_basis():
+    from explorer.ml.midir_fit import MidIRConfig
+    from explorer.ml.midir_ladder import _basis_rung
+
+    rng = np.random.default_rng(0)
+    wave = np.geomspace(1.0, 40.0, 80)
+    comps = np.stack([np.log10(wave), np.sin(wave / 3.0)])
+    y = rng.normal(size=(300, 2)) @ comps + rng.normal(size=(300, 1))  # exactly two shape components
+    d = {"train": {"log_fnu": y[:200]},
+         "test": {"log_fnu": y[200:], "wave_um": wave, "wise_is_ul": np.zeros((100, 4), bool)}}  # fmt: skip
+    exact = _basis_rung(d, MidIRConfig(n_latent=2))
+    assert exact["rissaki"]["n_chi2_below_5"] == 100 and exact["rissaki"]["all_median_chi2"] < 1e-12
+    short = _basis_rung(d, MidIRConfig(n_latent=1))  # one component cannot hold two
+    assert short["rissaki"]["all_median_chi2"] > 1e-6
