@@ -35,10 +35,19 @@ def test_ladder_scores_every_rung_on_train_midirs_test_galaxies(sim):
     for m in (out["rungs"]["basis"]["projection"], out["rungs"]["truth_visible"]["optical+wise"]):
         assert m["n_galaxies"] == n_test and m["rissaki"]["n_random"] == n_test
         groups = m["rissaki_by_group"]
-        assert sum(groups[k]["n"] for k in ("W3 and W4 detected", "W3 detected, W4 upper limit", "W3 upper limit")) == n_test
+        assert (
+            sum(
+                groups[k]["n"]
+                for k in ("W3 and W4 detected", "W3 detected, W4 upper limit", "W3 upper limit")
+            )
+            == n_test
+        )
     # 12 principal components of 170 simulated spectra reproduce held-out spectra far inside chi^2 < 5
     assert out["rungs"]["basis"]["projection"]["rissaki"]["all_median_chi2"] < 1.0
-    shipped = {"shipped_design": "pca", "designs": {"pca": {"test": {"optical": out["rungs"]["truth_visible"]["optical"]}}}}
+    shipped = {
+        "shipped_design": "pca",
+        "designs": {"pca": {"test": {"optical": out["rungs"]["truth_visible"]["optical"]}}},
+    }
     lines = midir_ladder_markdown(out, "python -m explorer midir-ladder sim.h5", shipped)
     assert "`python -m explorer midir-ladder sim.h5`" in lines[0]
     assert sum(line.startswith("| exact visible truth") for line in lines) == 2
