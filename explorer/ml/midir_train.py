@@ -150,7 +150,7 @@ def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, c
     from ..catalog import Catalog
     from ..errors import ModelError
     from .midir_eval import load_midir
-    from .registry import load_models, read_manifest, resolve_model_dir, sha256_file
+    from .registry import catalog_content_sha256, load_models, read_manifest, resolve_model_dir, same_catalog
 
     d = resolve_model_dir(name)
     path = d / "midir_evaluation.json"
@@ -166,8 +166,13 @@ def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, c
         bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
         models = load_midir(d)
         with Catalog(catalog) as cat:
-            if sha256_file(cat.path) != doc["catalog"].get("sha256"):
-                raise ModelError(f"{catalog}: not the catalog {d / 'midir.pt'} was trained and evaluated on")
+            same, how = same_catalog(cat.path, doc["catalog"], cat.provenance)
+            if not same:
+                raise ModelError(f"{catalog}: not the catalog {d / 'midir.pt'} was trained and evaluated on "
+                                 f"(compared by {how})")  # fmt: skip
+            if "content_sha256" not in doc["catalog"]:  # matched on provenance: record its data digest
+                doc["catalog"]["content_sha256"] = catalog_content_sha256(cat.path)
+            doc["catalog"]["matched_by"] = how
             te = _test_rows(cat.split_indices("test"), int(doc["n_test_evaluated"]), seed)
             dte = midir_data(cat, bundle, te, progress)
         pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None

@@ -73,7 +73,8 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
 
 
 def catalog_provenance(catalog, with_sha256: bool = True) -> dict:
-    """Where a catalog came from: path, sha256, size, simulated flag and its own provenance."""
+    """Where a catalog came from: path, sha256 (of the file and of its data), size, simulated flag
+    and its own provenance."""
     p = Path(catalog.path)
     out = {
         "path": str(p),
@@ -83,8 +84,53 @@ def catalog_provenance(catalog, with_sha256: bool = True) -> dict:
     }
     if with_sha256 and p.is_file():
         out["sha256"] = sha256_file(p)
+        out["content_sha256"] = catalog_content_sha256(p)
         out["bytes"] = p.stat().st_size
     return out
+
+
+def catalog_content_sha256(path: str | os.PathLike) -> str:
+    """sha256 of an HDF5 catalog's data: every dataset's name, dtype, shape and values, in name
+    order, and no attributes. A catalog simulated again by the same command has other bytes (its
+    provenance records when it was made) but the same content digest."""
+    import h5py
+
+    h = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        names: list[str] = []
+        f.visit(lambda n: names.append(n) if isinstance(f[n], h5py.Dataset) else None)
+        for name in sorted(names):
+            ds = f[name]
+            h.update(f"{name}|{ds.dtype.str}|{ds.shape}".encode())
+            step = max(1, (1 << 26) // max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:], dtype=np.int64))))
+            for i in range(0, ds.shape[0] if ds.shape else 1, step):
+                block = ds[i : i + step] if ds.shape else ds[()]
+                h.update(np.ascontiguousarray(block).tobytes())
+    return h.hexdigest()
+
+
+#: provenance entries that differ between two runs of the same ``simulate`` command
+VOLATILE_PROVENANCE = ("created", "cpu_ms_per_galaxy", "wall_s_setup_and_simulate", "workers")
+
+
+def same_catalog(path: str | os.PathLike, recorded: dict, provenance: dict | None = None) -> tuple[bool, str]:
+    """Is the catalog at ``path`` the one ``recorded`` (a :func:`catalog_provenance` dict) describes?
+
+    Yes if the file's sha256 matches, or its data's (``content_sha256``) where that was recorded.
+    A record without a content digest (written before it existed) is matched on the catalog's own
+    provenance: the same generator command, seed, versions and settings, times aside. Returns
+    ``(same, how)``, ``how`` naming the test that decided."""
+    if sha256_file(path) == recorded.get("sha256"):
+        return True, "file sha256"
+    if "content_sha256" in recorded:
+        return catalog_content_sha256(path) == recorded["content_sha256"], "data sha256"
+    if provenance is None or not recorded.get("provenance"):
+        return False, "file sha256"
+
+    def stable(d):
+        return {k: v for k, v in d.items() if k not in VOLATILE_PROVENANCE}
+
+    return stable(provenance) == stable(recorded["provenance"]), "provenance (times aside)"
 
 
 def command_line() -> str:
