@@ -52,6 +52,11 @@ def test_ladder_scores_every_rung_on_train_midirs_test_galaxies(sim):
     assert "`python -m explorer midir-ladder sim.h5`" in lines[0]
     assert sum(line.startswith("| exact visible truth") for line in lines) == 2
     assert any(line.startswith("| the shipped model (`pca`") for line in lines)
+    header = next(line for line in lines if line.startswith("| galaxies | n |"))
+    assert header.split(" | ")[2:] == ["basis", "visible, opt", "visible, opt+W", "shipped, opt |"]
+    row = next(line for line in lines if line.startswith("| W3 and W4 detected |"))
+    n = out["rungs"]["basis"]["projection"]["rissaki_by_group"]["W3 and W4 detected"]["n"]
+    assert row.split(" | ")[1] == str(n) and len(row.split(" | ")) == 6
 
 
 def test_ladder_refuses_a_catalog_without_truth_or_spectra(tmp_path):

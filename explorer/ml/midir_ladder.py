@@ -150,10 +150,40 @@ def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) 
         for mode, m in res.items():
             if isinstance(m, dict) and "rissaki" in m:
                 lines.append(f"| {RUNG_LABELS.get(rung, rung)} | {mode} | {cells(m)} |")
+    columns = [(RUNG_SHORT.get(rung, rung) + ("" if mode == "projection" else f", {MODE_SHORT.get(mode, mode)}"), m)
+               for rung, res in out["rungs"].items() for mode, m in res.items()
+               if isinstance(m, dict) and "rissaki_by_group" in m]  # fmt: skip
     if shipped:
         ship = shipped["shipped_design"]
         for mode in LADDER_MODES + ("photometry",):
             m = shipped["designs"][ship]["test"].get(mode)
             if m:
                 lines.append(f"| the shipped model (`{ship}`, encoder features) | {mode} | {cells(m)} |")
+                if "rissaki_by_group" in m:
+                    columns.append((f"shipped, {MODE_SHORT.get(mode, mode)}", m))
+    return lines + _group_lines(columns)
+
+
+#: short column names of the by-group table
+RUNG_SHORT = {
+    "basis": "basis",
+    "truth_all": "all truth",
+    "truth_visible": "visible",
+    "truth_measured": "measured",
+}
+MODE_SHORT = {"optical": "opt", "optical+wise": "opt+W", "photometry": "ugriz+W"}
+
+
+def _group_lines(columns: list[tuple[str, dict]]) -> list[str]:
+    """Fraction of the evaluated galaxies with chi^2 < 5 by what WISE detected and by class, one
+    column per rung and mode (the galaxies are the same in every column)."""
+    if not columns:
+        return []
+    groups = list(columns[0][1]["rissaki_by_group"])
+    lines = ["", "Fraction with χ² < 5 by what WISE detected and by class (same galaxies in every column):", "",
+             "| galaxies | n | " + " | ".join(name for name, _ in columns) + " |", "|---" * (len(columns) + 2) + "|"]  # fmt: skip
+    for g in groups:
+        fr = [m["rissaki_by_group"].get(g, {}).get("fraction_below_5") for _, m in columns]
+        n = columns[0][1]["rissaki_by_group"][g]["n"]
+        lines.append(f"| {g} | {n} | " + " | ".join("–" if f is None else f"{f:.2f}" for f in fr) + " |")
     return lines
