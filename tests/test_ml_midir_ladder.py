@@ -59,6 +59,24 @@ def test_ladder_scores_every_rung_on_train_midirs_test_galaxies(sim):
     assert row.split(" | ")[1] == str(n) and len(row.split(" | ")) == 6
 
 
+def test_truth_every_is_truth_all_and_the_spectrums_other_inputs(sim):
+    from explorer.catalog import Catalog
+    from explorer.ml.ladder import truth_features
+    from explorer.ml.midir_ladder import SPECTRUM_EXTRA, rung_features
+
+    with Catalog(sim) as cat:
+        table, idx = cat.table, np.arange(30)
+        every = rung_features(table, idx, "truth_every")
+        everything = truth_features(table, idx, "truth_all")
+        ldust = np.asarray(table["truth_log_ldust"], float)[idx]
+    n_all = everything.shape[1] - 2  # truth_all's columns, then its two flags (no burst, no AGN)
+    assert every.shape == (30, everything.shape[1] + len(SPECTRUM_EXTRA))
+    np.testing.assert_array_equal(every[:, :n_all], everything[:, :n_all])
+    k = [c for c, _ in SPECTRUM_EXTRA].index("truth_log_ldust")
+    np.testing.assert_array_equal(every[:, n_all + k], ldust)
+    np.testing.assert_array_equal(every[:, -2:], everything[:, -2:])  # the flags stay last
+
+
 def test_ladder_refuses_a_catalog_without_truth_or_spectra(tmp_path):
     from explorer.ml.midir_ladder import midir_ladder
     from explorer.testing.toy import make_toy_catalog

@@ -79,10 +79,13 @@ MEASUREMENT_NOISE = {
 RUNGS = ("truth_all", "truth_visible", "truth_measured")
 
 
-def truth_features(table: dict, idx, rung: str, rng: np.random.Generator | None = None) -> np.ndarray:
+def truth_features(
+    table: dict, idx, rung: str, rng: np.random.Generator | None = None, extra: tuple = ()
+) -> np.ndarray:
     """Feature matrix of one rung for rows ``idx`` (NaN where a quantity does not exist, e.g. the
-    AGN columns of galaxies without an AGN, and a burst age without a burst)."""
-    cols = VISIBLE + (HIDDEN if rung == "truth_all" else ())
+    AGN columns of galaxies without an AGN, and a burst age without a burst); ``extra`` appends
+    more ``(column, transform)`` truth columns (the mid-IR ladder's ``truth_every``)."""
+    cols = VISIBLE + (HIDDEN if rung == "truth_all" else ()) + tuple(extra)
     missing = [c for c, _ in cols if c not in table]
     if missing:
         raise ModelError(f"the information ladder needs a simulated catalog (v2); missing columns: {missing}")

@@ -14,7 +14,12 @@ galaxies as ``train-midir`` (:func:`.midir_train._test_rows`, same seed) with th
 * ``truth_visible``: the exact values of what an optical analysis measures. A model on the optical
   spectrum sees these at best through noise, so its Rissaki chi^2 < 5 count is bounded, in this
   simulation, by about this rung's: the ceiling of issue 15's optical-only and optical + WISE targets;
-* ``truth_measured``: the same with SDSS measurement errors (:data:`.ladder.MEASUREMENT_NOISE`).
+* ``truth_measured``: the same with SDSS measurement errors (:data:`.ladder.MEASUREMENT_NOISE`);
+* ``truth_every``: ``truth_all`` and every other stored truth quantity that shapes the 1-40 um
+  spectrum (:data:`SPECTRUM_EXTRA`: the star-formation history, the bulge's and disk's
+  attenuation and metallicity, L_dust, the old stars' PAH share, the AGN's bolometric luminosity
+  and torus fade...): with nothing hidden, what the model itself leaves (a capacity check for the
+  mid-IR, where ``truth_all`` is the WISE ladder's).
 
 Like the WISE ladder, this measures the simulation; nothing is tuned on it.
 Run: ``python -m explorer midir-ladder runs/sim50k_v2.h5 --json``.
@@ -29,9 +34,39 @@ import numpy as np
 from ..errors import ModelError
 from .ladder import RUNGS, truth_features
 
-LADDER_RUNGS = ("basis",) + RUNGS
+LADDER_RUNGS = ("basis",) + RUNGS + ("truth_every",)
+#: truth columns beyond ``truth_all`` (:data:`.ladder.HIDDEN`) that shape the rest-frame 1-40 um
+#: spectrum (:mod:`explorer.simulate.irspec`'s stars, dust and AGN components), log-transformed where
+#: marked; never the WISE magnitudes, fluxes or torus fractions (integrals of the answer)
+SPECTRUM_EXTRA = (
+    ("truth_sfh_age_gyr", "log"),
+    ("truth_sfh_tau_gyr", "log"),
+    ("truth_delta_ms", None),
+    ("truth_av_bulge", None),
+    ("truth_av_gas", None),
+    ("truth_zmet_bulge", "log"),
+    ("truth_zmet_disk", "log"),
+    ("truth_fiber_frac_bulge", None),
+    ("truth_veldisp_kms", "log"),
+    ("truth_logu", None),
+    ("truth_log_ldust", None),
+    ("truth_pah_old_fraction", None),
+    ("truth_log_lbol_agn", None),
+    ("truth_log_edd", None),
+    ("truth_torus_fade", None),
+    ("truth_agn_oiii_share", None),
+)
 #: the two modes a truth rung is scored in (there is no photometry-only model of truth inputs)
 LADDER_MODES = ("optical", "optical+wise")
+
+
+def rung_features(table: dict, idx, rung: str, seed: int = 0) -> np.ndarray:
+    """The input matrix of one truth rung for rows ``idx``: :func:`.ladder.truth_features`, and for
+    ``truth_every`` ``truth_all``'s with :data:`SPECTRUM_EXTRA` appended (NaN where a quantity does
+    not exist; the scaler reads NaN as the training mean)."""
+    if rung == "truth_every":
+        return truth_features(table, idx, "truth_all", extra=SPECTRUM_EXTRA)
+    return truth_features(table, idx, rung, np.random.default_rng([seed, RUNGS.index(rung)]))
 
 
 def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design: str = "pca",
@@ -63,8 +98,7 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
         data = midir_targets(cat, idx)
         table = cat.table
         truth_features(table, idx[:1], "truth_visible")  # a catalog without truth columns: refused by name
-        x = {r: truth_features(table, idx, r, np.random.default_rng([seed, RUNGS.index(r)]))
-             for r in rungs if r != "basis"}  # fmt: skip
+        x = {r: rung_features(table, idx, r, seed) for r in rungs if r != "basis"}
         prov = catalog_provenance(cat)
     parts = {"train": slice(0, len(tr)), "valid": slice(len(tr), len(tr) + len(va)), "test": slice(len(tr) + len(va), None)}  # fmt: skip
     d = {k: subset(data, s) for k, s in parts.items()}
@@ -127,6 +161,7 @@ RUNG_LABELS = {
     "truth_all": "all truth, hidden deviates included (capacity check)",
     "truth_visible": "exact visible truth (what an optical analysis measures, without error)",
     "truth_measured": "the same with SDSS measurement errors",
+    "truth_every": "every truth quantity that shapes the spectrum (nothing hidden)",
 }
 
 
