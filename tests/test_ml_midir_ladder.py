@@ -59,7 +59,7 @@ def test_ladder_scores_every_rung_on_train_midirs_test_galaxies(sim):
     assert row.split(" | ")[1] == str(n) and len(row.split(" | ")) == 6
 
 
-def test_truth_every_is_truth_all_and_the_spectrums_other_inputs(sim):
+def test_truth_every_and_unhidden_add_the_spectrums_other_inputs(sim):
     from explorer.catalog import Catalog
     from explorer.ml.ladder import truth_features
     from explorer.ml.midir_ladder import SPECTRUM_EXTRA, rung_features
@@ -75,6 +75,12 @@ def test_truth_every_is_truth_all_and_the_spectrums_other_inputs(sim):
     k = [c for c, _ in SPECTRUM_EXTRA].index("truth_log_ldust")
     np.testing.assert_array_equal(every[:, n_all + k], ldust)
     np.testing.assert_array_equal(every[:, -2:], everything[:, -2:])  # the flags stay last
+    with Catalog(sim) as cat:
+        unhidden = rung_features(cat.table, idx, "truth_unhidden")
+        visible = truth_features(cat.table, idx, "truth_visible")
+    assert unhidden.shape == (30, visible.shape[1] + len(SPECTRUM_EXTRA))
+    np.testing.assert_array_equal(unhidden[:, : visible.shape[1] - 2], visible[:, :-2])
+    np.testing.assert_array_equal(unhidden[:, -2 - len(SPECTRUM_EXTRA) : -2], every[:, n_all:-2])
 
 
 def test_ladder_refuses_a_catalog_without_truth_or_spectra(tmp_path):

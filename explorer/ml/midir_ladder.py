@@ -19,7 +19,11 @@ galaxies as ``train-midir`` (:func:`.midir_train._test_rows`, same seed) with th
   spectrum (:data:`SPECTRUM_EXTRA`: the star-formation history, the bulge's and disk's
   attenuation and metallicity, L_dust, the old stars' PAH share, the AGN's bolometric luminosity
   and torus fade...): with nothing hidden, what the model itself leaves (a capacity check for the
-  mid-IR, where ``truth_all`` is the WISE ladder's).
+  mid-IR, where ``truth_all`` is the WISE ladder's);
+* ``truth_unhidden``: ``truth_every`` without the hidden deviates' results (:data:`.ladder.HIDDEN`):
+  ``truth_visible`` and :data:`SPECTRUM_EXTRA`. Some of those extras are only partly visible in the
+  optical (L_dust, the old stars' PAH share, the torus fade), so this is a generous bound on what
+  an optical analysis could know.
 
 Like the WISE ladder, this measures the simulation; nothing is tuned on it.
 Run: ``python -m explorer midir-ladder runs/sim50k_v2.h5 --json``.
@@ -34,7 +38,7 @@ import numpy as np
 from ..errors import ModelError
 from .ladder import RUNGS, truth_features
 
-LADDER_RUNGS = ("basis",) + RUNGS + ("truth_every",)
+LADDER_RUNGS = ("basis",) + RUNGS + ("truth_unhidden", "truth_every")
 #: truth columns beyond ``truth_all`` (:data:`.ladder.HIDDEN`) that shape the rest-frame 1-40 um
 #: spectrum (:mod:`explorer.simulate.irspec`'s stars, dust and AGN components), log-transformed where
 #: marked; never the WISE magnitudes, fluxes or torus fractions (integrals of the answer)
@@ -62,10 +66,13 @@ LADDER_MODES = ("optical", "optical+wise")
 
 def rung_features(table: dict, idx, rung: str, seed: int = 0) -> np.ndarray:
     """The input matrix of one truth rung for rows ``idx``: :func:`.ladder.truth_features`, and for
-    ``truth_every`` ``truth_all``'s with :data:`SPECTRUM_EXTRA` appended (NaN where a quantity does
+    ``truth_every`` (``truth_unhidden``) ``truth_all``'s (``truth_visible``'s) with
+    :data:`SPECTRUM_EXTRA` appended (NaN where a quantity does
     not exist; the scaler reads NaN as the training mean)."""
-    if rung == "truth_every":
-        return truth_features(table, idx, "truth_all", extra=SPECTRUM_EXTRA)
+    if rung in ("truth_every", "truth_unhidden"):
+        return truth_features(
+            table, idx, "truth_all" if rung == "truth_every" else "truth_visible", extra=SPECTRUM_EXTRA
+        )
     return truth_features(table, idx, rung, np.random.default_rng([seed, RUNGS.index(rung)]))
 
 
@@ -161,6 +168,7 @@ RUNG_LABELS = {
     "truth_all": "all truth, hidden deviates included (capacity check)",
     "truth_visible": "exact visible truth (what an optical analysis measures, without error)",
     "truth_measured": "the same with SDSS measurement errors",
+    "truth_unhidden": "every truth quantity that shapes the spectrum but the hidden deviates (generous)",
     "truth_every": "every truth quantity that shapes the spectrum (nothing hidden)",
 }
 
@@ -205,6 +213,8 @@ RUNG_SHORT = {
     "truth_all": "all truth",
     "truth_visible": "visible",
     "truth_measured": "measured",
+    "truth_unhidden": "unhidden",
+    "truth_every": "every truth",
 }
 MODE_SHORT = {"optical": "opt", "optical+wise": "opt+W", "photometry": "ugriz+W"}
 
