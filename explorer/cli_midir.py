@@ -173,7 +173,8 @@ def register(subparsers) -> None:
                               "how much of the 5-35 micron spectrum the optical can hold (simulated v2)")  # fmt: skip
     s.add_argument("catalog", help="simulated v2 catalog with rest-frame IR spectra and truth columns")
     s.add_argument("--rungs", default="basis,truth_all,truth_visible",
-                   help="comma-separated: basis, truth_all, truth_visible, truth_measured, truth_unhidden, truth_every")  # fmt: skip
+                   help="comma-separated: basis, truth_all, truth_visible, truth_measured, truth_unhidden, truth_every; or a truth rung with "
+                   "columns added: truth_visible+truth_log_ldust")  # fmt: skip
     s.add_argument("--design", choices=("pca", "glo"), default="pca")
     s.add_argument("--epochs", type=int, default=100)
     s.add_argument(

@@ -81,6 +81,15 @@ def test_truth_every_and_unhidden_add_the_spectrums_other_inputs(sim):
     assert unhidden.shape == (30, visible.shape[1] + len(SPECTRUM_EXTRA))
     np.testing.assert_array_equal(unhidden[:, : visible.shape[1] - 2], visible[:, :-2])
     np.testing.assert_array_equal(unhidden[:, -2 - len(SPECTRUM_EXTRA) : -2], every[:, n_all:-2])
+    with Catalog(sim) as cat:  # a rung with columns added by name
+        plus = rung_features(cat.table, idx, "truth_visible+truth_log_ldust+truth_sfh_age_gyr")
+        with pytest.raises(ModelError, match="truth_nonsense"):
+            rung_features(cat.table, idx, "truth_visible+truth_nonsense")
+    np.testing.assert_array_equal(plus[:, :-4], visible[:, :-2])
+    np.testing.assert_array_equal(plus[:, -4], ldust)
+    np.testing.assert_array_equal(
+        plus[:, -3], np.log10(np.asarray(cat.table["truth_sfh_age_gyr"], float)[idx])
+    )
 
 
 def test_ladder_refuses_a_catalog_without_truth_or_spectra(tmp_path):

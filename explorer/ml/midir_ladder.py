@@ -23,7 +23,10 @@ galaxies as ``train-midir`` (:func:`.midir_train._test_rows`, same seed) with th
 * ``truth_unhidden``: ``truth_every`` without the hidden deviates' results (:data:`.ladder.HIDDEN`):
   ``truth_visible`` and :data:`SPECTRUM_EXTRA`. Some of those extras are only partly visible in the
   optical (L_dust, the old stars' PAH share, the torus fade), so this is a generous bound on what
-  an optical analysis could know.
+  an optical analysis could know;
+* ``RUNG+COLUMN[+COLUMN...]`` (``truth_visible+truth_log_ldust``): a WISE-ladder rung with those truth
+  columns added (log-transformed as in :data:`SPECTRUM_EXTRA`): which of the extras carries the
+  difference.
 
 Like the WISE ladder, this measures the simulation; nothing is tuned on it.
 Run: ``python -m explorer midir-ladder runs/sim50k_v2.h5 --json``.
@@ -65,15 +68,17 @@ LADDER_MODES = ("optical", "optical+wise")
 
 
 def rung_features(table: dict, idx, rung: str, seed: int = 0) -> np.ndarray:
-    """The input matrix of one truth rung for rows ``idx``: :func:`.ladder.truth_features`, and for
+    """The input matrix of one truth rung for rows ``idx``: :func:`.ladder.truth_features`; for
     ``truth_every`` (``truth_unhidden``) ``truth_all``'s (``truth_visible``'s) with
-    :data:`SPECTRUM_EXTRA` appended (NaN where a quantity does
-    not exist; the scaler reads NaN as the training mean)."""
+    :data:`SPECTRUM_EXTRA` appended; for ``RUNG+COLUMN...`` the rung's with those columns appended
+    (NaN where a quantity does not exist; the scaler reads NaN as the training mean)."""
     if rung in ("truth_every", "truth_unhidden"):
-        return truth_features(
-            table, idx, "truth_all" if rung == "truth_every" else "truth_visible", extra=SPECTRUM_EXTRA
-        )
-    return truth_features(table, idx, rung, np.random.default_rng([seed, RUNGS.index(rung)]))
+        base, extra = ("truth_all" if rung == "truth_every" else "truth_visible"), SPECTRUM_EXTRA
+    else:
+        base, *cols = rung.split("+")
+        transforms = dict(SPECTRUM_EXTRA)
+        extra = tuple((c, transforms.get(c)) for c in cols)
+    return truth_features(table, idx, base, np.random.default_rng([seed, RUNGS.index(base)]), extra=extra)
 
 
 def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design: str = "pca",
@@ -92,9 +97,10 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
     from .registry import catalog_provenance
     from .threads import torch_threads
 
-    bad = [r for r in rungs if r not in LADDER_RUNGS]
+    bad = [r for r in rungs if r not in LADDER_RUNGS and r.split("+")[0] not in RUNGS]
     if bad:
-        raise ModelError(f"unknown rung(s) {bad}: choose from {', '.join(LADDER_RUNGS)}")
+        raise ModelError(f"unknown rung(s) {bad}: choose from {', '.join(LADDER_RUNGS)}, or one of "
+                         f"{', '.join(RUNGS)} with truth columns added by '+' (truth_visible+truth_log_ldust)")  # fmt: skip
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
         if not cat.has_ir_rest:
