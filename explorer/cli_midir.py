@@ -110,6 +110,7 @@ def cmd_midir_ladder(args) -> int:
     out = midir_ladder(
         args.catalog, rungs=tuple(args.rungs.split(",")), design=args.design, epochs=args.epochs,
         max_eval=args.max_eval, seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
+        models=args.models,
     )  # fmt: skip
     shipped = None
     if args.models is not None:
@@ -173,14 +174,19 @@ def register(subparsers) -> None:
                               "how much of the 5-35 micron spectrum the optical can hold (simulated v2)")  # fmt: skip
     s.add_argument("catalog", help="simulated v2 catalog with rest-frame IR spectra and truth columns")
     s.add_argument("--rungs", default="basis,truth_all,truth_visible",
-                   help="comma-separated: basis, truth_all, truth_visible, truth_measured, truth_unhidden, truth_every; or a truth rung with "
-                   "columns added: truth_visible+truth_log_ldust")  # fmt: skip
+                   help="comma-separated: basis, truth_all, truth_visible, truth_measured, truth_unhidden, truth_every, encoder (the "
+                   "--models features); any of these with truth columns added, each with an optional "
+                   "random error: truth_visible+truth_log_ldust, encoder+truth_log_ldust~0.2")  # fmt: skip
     s.add_argument("--design", choices=("pca", "glo"), default="pca")
     s.add_argument("--epochs", type=int, default=100)
     s.add_argument(
         "--max-eval", type=int, default=1000, help="test galaxies evaluated (train-midir's subset)"
     )
-    s.add_argument("--models", default=None, help="add this model directory's midir_evaluation.json rows")
+    s.add_argument(
+        "--models",
+        default=None,
+        help="add this model directory's midir_evaluation.json rows; its encoder for the encoder rungs",
+    )
     s.add_argument("--readme", type=Path, default=None, help="also write the table into this Markdown file "
                    "between <!-- midir-ladder:start --> and <!-- midir-ladder:end -->")  # fmt: skip
     s.add_argument("--seed", type=int, default=0)

@@ -118,3 +118,57 @@ def test_basis_rung_without_a_trained_model_projects_on_the_pca_basis():
     assert exact["rissaki"]["n_chi2_below_5"] == 100 and exact["rissaki"]["all_median_chi2"] < 1e-12
     short = _basis_rung(d, MidIRConfig(n_latent=1))  # one component cannot hold two
     assert short["rissaki"]["all_median_chi2"] > 1e-6
+
+
+def test_rung_names_add_columns_with_errors_and_the_encoders_features(sim):
+    from explorer.catalog import Catalog
+    from explorer.ml.midir_ladder import SPECTRUM_EXTRA, parse_rung, rung_features, rung_label
+
+    assert parse_rung("truth_visible+truth_log_ldust~0.2+truth_sfh_age_gyr") == (
+        "truth_visible",
+        (("truth_log_ldust", None), ("truth_sfh_age_gyr", "log")),
+        {"truth_log_ldust": 0.2},
+    )
+    assert parse_rung("truth_unhidden")[1] == SPECTRUM_EXTRA
+    with pytest.raises(ModelError, match="COLUMN~SIGMA"):
+        parse_rung("truth_visible+truth_log_ldust~big")
+    assert rung_label("encoder+truth_log_ldust~0.2", short=True) == "encoder + log_ldust ± 0.2"
+    with Catalog(sim) as cat:
+        table = cat.table
+        idx = np.arange(cat.n)
+        exact = rung_features(table, idx, "truth_visible+truth_log_ldust")
+        noisy = rung_features(table, idx, "truth_visible+truth_log_ldust~0.2")
+        enc = rung_features(table, idx, "encoder+truth_log_ldust", encoder_x=np.ones((cat.n, 3)))
+        with pytest.raises(ModelError, match="model directory"):
+            rung_features(table, idx, "encoder")
+    err = noisy[:, -3] - exact[:, -3]  # log L_dust stands before the two flags
+    np.testing.assert_array_equal(np.delete(noisy, -3, 1), np.delete(exact, -3, 1))
+    assert 0.15 < err.std() < 0.25 and abs(err.mean()) < 0.05  # 240 draws of N(0, 0.2)
+    np.testing.assert_array_equal(enc[:, :3], 1.0)
+    np.testing.assert_array_equal(enc[:, 3], exact[:, -3])
+
+
+def test_encoder_rung_needs_a_model_directory(sim):
+    from explorer.ml.midir_ladder import midir_ladder
+
+    with pytest.raises(ModelError, match="unknown rung"):
+        midir_ladder(sim, rungs=("spectrum+truth_log_ldust",), progress=False)
+    with pytest.raises(ModelError, match="model directory"):
+        midir_ladder(sim, rungs=("encoder",), progress=False)
+
+
+@pytest.mark.slow
+def test_encoder_rung_trains_on_the_model_directorys_features(sim, tmp_path):
+    from explorer.catalog import Catalog
+    from explorer.ml.midir_ladder import _encoder_features, midir_ladder
+    from explorer.testing.models import write_random_models
+
+    models = write_random_models(tmp_path / "models")
+    out = midir_ladder(sim, rungs=("encoder", "encoder+truth_log_ldust"), epochs=2, n_members=1, max_eval=20,
+                       n_draws=30, progress=False, models=models)  # fmt: skip
+    assert list(out["rungs"]) == ["encoder", "encoder+truth_log_ldust"]
+    for res in out["rungs"].values():
+        assert res["optical+wise"]["n_galaxies"] == out["n_test_evaluated"]
+    with Catalog(sim) as cat:
+        x = _encoder_features(cat, np.arange(5), models, progress=False)
+    assert x.shape[0] == 5 and np.isfinite(x).all()

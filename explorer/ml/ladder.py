@@ -89,6 +89,23 @@ def truth_features(
     missing = [c for c, _ in cols if c not in table]
     if missing:
         raise ModelError(f"the information ladder needs a simulated catalog (v2); missing columns: {missing}")
+    noise = MEASUREMENT_NOISE if rung == "truth_measured" else {}
+    x = truth_columns(table, idx, cols, noise, rng)
+    # "no burst" and "no AGN" are inputs, not guesses: one flag each
+    names = [c for c, _ in cols]
+    flags = [~np.isfinite(x[:, names.index(c)]) for c in ("truth_burst_frac", "truth_log_loiii_agn")]
+    return np.concatenate([x] + [f[:, None].astype(float) for f in flags], 1)
+
+
+def truth_columns(
+    table: dict, idx, cols, noise: dict | None = None, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """(len(idx), len(cols)) truth columns ``(name, transform)``, log10 where ``transform`` is
+    ``"log"`` (NaN for values <= 0), plus Gaussian errors of ``noise[name]`` (in the transformed
+    units) drawn from ``rng`` for the columns ``noise`` names."""
+    missing = [c for c, _ in cols if c not in table]
+    if missing:
+        raise ModelError(f"the information ladder needs a simulated catalog (v2); missing columns: {missing}")
     idx = np.asarray(idx, dtype=int)
     out = []
     for name, transform in cols:
@@ -96,14 +113,10 @@ def truth_features(
         if transform == "log":
             with np.errstate(divide="ignore", invalid="ignore"):
                 x = np.where(x > 0, np.log10(x), np.nan)
-        if rung == "truth_measured" and name in MEASUREMENT_NOISE:
-            x = x + MEASUREMENT_NOISE[name] * rng.standard_normal(x.size)
+        if noise and name in noise:
+            x = x + noise[name] * rng.standard_normal(x.size)
         out.append(x)
-    x = np.stack(out, 1)
-    # "no burst" and "no AGN" are inputs, not guesses: one flag each
-    names = [c for c, _ in cols]
-    flags = [~np.isfinite(x[:, names.index(c)]) for c in ("truth_burst_frac", "truth_log_loiii_agn")]
-    return np.concatenate([x] + [f[:, None].astype(float) for f in flags], 1)
+    return np.stack(out, 1) if out else np.zeros((idx.size, 0))
 
 
 def information_ladder(

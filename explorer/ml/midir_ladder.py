@@ -67,24 +67,54 @@ SPECTRUM_EXTRA = (
 LADDER_MODES = ("optical", "optical+wise")
 
 
-def rung_features(table: dict, idx, rung: str, seed: int = 0) -> np.ndarray:
-    """The input matrix of one truth rung for rows ``idx``: :func:`.ladder.truth_features`; for
+def parse_rung(rung: str) -> tuple[str, tuple, dict]:
+    """``"base+col+col~0.2"`` -> ``(base, extra columns, {col: error})``: the truth columns a rung
+    adds to its base (log-transformed as in :data:`SPECTRUM_EXTRA`), ``~sigma`` giving one a random
+    error of ``sigma`` in those units."""
+    base, *cols = rung.split("+")
+    transforms, noise, extra = dict(SPECTRUM_EXTRA), {}, []
+    for c in cols:
+        name, _, sigma = c.partition("~")
+        try:
+            if sigma:
+                noise[name] = float(sigma)
+        except ValueError:
+            raise ModelError(f"rung {rung!r}: {c!r} is not COLUMN~SIGMA with a number") from None
+        extra.append((name, transforms.get(name)))
+    if base in ("truth_every", "truth_unhidden"):
+        extra = list(SPECTRUM_EXTRA) + extra
+    return base, tuple(extra), noise
+
+
+def rung_features(
+    table: dict, idx, rung: str, seed: int = 0, encoder_x: np.ndarray | None = None
+) -> np.ndarray:
+    """The input matrix of one rung for rows ``idx``: :func:`.ladder.truth_features`; for
     ``truth_every`` (``truth_unhidden``) ``truth_all``'s (``truth_visible``'s) with
-    :data:`SPECTRUM_EXTRA` appended; for ``RUNG+COLUMN...`` the rung's with those columns appended
-    (NaN where a quantity does not exist; the scaler reads NaN as the training mean)."""
-    if rung in ("truth_every", "truth_unhidden"):
-        base, extra = ("truth_all" if rung == "truth_every" else "truth_visible"), SPECTRUM_EXTRA
-    else:
-        base, *cols = rung.split("+")
-        transforms = dict(SPECTRUM_EXTRA)
-        extra = tuple((c, transforms.get(c)) for c in cols)
-    return truth_features(table, idx, base, np.random.default_rng([seed, RUNGS.index(base)]), extra=extra)
+    :data:`SPECTRUM_EXTRA` added; for ``encoder`` the model's own optical features ``encoder_x``;
+    with ``+COLUMN[~SIGMA]`` those truth columns added (NaN where a quantity does not exist; the
+    scaler reads NaN as the training mean)."""
+    from .ladder import truth_columns
+
+    base, extra, noise = parse_rung(rung)
+    rng = np.random.default_rng([seed, len(RUNGS) + 1])  # the added columns' errors
+    if base == "encoder":
+        if encoder_x is None:
+            raise ModelError(f"rung {rung!r} needs a model directory (--models) for the encoder's features")
+        return np.concatenate([encoder_x, truth_columns(table, idx, extra, noise, rng)], 1)
+    truth = {"truth_every": "truth_all", "truth_unhidden": "truth_visible"}.get(base, base)
+    x = truth_features(table, idx, truth, np.random.default_rng([seed, RUNGS.index(truth)]), extra=extra)
+    first = x.shape[1] - 2 - len(extra)  # the added columns stand before truth_features' two flags
+    for k, (name, _) in enumerate(extra):
+        if name in noise:
+            x[:, first + k] += noise[name] * rng.standard_normal(len(x))
+    return x
 
 
 def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design: str = "pca",
                  n_latent: int = 12, epochs: int = 100, n_members: int = 3, max_eval: int = 1000,
                  n_draws: int = 500, seed: int = 0, progress: bool = True, command: str = "",
-                 threads: int = 1) -> dict:  # fmt: skip
+                 threads: int = 1, models=None) -> dict:  # fmt: skip
     """Train and score one mid-IR model per truth rung (see the module docstring).
 
     Returns ``{"rungs": {rung: {mode: spectrum_metrics}}, "n_train", "n_test_evaluated", ...}``;
@@ -97,10 +127,12 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
     from .registry import catalog_provenance
     from .threads import torch_threads
 
-    bad = [r for r in rungs if r not in LADDER_RUNGS and r.split("+")[0] not in RUNGS]
+    bad = [
+        r for r in rungs if r not in LADDER_RUNGS and r.split("+")[0] not in LADDER_RUNGS[1:] + ("encoder",)
+    ]
     if bad:
-        raise ModelError(f"unknown rung(s) {bad}: choose from {', '.join(LADDER_RUNGS)}, or one of "
-                         f"{', '.join(RUNGS)} with truth columns added by '+' (truth_visible+truth_log_ldust)")  # fmt: skip
+        raise ModelError(f"unknown rung(s) {bad}: choose from {', '.join(LADDER_RUNGS)}, encoder, or one of "
+                         "these with truth columns added by '+' (truth_visible+truth_log_ldust, encoder+truth_log_ldust~0.2)")  # fmt: skip
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
         if not cat.has_ir_rest:
@@ -111,7 +143,12 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
         data = midir_targets(cat, idx)
         table = cat.table
         truth_features(table, idx[:1], "truth_visible")  # a catalog without truth columns: refused by name
-        x = {r: rung_features(table, idx, r, seed) for r in rungs if r != "basis"}
+        enc = (
+            _encoder_features(cat, idx, models, progress)
+            if any(r.split("+")[0] == "encoder" for r in rungs)
+            else None
+        )
+        x = {r: rung_features(table, idx, r, seed, enc) for r in rungs if r != "basis"}
         prov = catalog_provenance(cat)
     parts = {"train": slice(0, len(tr)), "valid": slice(len(tr), len(tr) + len(va)), "test": slice(len(tr) + len(va), None)}  # fmt: skip
     d = {k: subset(data, s) for k, s in parts.items()}
@@ -129,6 +166,21 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
     if "basis" in rungs:  # the first row of the table
         out["rungs"] = {"basis": {"projection": _basis_rung(d, cfg, model)}, **out["rungs"]}
     return out
+
+
+def _encoder_features(cat, idx, models, progress: bool) -> np.ndarray:
+    """The optical features the mid-IR model of ``models`` (a model directory) sees: its encoder's
+    latents with the predictor's other inputs (:func:`.midir_eval.midir_data`)."""
+    from .data import build_features
+    from .registry import load_models, read_manifest, resolve_model_dir
+
+    if models is None:
+        raise ModelError("an encoder rung needs a model directory (--models) for the encoder's features")
+    d = resolve_model_dir(models)
+    has_pred = "predictor.pt" in read_manifest(d)["files"]
+    bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
+    kind = bundle.predictor.config.feature_kind if has_pred else "spectrum"
+    return build_features(kind, cat.table, idx, bundle.catalog_latents(cat, idx, progress=progress))
 
 
 def _truth_rung(d: dict, xs: dict, cfg, n_draws: int, progress: bool) -> tuple[dict, object]:
@@ -176,7 +228,16 @@ RUNG_LABELS = {
     "truth_measured": "the same with SDSS measurement errors",
     "truth_unhidden": "every truth quantity that shapes the spectrum but the hidden deviates (generous)",
     "truth_every": "every truth quantity that shapes the spectrum (nothing hidden)",
+    "encoder": "the shipped model's optical features",
 }
+
+
+def rung_label(rung: str, short: bool = False) -> str:
+    """How a rung is named in the tables: its base's label, then what it adds (``+ log_ldust ± 0.2``)."""
+    base, *cols = rung.split("+")
+    name = (RUNG_SHORT if short else RUNG_LABELS).get(base, base)
+    added = [c.removeprefix("truth_").replace("~", " ± ") for c in cols]
+    return " + ".join([name] + added)
 
 
 def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) -> list[str]:
@@ -198,8 +259,8 @@ def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) 
     for rung, res in out["rungs"].items():
         for mode, m in res.items():
             if isinstance(m, dict) and "rissaki" in m:
-                lines.append(f"| {RUNG_LABELS.get(rung, rung)} | {mode} | {cells(m)} |")
-    columns = [(RUNG_SHORT.get(rung, rung) + ("" if mode == "projection" else f", {MODE_SHORT.get(mode, mode)}"), m)
+                lines.append(f"| {rung_label(rung)} | {mode} | {cells(m)} |")
+    columns = [(rung_label(rung, short=True) + ("" if mode == "projection" else f", {MODE_SHORT.get(mode, mode)}"), m)
                for rung, res in out["rungs"].items() for mode, m in res.items()
                if isinstance(m, dict) and "rissaki_by_group" in m]  # fmt: skip
     if shipped:
@@ -221,6 +282,7 @@ RUNG_SHORT = {
     "truth_measured": "measured",
     "truth_unhidden": "unhidden",
     "truth_every": "every truth",
+    "encoder": "encoder",
 }
 MODE_SHORT = {"optical": "opt", "optical+wise": "opt+W", "photometry": "ugriz+W"}
 
