@@ -107,11 +107,18 @@ def cmd_midir_ladder(args) -> int:
     from .ml.midir_ladder import midir_ladder, midir_ladder_markdown
     from .ml.registry import resolve_model_dir
 
-    out = midir_ladder(
-        args.catalog, rungs=tuple(args.rungs.split(",")), design=args.design, epochs=args.epochs,
-        max_eval=args.max_eval, seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
-        models=args.models,
-    )  # fmt: skip
+    if args.from_json:
+        from .ml.midir_ladder import merge_ladders
+
+        out = merge_ladders([_read_json(f) for f in args.from_json.split(",")])
+    elif args.catalog is None:
+        raise ModelError("midir-ladder needs a CATALOG, or --from-json with results of earlier runs")
+    else:
+        out = midir_ladder(
+            args.catalog, rungs=tuple(args.rungs.split(",")), design=args.design, epochs=args.epochs,
+            max_eval=args.max_eval, seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
+            models=args.models,
+        )  # fmt: skip
     shipped = None
     if args.models is not None:
         f = resolve_model_dir(args.models) / "midir_evaluation.json"
@@ -128,6 +135,16 @@ def cmd_midir_ladder(args) -> int:
     else:
         print("\n".join(lines))
     return 0
+
+
+def _read_json(path: str) -> dict:
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{path}: not a midir-ladder --json result ({e})") from None
 
 
 def register(subparsers) -> None:
@@ -172,7 +189,11 @@ def register(subparsers) -> None:
 
     s = subparsers.add_parser("midir-ladder", help="the mid-IR spectrum model trained on truth inputs: "
                               "how much of the 5-35 micron spectrum the optical can hold (simulated v2)")  # fmt: skip
-    s.add_argument("catalog", help="simulated v2 catalog with rest-frame IR spectra and truth columns")
+    s.add_argument(
+        "catalog", nargs="?", help="simulated v2 catalog with rest-frame IR spectra and truth columns"
+    )
+    s.add_argument("--from-json", default=None, metavar="FILE,FILE",
+                   help="no training: the table of earlier runs' --json results (same catalog and test galaxies)")  # fmt: skip
     s.add_argument("--rungs", default="basis,truth_all,truth_visible",
                    help="comma-separated: basis, truth_all, truth_visible, truth_measured, truth_unhidden, truth_every, encoder (the "
                    "--models features); any of these with truth columns added, each with an optional "

@@ -172,3 +172,44 @@ def test_encoder_rung_trains_on_the_model_directorys_features(sim, tmp_path):
     with Catalog(sim) as cat:
         x = _encoder_features(cat, np.arange(5), models, progress=False)
     assert x.shape[0] == 5 and np.isfinite(x).all()
+
+
+def _fake_ladder(command: str, rung: str, n_below: int, digest: str = "abc") -> dict:
+    m = {"rissaki": {"n_chi2_below_5": n_below, "n_random": 100, "all_fraction_below_5": n_below / 100,
+                     "all_median_chi2": 3.0},
+         "rissaki_by_group": {"W3 upper limit": {"n": 7, "fraction_below_5": 0.5, "median_chi2": 4.0}}}  # fmt: skip
+    return {"command": command, "catalog": {"content_sha256": digest}, "config": {"design": "pca"},
+            "n_train": 80, "n_test_evaluated": 20, "rungs": {rung: {"optical": m, "optical+wise": m}}}  # fmt: skip
+
+
+def test_from_json_merges_earlier_runs_into_one_readme_block(tmp_path, capsys):
+    import json
+
+    from explorer.cli import main
+    from explorer.ml.midir_ladder import merge_ladders
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(
+        json.dumps(
+            _fake_ladder("python -m explorer midir-ladder c.h5 --rungs truth_visible", "truth_visible", 57)
+        )
+    )
+    b.write_text(
+        json.dumps(
+            _fake_ladder("python -m explorer midir-ladder c.h5 --rungs truth_every", "truth_every", 94)
+        )
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n")
+    assert main(["midir-ladder", "--from-json", f"{a},{b}", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "--rungs truth_visible`, `python -m explorer midir-ladder c.h5 --rungs truth_every`" in text
+    assert "| exact visible truth" in text and "| 57/100 |" in text and "| 94/100 |" in text
+    assert "| W3 upper limit | 7 | 0.50 | 0.50 | 0.50 | 0.50 |" in text
+    other = _fake_ladder("python -m explorer midir-ladder d.h5", "truth_all", 73, digest="def")
+    with pytest.raises(ModelError, match="cannot be merged"):
+        merge_ladders([json.loads(a.read_text()), other])
+    assert main(["midir-ladder", "--from-json", str(tmp_path / "missing.json")]) != 0
+    assert "missing.json: not a midir-ladder --json result" in capsys.readouterr().err
+    assert main(["midir-ladder"]) != 0
+    assert "needs a CATALOG, or --from-json" in capsys.readouterr().err

@@ -240,10 +240,31 @@ def rung_label(rung: str, short: bool = False) -> str:
     return " + ".join([name] + added)
 
 
+def merge_ladders(outs: list[dict]) -> dict:
+    """Several ``midir-ladder`` results (their ``--json``) as one: the rungs in the order given, a
+    ``commands`` list. They must share the catalog's data, the training split and the test galaxies."""
+    if not outs:
+        raise ModelError("no ladder results to merge")
+    first = outs[0]
+    key = ("n_train", "n_test_evaluated")
+    for o in outs[1:]:
+        same_data = o["catalog"].get("content_sha256") == first["catalog"].get("content_sha256")
+        if not same_data or any(o[k] != first[k] for k in key) or o["config"] != first["config"]:
+            raise ModelError(f"ladder results of other data or settings cannot be merged: {o['command']!r} "
+                             f"and {first['command']!r}")  # fmt: skip
+    rungs = {}
+    for o in outs:
+        rungs.update(o["rungs"])
+    return {**first, "commands": [o["command"] for o in outs], "rungs": rungs}
+
+
 def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) -> list[str]:
     """The ladder as Markdown lines: per rung and mode the number of 100 random test galaxies with
     Rissaki chi^2 < 5, the fraction of all evaluated and the median; ``shipped`` (a
-    ``midir_evaluation.json``) adds the shipped model's rows on the same galaxies."""
+    ``midir_evaluation.json``) adds the shipped model's rows on the same galaxies. A merged result
+    (:func:`merge_ladders`) names every command that made it after ``command``."""
+    if out.get("commands"):
+        command = "`, `".join([command] + [c for c in out["commands"] if c != command])
 
     def cells(m):
         r = m["rissaki"]
