@@ -50,13 +50,14 @@ def test_ladder_scores_every_rung_on_train_midirs_test_galaxies(sim):
     }
     lines = midir_ladder_markdown(out, "python -m explorer midir-ladder sim.h5", shipped)
     assert "`python -m explorer midir-ladder sim.h5`" in lines[0]
-    assert sum(line.startswith("| exact visible truth") for line in lines) == 2
+    assert sum(line.startswith("| exact visible truth") for line in lines) == 1  # one row, both modes
     assert any(line.startswith("| the shipped model (`pca`") for line in lines)
     header = next(line for line in lines if line.startswith("| galaxies | n |"))
-    assert header.split(" | ")[2:] == ["basis", "visible, opt", "visible, opt+W", "shipped, opt |"]
+    assert header.split(" | ")[2:] == ["basis", "visible", "shipped |"]
     row = next(line for line in lines if line.startswith("| W3 and W4 detected |"))
     n = out["rungs"]["basis"]["projection"]["rissaki_by_group"]["W3 and W4 detected"]["n"]
-    assert row.split(" | ")[1] == str(n) and len(row.split(" | ")) == 6
+    cells = row.split(" | ")
+    assert cells[1] == str(n) and len(cells) == 5 and len(cells[3].split(" / ")) == 2  # optical / + WISE
 
 
 def test_truth_every_and_unhidden_add_the_spectrums_other_inputs(sim):
@@ -205,7 +206,7 @@ def test_from_json_merges_earlier_runs_into_one_readme_block(tmp_path, capsys):
     text = readme.read_text()
     assert "--rungs truth_visible`, `python -m explorer midir-ladder c.h5 --rungs truth_every`" in text
     assert "| exact visible truth" in text and "| 57/100 |" in text and "| 94/100 |" in text
-    assert "| W3 upper limit | 7 | 0.50 | 0.50 | 0.50 | 0.50 |" in text
+    assert "| W3 upper limit | 7 | 0.50 / 0.50 | 0.50 / 0.50 |" in text
     other = _fake_ladder("python -m explorer midir-ladder d.h5", "truth_all", 73, digest="def")
     with pytest.raises(ModelError, match="cannot be merged"):
         merge_ladders([json.loads(a.read_text()), other])

@@ -259,40 +259,42 @@ def merge_ladders(outs: list[dict]) -> dict:
 
 
 def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) -> list[str]:
-    """The ladder as Markdown lines: per rung and mode the number of 100 random test galaxies with
-    Rissaki chi^2 < 5, the fraction of all evaluated and the median; ``shipped`` (a
-    ``midir_evaluation.json``) adds the shipped model's rows on the same galaxies. A merged result
+    """The ladder as Markdown lines: one row per rung, for the optical and the optical + WISE mode
+    the number of 100 random test galaxies with Rissaki chi^2 < 5, the fraction of all evaluated and
+    the median; then the fraction below 5 by what WISE detected and by class. ``shipped`` (a
+    ``midir_evaluation.json``) adds the shipped model's row on the same galaxies. A merged result
     (:func:`merge_ladders`) names every command that made it after ``command``."""
     if out.get("commands"):
         command = "`, `".join([command] + [c for c in out["commands"] if c != command])
 
     def cells(m):
+        if m is None:
+            return "– | – | –"
         r = m["rissaki"]
         return f"{r['n_chi2_below_5']}/{r['n_random']} | {100 * r['all_fraction_below_5']:.0f}% | {r['all_median_chi2']:.3g}"
 
-    lines = [
-        f"From `{command}` ({out['n_train']} training galaxies, the same {out['n_test_evaluated']} random test"
-        " galaxies as `train-midir`; Rissaki χ² of the posterior median over 5–35 µm):",
-        "",
-        "| input | mode | χ² < 5 (100 random) | χ² < 5 (all) | median χ² (all) |",
-        "|---|---|---|---|---|",
-    ]
-    for rung, res in out["rungs"].items():
-        for mode, m in res.items():
-            if isinstance(m, dict) and "rissaki" in m:
-                lines.append(f"| {rung_label(rung)} | {mode} | {cells(m)} |")
-    columns = [(rung_label(rung, short=True) + ("" if mode == "projection" else f", {MODE_SHORT.get(mode, mode)}"), m)
-               for rung, res in out["rungs"].items() for mode, m in res.items()
-               if isinstance(m, dict) and "rissaki_by_group" in m]  # fmt: skip
+    rows = [(rung_label(rung), rung_label(rung, short=True), res) for rung, res in out["rungs"].items()]
     if shipped:
         ship = shipped["shipped_design"]
-        for mode in LADDER_MODES + ("photometry",):
-            m = shipped["designs"][ship]["test"].get(mode)
-            if m:
-                lines.append(f"| the shipped model (`{ship}`, encoder features) | {mode} | {cells(m)} |")
-                if "rissaki_by_group" in m:
-                    columns.append((f"shipped, {MODE_SHORT.get(mode, mode)}", m))
-    return lines + _group_lines(columns)
+        rows.append(
+            (
+                f"the shipped model (`{ship}`, `midir_evaluation.json`)",
+                "shipped",
+                shipped["designs"][ship]["test"],
+            )
+        )
+    lines = [
+        f"From `{command}` ({out['n_train']} training galaxies, the same {out['n_test_evaluated']} random test"
+        " galaxies as `train-midir`; Rissaki χ² of the posterior median over 5–35 µm; the basis row projects"
+        " the true spectra, no prediction):",
+        "",
+        "| input | optical: χ² < 5 (100 random) | (all) | median χ² | optical + WISE: χ² < 5 (100 random) | (all) | median χ² |",
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for label, _, res in rows:
+        first = res.get("optical", res.get("projection"))
+        lines.append(f"| {label} | {cells(first)} | {cells(res.get('optical+wise'))} |")
+    return lines + _group_lines([(short, res) for _, short, res in rows])
 
 
 #: short column names of the by-group table
@@ -310,14 +312,27 @@ MODE_SHORT = {"optical": "opt", "optical+wise": "opt+W", "photometry": "ugriz+W"
 
 def _group_lines(columns: list[tuple[str, dict]]) -> list[str]:
     """Fraction of the evaluated galaxies with chi^2 < 5 by what WISE detected and by class, one
-    column per rung and mode (the galaxies are the same in every column)."""
+    column per rung, each cell optical / optical + WISE (the galaxies are the same in every column)."""
+    modes = ("projection", "optical", "optical+wise")
+    columns = [(name, [res[m]["rissaki_by_group"] for m in modes if "rissaki_by_group" in res.get(m, {})])
+               for name, res in columns]  # fmt: skip
+    columns = [(name, g) for name, g in columns if g]
     if not columns:
         return []
-    groups = list(columns[0][1]["rissaki_by_group"])
-    lines = ["", "Fraction with χ² < 5 by what WISE detected and by class (same galaxies in every column):", "",
+    groups = list(columns[0][1][0])
+    lines = ["", "Fraction with χ² < 5 by what WISE detected and by class, optical / optical + WISE"
+             " (same galaxies in every column):", "",
              "| galaxies | n | " + " | ".join(name for name, _ in columns) + " |", "|---" * (len(columns) + 2) + "|"]  # fmt: skip
-    for g in groups:
-        fr = [m["rissaki_by_group"].get(g, {}).get("fraction_below_5") for _, m in columns]
-        n = columns[0][1]["rissaki_by_group"][g]["n"]
-        lines.append(f"| {g} | {n} | " + " | ".join("–" if f is None else f"{f:.2f}" for f in fr) + " |")
+
+    def frac(g, name):
+        f = g.get(name, {}).get("fraction_below_5")
+        return "–" if f is None else f"{f:.2f}"
+
+    for name in groups:
+        n = columns[0][1][0][name]["n"]
+        lines.append(
+            f"| {name} | {n} | "
+            + " | ".join(" / ".join(frac(g, name) for g in gs) for _, gs in columns)
+            + " |"
+        )
     return lines
