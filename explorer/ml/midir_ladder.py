@@ -11,9 +11,9 @@ galaxies as ``train-midir`` (:func:`.midir_train._test_rows`, same seed) with th
   basis and its out-of-basis residual allow;
 * ``truth_all``: every truth quantity, the hidden deviates (q_PAH, U_min, gamma, dust mass, torus)
   included: a capacity check of the prior network;
-* ``truth_visible``: the exact values of what an optical analysis measures. A model on the optical
-  spectrum sees these at best through noise, so its Rissaki chi^2 < 5 count is bounded, in this
-  simulation, by about this rung's: the ceiling of issue 15's optical-only and optical + WISE targets;
+* ``truth_visible``: the exact values of what an optical analysis usually measures. Not a ceiling
+  for a model on the optical spectrum: the spectrum holds more (the dust luminosity, which energy
+  balance ties to the attenuated starlight, decides the mid-IR; see ``truth_visible+truth_log_ldust``);
 * ``truth_measured``: the same with SDSS measurement errors (:data:`.ladder.MEASUREMENT_NOISE`);
 * ``truth_every``: ``truth_all`` and every other stored truth quantity that shapes the 1-40 um
   spectrum (:data:`SPECTRUM_EXTRA`: the star-formation history, the bulge's and disk's
@@ -26,7 +26,9 @@ galaxies as ``train-midir`` (:func:`.midir_train._test_rows`, same seed) with th
   an optical analysis could know;
 * ``RUNG+COLUMN[+COLUMN...]`` (``truth_visible+truth_log_ldust``): a WISE-ladder rung with those truth
   columns added (log-transformed as in :data:`SPECTRUM_EXTRA`): which of the extras carries the
-  difference.
+  difference; ``COLUMN~SIGMA`` gives the column a Gaussian error of SIGMA;
+* ``encoder[+COLUMN...]``: the optical features of a model directory's encoder and predictor (what
+  ``train-midir`` trains on): the shipped model again, and what it would gain from one more input.
 
 Like the WISE ladder, this measures the simulation; nothing is tuned on it.
 Run: ``python -m explorer midir-ladder runs/sim50k_v2.h5 --json``.
