@@ -355,10 +355,13 @@ def test_model_card_midir_section(tmp_path):
     doc = {
         "command": "python -m explorer train-midir cat.h5 --name m",
         "shipped_design": "pca",
-        "designs": {"pca": {"test": {"optical": mode(75, 0.70), "optical+wise": mode(85, 0.66)}}},
-    }
+        "designs": {"pca": {"test": {"optical": mode(75, 0.70), "optical+wise": mode(85, 0.66),
+                                     "photometry": mode(60, 0.75)}}},
+    }  # fmt: skip
     (tmp_path / "midir_evaluation.json").write_text(json.dumps(doc))
     text = midir_section(tmp_path)
+    assert "in 0.70–0.70 of galaxies, inside the 95% band in 0.95–0.95; all within ±0.05" in text
+    assert "; outside ±0.05: 3.0–5.0 µm (0.750 in the 68%)" in text  # the photometry mode's bin
     assert "train-midir cat.h5" in text
     assert "| **pca** (shipped) | optical | 75/100" in text and "≥ 72: met" in text
     assert "| **pca** (shipped) | optical + WISE | 85/100" in text and "≥ 90: not met" in text
