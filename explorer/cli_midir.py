@@ -115,9 +115,9 @@ def cmd_midir_ladder(args) -> int:
         raise ModelError("midir-ladder needs a CATALOG, or --from-json with results of earlier runs")
     else:
         out = midir_ladder(
-            args.catalog, rungs=tuple(args.rungs.split(",")), design=args.design, epochs=args.epochs,
+            args.catalog, rungs=tuple(r for r in args.rungs.split(",") if r), design=args.design, epochs=args.epochs,
             max_eval=args.max_eval, seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
-            models=args.models,
+            models=args.models, probes=tuple(c for c in (args.probe or "").split(",") if c),
         )  # fmt: skip
     shipped = None
     if args.models is not None:
@@ -198,6 +198,8 @@ def register(subparsers) -> None:
                    help="comma-separated: basis, truth_all, truth_visible, truth_measured, truth_unhidden, truth_every, encoder (the "
                    "--models features); any of these with truth columns added, each with an optional "
                    "random error: truth_visible+truth_log_ldust, encoder+truth_log_ldust~0.2")  # fmt: skip
+    s.add_argument("--probe", default=None, metavar="COLUMN,COLUMN",
+                   help="also: how well the --models encoder's features predict these truth columns (MLP probe)")  # fmt: skip
     s.add_argument("--design", choices=("pca", "glo"), default="pca")
     s.add_argument("--epochs", type=int, default=100)
     s.add_argument(

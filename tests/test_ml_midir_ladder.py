@@ -166,8 +166,10 @@ def test_encoder_rung_trains_on_the_model_directorys_features(sim, tmp_path):
 
     models = write_random_models(tmp_path / "models")
     out = midir_ladder(sim, rungs=("encoder", "encoder+truth_log_ldust"), epochs=2, n_members=1, max_eval=20,
-                       n_draws=30, progress=False, models=models)  # fmt: skip
+                       n_draws=30, progress=False, models=models, probes=("truth_log_ldust",))  # fmt: skip
     assert list(out["rungs"]) == ["encoder", "encoder+truth_log_ldust"]
+    probe = out["probes"]["truth_log_ldust"]
+    assert probe["n_test"] == out["n_test_evaluated"] and probe["robust_sd"] > 0
     for res in out["rungs"].values():
         assert res["optical+wise"]["n_galaxies"] == out["n_test_evaluated"]
     with Catalog(sim) as cat:
@@ -214,3 +216,16 @@ def test_from_json_merges_earlier_runs_into_one_readme_block(tmp_path, capsys):
     assert "missing.json: not a midir-ladder --json result" in capsys.readouterr().err
     assert main(["midir-ladder"]) != 0
     assert "needs a CATALOG, or --from-json" in capsys.readouterr().err
+
+
+def test_probe_column_recovers_a_known_noise_level():
+    from explorer.ml.midir_ladder import probe_column
+
+    rng = np.random.default_rng(0)
+    x = {k: rng.normal(size=(n, 3)) for k, n in (("train", 4000), ("valid", 500), ("test", 2000))}
+    y = {k: v @ np.array([1.0, -0.5, 0.2]) + 0.1 * rng.normal(size=len(v)) for k, v in x.items()}
+    y["train"][:10] = np.nan  # rows without a truth are left out
+    p = probe_column(x, y, epochs=30)
+    assert p["n_test"] == 2000 and abs(p["median_offset"]) < 0.03
+    assert 0.08 < p["robust_sd"] < 0.13 and 0.08 < p["sd"] < 0.14  # the noise, 0.1
+    assert 1.0 < p["truth_sd"] < 1.3

@@ -41,7 +41,7 @@ import time
 import numpy as np
 
 from ..errors import ModelError
-from .ladder import RUNGS, truth_features
+from .ladder import RUNGS, truth_columns, truth_features
 
 LADDER_RUNGS = ("basis",) + RUNGS + ("truth_unhidden", "truth_every")
 #: truth columns beyond ``truth_all`` (:data:`.ladder.HIDDEN`) that shape the rest-frame 1-40 um
@@ -96,8 +96,6 @@ def rung_features(
     :data:`SPECTRUM_EXTRA` added; for ``encoder`` the model's own optical features ``encoder_x``;
     with ``+COLUMN[~SIGMA]`` those truth columns added (NaN where a quantity does not exist; the
     scaler reads NaN as the training mean)."""
-    from .ladder import truth_columns
-
     base, extra, noise = parse_rung(rung)
     rng = np.random.default_rng([seed, len(RUNGS) + 1])  # the added columns' errors
     if base == "encoder":
@@ -116,11 +114,12 @@ def rung_features(
 def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design: str = "pca",
                  n_latent: int = 12, epochs: int = 100, n_members: int = 3, max_eval: int = 1000,
                  n_draws: int = 500, seed: int = 0, progress: bool = True, command: str = "",
-                 threads: int = 1, models=None) -> dict:  # fmt: skip
+                 threads: int = 1, models=None, probes=()) -> dict:  # fmt: skip
     """Train and score one mid-IR model per truth rung (see the module docstring).
 
     Returns ``{"rungs": {rung: {mode: spectrum_metrics}}, "n_train", "n_test_evaluated", ...}``;
-    the ``basis`` rung has one entry, ``"projection"``.
+    the ``basis`` rung has one entry, ``"projection"``. ``probes`` (truth columns) adds
+    ``"probes": {column: probe_column(...)}``: how well the ``models`` encoder's features predict each.
     """
     from ..catalog import Catalog
     from .midir_eval import midir_targets, subset
@@ -147,10 +146,12 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
         truth_features(table, idx[:1], "truth_visible")  # a catalog without truth columns: refused by name
         enc = (
             _encoder_features(cat, idx, models, progress)
-            if any(r.split("+")[0] == "encoder" for r in rungs)
+            if probes or any(r.split("+")[0] == "encoder" for r in rungs)
             else None
         )
         x = {r: rung_features(table, idx, r, seed, enc) for r in rungs if r != "basis"}
+        transforms = dict(SPECTRUM_EXTRA)
+        targets = {c: truth_columns(table, idx, [(c, transforms.get(c))])[:, 0] for c in probes}
         prov = catalog_provenance(cat)
     parts = {"train": slice(0, len(tr)), "valid": slice(len(tr), len(tr) + len(va)), "test": slice(len(tr) + len(va), None)}  # fmt: skip
     d = {k: subset(data, s) for k, s in parts.items()}
@@ -165,6 +166,9 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
                 xs = {k: x[rung][s] for k, s in parts.items()}
                 out["rungs"][rung], model = _truth_rung(d, xs, cfg, n_draws, progress)
                 out["rungs"][rung]["seconds"] = round(time.perf_counter() - t1, 1)
+        for c, yc in targets.items():
+            xs, ys = {k: enc[sl] for k, sl in parts.items()}, {k: yc[sl] for k, sl in parts.items()}
+            out.setdefault("probes", {})[c] = probe_column(xs, ys, seed=seed, progress=progress)
     if "basis" in rungs:  # the first row of the table
         out["rungs"] = {"basis": {"projection": _basis_rung(d, cfg, model)}, **out["rungs"]}
     return out
@@ -254,10 +258,11 @@ def merge_ladders(outs: list[dict]) -> dict:
         if not same_data or any(o[k] != first[k] for k in key) or o["config"] != first["config"]:
             raise ModelError(f"ladder results of other data or settings cannot be merged: {o['command']!r} "
                              f"and {first['command']!r}")  # fmt: skip
-    rungs = {}
+    rungs, probes = {}, {}
     for o in outs:
         rungs.update(o["rungs"])
-    return {**first, "commands": [o["command"] for o in outs], "rungs": rungs}
+        probes.update(o.get("probes", {}))
+    return {**first, "commands": [o["command"] for o in outs], "rungs": rungs, "probes": probes}
 
 
 def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) -> list[str]:
@@ -296,6 +301,11 @@ def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) 
     for label, _, res in rows:
         first = res.get("optical", res.get("projection"))
         lines.append(f"| {label} | {cells(first)} | {cells(res.get('optical+wise'))} |")
+    for c, p in out.get("probes", {}).items():
+        lines += ["", f"The encoder's features predict `{c}` on the {p['n_test']} test galaxies with a robust standard"
+                  f" deviation of {p['robust_sd']:.2f} (standard deviation {p['sd']:.2f}, median offset"
+                  f" {p['median_offset']:+.2f}; the truth itself scatters by {p['truth_sd']:.2f}), from a"
+                  " least-squares MLP probe (`--probe`)."]  # fmt: skip
     return lines + _group_lines([(short, res) for _, short, res in rows])
 
 
@@ -338,3 +348,43 @@ def _group_lines(columns: list[tuple[str, dict]]) -> list[str]:
             + " |"
         )
     return lines
+
+
+def probe_column(x: dict, y: dict, seed: int = 0, epochs: int = 100, progress: bool = False) -> dict:
+    """How well features predict one truth column: a least-squares MLP (two SiLU layers of 128,
+    early stopping on the validation split) trained on ``x["train"]`` -> ``y["train"]`` and scored on
+    ``x["test"]``: the median offset, robust (1.4826 MAD) and plain standard deviation of
+    prediction - truth, in the column's units. Rows with a non-finite truth are left out."""
+    import torch
+    from torch import nn
+
+    from .data import Scaler
+    from .fit import EarlyStopping, fit_ensemble
+    from .nets import silu_trunk
+
+    ok = {k: np.isfinite(y[k]) for k in ("train", "valid", "test")}
+    scaler = Scaler.fit(x["train"][ok["train"]])
+    mean, sd = float(np.mean(y["train"][ok["train"]])), float(np.std(y["train"][ok["train"]]))
+
+    def tensors(k):
+        return (torch.as_tensor(scaler.transform(x[k][ok[k]]), dtype=torch.float32),
+                torch.as_tensor((y[k][ok[k]] - mean) / sd, dtype=torch.float32))  # fmt: skip
+
+    (xt, yt), (xv, yv), (xs, _) = tensors("train"), tensors("valid"), tensors("test")
+
+    def build():
+        trunk, width = silu_trunk(xt.shape[1], (128, 128))
+        return nn.Sequential(trunk, nn.Linear(width, 1))
+
+    def mse(net, xx, yy):
+        return torch.mean((net(xx)[:, 0] - yy) ** 2)
+
+    (net,), _ = fit_ensemble(build, [seed * 1000 + 700], lambda n, b: mse(n, xt[b], yt[b]), len(xt),
+                             EarlyStopping(epochs=epochs, batch_size=512, lr=2e-3, weight_decay=1e-5, patience=15),
+                             valid_loss=lambda n: float(mse(n, xv, yv)), desc="probe", progress=progress)  # fmt: skip
+    with torch.no_grad():
+        pred = net(xs)[:, 0].numpy() * sd + mean
+    d = pred - y["test"][ok["test"]]
+    mad = float(np.median(np.abs(d - np.median(d))))
+    return {"n_test": int(d.size), "median_offset": float(np.median(d)), "robust_sd": 1.4826 * mad,
+            "sd": float(np.std(d)), "truth_sd": float(np.std(y["test"][ok["test"]]))}  # fmt: skip
