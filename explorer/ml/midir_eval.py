@@ -55,18 +55,34 @@ def midir_data(cat, bundle, idx, progress: bool = False, chunk: int = 4096, trut
     if truth and not cat.has_ir_rest:
         raise ModelError(f"{cat.path}: no rest-frame IR spectra (/ir_rest): simulate a v2 catalog")
     idx = np.asarray(idx, int)
-    t = cat.table
+    lat, x, kind = optical_features(cat, bundle, idx, progress, optical_kind)
+    return {
+        **midir_targets(cat, idx, truth=truth, chunk=chunk),
+        "latents": lat,
+        "x_optical": x,
+        "optical_kind": kind,
+        "x_photometry": build_features("photometry", cat.table, idx),
+    }
+
+
+def optical_features(cat, bundle, idx, progress: bool = False, optical_kind: str | None = None):
+    """``(latents, features, kind)`` of rows ``idx``: ``bundle``'s encoder latents and the optical
+    model's feature set built on them (default: the bundle's predictor's, else ``spectrum``)."""
+    idx = np.asarray(idx, int)
     lat = bundle.catalog_latents(cat, idx, progress=progress)
     kind = optical_kind or (
         bundle.predictor.config.feature_kind if bundle.predictor is not None else "spectrum"
     )
-    return {
-        **midir_targets(cat, idx, truth=truth, chunk=chunk),
-        "latents": lat,
-        "x_optical": build_features(kind, t, idx, lat),
-        "optical_kind": kind,
-        "x_photometry": build_features("photometry", t, idx),
-    }
+    return lat, build_features(kind, cat.table, idx, lat), kind
+
+
+def load_feature_models(model_dir):
+    """A model directory's encoder, and its predictor where it has one (whose feature set the
+    mid-IR model uses; without one, ``spectrum`` features)."""
+    from .registry import load_models, read_manifest
+
+    has_pred = "predictor.pt" in read_manifest(model_dir)["files"]
+    return load_models(model_dir, components=["encoder", "predictor"] if has_pred else ["encoder"])
 
 
 def midir_targets(cat, idx, truth: bool = True, chunk: int = 4096) -> dict:

@@ -65,6 +65,7 @@ SPECTRUM_EXTRA = (
     ("truth_torus_fade", None),
     ("truth_agn_oiii_share", None),
 )
+_TRANSFORMS = dict(SPECTRUM_EXTRA)
 #: the two modes a truth rung is scored in (there is no photometry-only model of truth inputs)
 LADDER_MODES = ("optical", "optical+wise")
 
@@ -74,7 +75,7 @@ def parse_rung(rung: str) -> tuple[str, tuple, dict]:
     adds to its base (log-transformed as in :data:`SPECTRUM_EXTRA`), ``~sigma`` giving one a random
     error of ``sigma`` in those units."""
     base, *cols = rung.split("+")
-    transforms, noise, extra = dict(SPECTRUM_EXTRA), {}, []
+    noise, extra = {}, []
     for c in cols:
         name, _, sigma = c.partition("~")
         try:
@@ -82,7 +83,7 @@ def parse_rung(rung: str) -> tuple[str, tuple, dict]:
                 noise[name] = float(sigma)
         except ValueError:
             raise ModelError(f"rung {rung!r}: {c!r} is not COLUMN~SIGMA with a number") from None
-        extra.append((name, transforms.get(name)))
+        extra.append((name, _TRANSFORMS.get(name)))
     if base in ("truth_every", "truth_unhidden"):
         extra = list(SPECTRUM_EXTRA) + extra
     return base, tuple(extra), noise
@@ -150,8 +151,7 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
             else None
         )
         x = {r: rung_features(table, idx, r, seed, enc) for r in rungs if r != "basis"}
-        transforms = dict(SPECTRUM_EXTRA)
-        targets = {c: truth_columns(table, idx, [(c, transforms.get(c))])[:, 0] for c in probes}
+        targets = {c: truth_columns(table, idx, [(c, _TRANSFORMS.get(c))])[:, 0] for c in probes}
         prov = catalog_provenance(cat)
     parts = {"train": slice(0, len(tr)), "valid": slice(len(tr), len(tr) + len(va)), "test": slice(len(tr) + len(va), None)}  # fmt: skip
     d = {k: subset(data, s) for k, s in parts.items()}
@@ -175,18 +175,14 @@ def midir_ladder(catalog, rungs=("basis", "truth_all", "truth_visible"), design:
 
 
 def _encoder_features(cat, idx, models, progress: bool) -> np.ndarray:
-    """The optical features the mid-IR model of ``models`` (a model directory) sees: its encoder's
-    latents with the predictor's other inputs (:func:`.midir_eval.midir_data`)."""
-    from .data import build_features
-    from .registry import load_models, read_manifest, resolve_model_dir
+    """The optical features the mid-IR model of ``models`` (a model directory) sees
+    (:func:`.midir_eval.optical_features`, as ``train-midir`` builds them)."""
+    from .midir_eval import load_feature_models, optical_features
+    from .registry import resolve_model_dir
 
     if models is None:
         raise ModelError("an encoder rung needs a model directory (--models) for the encoder's features")
-    d = resolve_model_dir(models)
-    has_pred = "predictor.pt" in read_manifest(d)["files"]
-    bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
-    kind = bundle.predictor.config.feature_kind if has_pred else "spectrum"
-    return build_features(kind, cat.table, idx, bundle.catalog_latents(cat, idx, progress=progress))
+    return optical_features(cat, load_feature_models(resolve_model_dir(models)), idx, progress)[1]
 
 
 def _truth_rung(d: dict, xs: dict, cfg, n_draws: int, progress: bool) -> tuple[dict, object]:
@@ -319,7 +315,6 @@ RUNG_SHORT = {
     "truth_every": "every truth",
     "encoder": "encoder",
 }
-MODE_SHORT = {"optical": "opt", "optical+wise": "opt+W", "photometry": "ugriz+W"}
 
 
 def _group_lines(columns: list[tuple[str, dict]]) -> list[str]:

@@ -86,12 +86,10 @@ def _train(
     catalog, d, designs, n_latent, epochs, n_members, glo_epochs, max_eval, n_draws, seed, progress, command
 ):
     from ..catalog import Catalog
-    from .registry import catalog_provenance, load_models, read_manifest
+    from .midir_eval import load_feature_models
+    from .registry import catalog_provenance
 
-    has_pred = (
-        "predictor.pt" in read_manifest(d)["files"]
-    )  # without one: ``spectrum`` features, no comparison
-    bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
+    bundle = load_feature_models(d)  # without a predictor: ``spectrum`` features, no comparison
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
         splits = {s: cat.split_indices(s) for s in ("train", "valid", "test")}
@@ -101,6 +99,7 @@ def _train(
     n_tr, n_va = len(splits["train"]), len(splits["valid"])
     dtr, dva = subset(data, slice(0, n_tr)), subset(data, slice(n_tr, n_tr + n_va))
     dte = subset(data, slice(n_tr + n_va, None))
+    has_pred = bundle.predictor is not None
     pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None
     out = {"command": command, "catalog": prov, "encoder_sha256": bundle.manifest["files"]["encoder.pt"]["sha256"],
            "n_train": n_tr, "n_valid": n_va, "n_test_evaluated": len(te), "designs": {}, "seconds_data": round(time.perf_counter() - t0, 1)}  # fmt: skip
@@ -149,8 +148,8 @@ def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, c
 
     from ..catalog import Catalog
     from ..errors import ModelError
-    from .midir_eval import load_midir
-    from .registry import catalog_content_sha256, load_models, read_manifest, resolve_model_dir, same_catalog
+    from .midir_eval import load_feature_models, load_midir
+    from .registry import catalog_content_sha256, resolve_model_dir, same_catalog
 
     d = resolve_model_dir(name)
     path = d / "midir_evaluation.json"
@@ -161,9 +160,8 @@ def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, c
     doc = json.loads(path.read_text())
     ship = doc["shipped_design"]
     seed = int(doc["designs"][ship]["config"].get("seed", 0))
-    has_pred = "predictor.pt" in read_manifest(d)["files"]
     with torch_threads(threads):
-        bundle = load_models(d, components=["encoder", "predictor"] if has_pred else ["encoder"])
+        bundle = load_feature_models(d)
         models = load_midir(d)
         with Catalog(catalog) as cat:
             same, how = same_catalog(cat.path, doc["catalog"], cat.provenance)
@@ -175,6 +173,7 @@ def reevaluate_midir(catalog, name, n_draws: int = 500, progress: bool = True, c
             doc["catalog"]["matched_by"] = how
             te = _test_rows(cat.split_indices("test"), int(doc["n_test_evaluated"]), seed)
             dte = midir_data(cat, bundle, te, progress)
+        has_pred = bundle.predictor is not None
         pred_mag = bundle.predictor.predict(dte["x_optical"]).quantiles([0.5])[:, 0] if has_pred else None
         doc["designs"][ship]["test"] = evaluate_modes(models, dte, pred_mag, n_draws)
     doc["reevaluated_by"] = command
