@@ -28,6 +28,7 @@ def cmd_train_midir(args) -> int:
             args.catalog, args.name, designs=tuple(args.designs.split(",")), n_latent=args.n_latent,
             epochs=args.epochs, n_members=args.members, glo_epochs=args.glo_epochs, max_eval=args.max_eval,
             seed=args.seed, progress=not (args.quiet or args.json), command=command_line(),
+            aux_targets=tuple(c for c in args.aux.split(",") if c),
         )  # fmt: skip
     if args.readme is not None:
         from .markdown import replace_block
@@ -166,6 +167,8 @@ def register(subparsers) -> None:
     s.add_argument("--members", type=int, default=3, help="ensemble members of the coefficient prior")
     s.add_argument("--glo-epochs", type=int, default=300)
     s.add_argument("--max-eval", type=int, default=1000, help="test galaxies evaluated (random subset)")
+    s.add_argument("--aux", default="", help="truth columns whose auxiliary heads feed the prior (comma-separated; "
+                   "explorer/ml/midir_aux.py): truth_log_ldust, truth_log_sfr")  # fmt: skip
     s.add_argument("--readme", type=Path, default=None, help="also write the results into this Markdown file "
                    "between <!-- midir:start --> and <!-- midir:end -->")  # fmt: skip
     s.add_argument("--evaluate-only", action="store_true", help="no training: evaluate the shipped midir.pt again "

@@ -260,10 +260,13 @@ class MidIRModel:
     floor_mag : (4,) rms of the W1-W4 magnitudes of the reconstructed training spectra against
         the catalog's truth (model error of the photometry; added to the noise when conditioning)
     meta : dict
+    offset : WiseOffsetModel, optional (:mod:`.midir_offset`)
+    aux : AuxHeads, optional (:mod:`.midir_aux`): columns appended to the features before
+        ``x_scaler`` (the prior and the offset model see them; callers pass the plain features)
     """
 
     def __init__(self, design, feature_kind, x_scaler, members, decoder, wave_um, shape_mean, coef_mean,
-                 coef_sd, resid_dex, floor_mag, meta=None, offset=None):  # fmt: skip
+                 coef_sd, resid_dex, floor_mag, meta=None, offset=None, aux=None):  # fmt: skip
         self.design = design
         self.feature_kind = feature_kind
         self.x_scaler = x_scaler
@@ -277,6 +280,7 @@ class MidIRModel:
         self.floor_mag = np.asarray(floor_mag, float)
         self.meta = meta or {}
         self.offset = offset
+        self.aux = aux
         self._torch_shape_mean = torch.as_tensor(self.shape_mean, dtype=torch.float32)
 
     @property
@@ -320,9 +324,17 @@ class MidIRModel:
         y = self.decode(rows).reshape(len(c_std), 2, k, -1)  # (B, 2, k, W)
         return np.swapaxes((y[:, 0] - y[:, 1]) / (2 * eps), 1, 2)
 
+    def inputs(self, features: np.ndarray) -> np.ndarray:
+        """What the prior and the offset model see: the features, with the auxiliary heads'
+        columns appended where the model has them."""
+        if self.aux is None:
+            return features
+        return np.concatenate([features, self.aux.predict(features)], axis=1)
+
     @torch.no_grad()
     def predict(self, features: np.ndarray, z) -> SpectrumPosterior:
         """Posterior over the spectra of galaxies with raw features (N, D) at redshifts z (N,)."""
+        features = self.inputs(np.asarray(features, dtype=float))
         x = torch.from_numpy(self.x_scaler.transform(features))
         means, covs = [], []
         for m in self.members:
@@ -354,6 +366,7 @@ class MidIRModel:
             **{k: getattr(self, k).tolist() for k in ("wave_um", "shape_mean", "coef_mean", "coef_sd", "resid_dex", "floor_mag")},
             "meta": self.meta,
             "offset": self.offset.state() if self.offset is not None else {},
+            "aux": self.aux.state() if self.aux is not None else {},
         }  # fmt: skip
 
     @classmethod
@@ -373,9 +386,11 @@ class MidIRModel:
             m.load_state_dict(sd)
             members.append(m)
         keys = ("wave_um", "shape_mean", "coef_mean", "coef_sd", "resid_dex", "floor_mag")
+        from .midir_aux import AuxHeads
         from .midir_offset import WiseOffsetModel
 
         off = WiseOffsetModel.from_state(st["offset"]) if st.get("offset") else None
+        aux = AuxHeads.from_state(st["aux"]) if st.get("aux") else None
         return cls(
             st["design"],
             st["feature_kind"],
@@ -385,6 +400,7 @@ class MidIRModel:
             *(st[k] for k in keys),
             meta=st["meta"],
             offset=off,
+            aux=aux,
         )
 
 

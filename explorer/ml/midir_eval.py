@@ -88,8 +88,8 @@ def load_feature_models(model_dir):
 def midir_targets(cat, idx, truth: bool = True, chunk: int = 4096) -> dict:
     """What every mid-IR model of rows ``idx`` is conditioned on and scored against, whatever its
     inputs: ids, z, the catalog's W1-W4 (mag, sigma, upper-limit flags), the class and, with
-    ``truth`` on a catalog with ``/ir_rest``, the true spectra (``wave_um``, ``log_fnu``) and the
-    noiseless W1-W4 (``truth_mag``)."""
+    ``truth`` on a catalog with ``/ir_rest``, the true spectra (``wave_um``, ``log_fnu``), the
+    noiseless W1-W4 (``truth_mag``) and the auxiliary heads' truth columns."""
     idx = np.asarray(idx, int)
     t = cat.table
     w = wise_targets(t, idx) if "w1_mag_vega" in t else None
@@ -113,6 +113,9 @@ def midir_targets(cat, idx, truth: bool = True, chunk: int = 4096) -> dict:
         out["log_fnu"] = np.concatenate(ys) if ys else np.zeros((0, 0))
         flux = np.stack([np.asarray(t[f"truth_w{b}_flux_mjy"], float)[idx] for b in range(1, 5)], 1)
         out["truth_mag"] = wise_mjy_to_mag(flux)
+        from .midir_aux import AUX_TARGETS  # the auxiliary heads' targets (train-midir --aux)
+
+        out.update({c: np.asarray(t[c], float)[idx] for c in AUX_TARGETS if c in t})
     return out
 
 

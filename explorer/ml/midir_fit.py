@@ -38,6 +38,9 @@ class MidIRConfig:
     glo_epochs: int = 300
     glo_latent_l2: float = 1e-4
     seed: int = 0
+    #: truth columns (:data:`.midir_aux.AUX_TARGETS`) whose auxiliary heads feed the prior
+    aux_targets: tuple = ()
+    aux_folds: int = 4
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -134,8 +137,13 @@ def fit_midir(
         ``z``, ``truth_mag`` (noiseless W1-W4 of the total spectrum), ``wise_mag``, ``wise_sigma``,
         ``wise_is_ul`` (catalog) of the rows: for the photometric model error
         (:func:`photometry_floor`) and the catalog-offset model (:mod:`.midir_offset`); without
-        them the floor is zero and the catalog is taken to report the spectrum's W1-W4.
+        them the floor is zero and the catalog is taken to report the spectrum's W1-W4. With
+        ``config.aux_targets`` they also hold those truth columns (:func:`.midir_eval.midir_targets`).
     """
+    aux = None
+    if config.aux_targets:
+        aux, x_train, x_valid, feature_names = _fit_aux(x_train, x_valid, phot_train, phot_valid, config,
+                                                        feature_names, progress)  # fmt: skip
     a = y_train.mean(axis=1, keepdims=True)
     shape_mean = (y_train - a).mean(axis=0)
     shapes = y_train - a - shape_mean
@@ -151,7 +159,7 @@ def fit_midir(
     c = np.concatenate([a, codes], axis=1)
     coef_mean, coef_sd = c.mean(0), c.std(0) + 1e-12
     model = MidIRModel(config.design, feature_kind, Scaler.fit(x_train, feature_names), [], dec, wave_um,
-                       shape_mean, coef_mean, coef_sd, np.zeros(len(wave_um)), np.zeros(4), meta)  # fmt: skip
+                       shape_mean, coef_mean, coef_sd, np.zeros(len(wave_um)), np.zeros(4), meta, aux=aux)  # fmt: skip
     ct = (c - coef_mean) / coef_sd
     model.resid_dex = np.sqrt(np.mean((model.decode(ct) - y_train) ** 2, axis=0))
     if phot_train is not None:
@@ -162,6 +170,28 @@ def fit_midir(
     model.members, meta["valid_nll_history"] = _fit_members(model, x_train, ct, x_valid, cv, config, progress)
     meta.update(n_train=len(x_train), n_valid=len(x_valid))
     return model
+
+
+def _fit_aux(x_train, x_valid, phot_train, phot_valid, config, feature_names, progress):
+    """Auxiliary heads (:mod:`.midir_aux`) and the features with their columns appended: out of fold
+    on the training rows, the mean of the fold heads on the validation rows."""
+    from ..errors import ModelError
+    from .midir_aux import AUX_TARGETS, fit_aux_heads
+
+    targets = list(config.aux_targets)
+    unknown = [t for t in targets if t not in AUX_TARGETS]
+    if unknown:
+        raise ModelError(f"unknown auxiliary target(s) {unknown}: choose from {', '.join(AUX_TARGETS)}")
+    missing = [t for t in targets if phot_train is None or phot_valid is None or t not in phot_train]
+    if missing:
+        raise ModelError(
+            f"auxiliary heads need the truth columns {missing} of the training rows (a simulated catalog)"
+        )
+    y = {k: np.stack([np.asarray(p[t], float) for t in targets], 1) for k, p in (("train", phot_train), ("valid", phot_valid))}  # fmt: skip
+    aux, oof = fit_aux_heads(x_train, y["train"], x_valid, y["valid"], targets, n_folds=config.aux_folds,
+                             seed=config.seed, feature_names=feature_names, progress=progress)  # fmt: skip
+    names = list(feature_names or [f"x{k}" for k in range(x_train.shape[1])]) + aux.names
+    return aux, np.concatenate([x_train, oof], 1), np.concatenate([x_valid, aux.predict(x_valid)], 1), names
 
 
 def _offsets(p: dict):

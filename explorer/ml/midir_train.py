@@ -63,7 +63,8 @@ def evaluate_modes(models: dict, dte: dict, predictor_mag, n_draws: int, modes=M
 
 def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epochs: int = 100,
                 n_members: int = 3, glo_epochs: int = 300, max_eval: int = 1000, n_draws: int = 500,
-                seed: int = 0, progress: bool = True, command: str = "", threads: int = 1) -> dict:  # fmt: skip
+                seed: int = 0, progress: bool = True, command: str = "", threads: int = 1,
+                aux_targets=()) -> dict:  # fmt: skip
     """Train, evaluate and ship (see the module docstring). Returns the evaluation dict.
 
     Parameters
@@ -74,16 +75,29 @@ def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epoch
     designs : designs to train and compare
     max_eval : at most this many test galaxies are evaluated (a random subset, seed ``seed``)
     threads : torch threads (1: on a shared machine a second thread mostly waits)
+    aux_targets : truth columns whose auxiliary heads (:mod:`.midir_aux`) feed every model's prior
     """
     from .registry import resolve_model_dir
 
     with torch_threads(threads):
         return _train(catalog, resolve_model_dir(name), designs, n_latent, epochs, n_members, glo_epochs,
-                      max_eval, n_draws, seed, progress, command)  # fmt: skip
+                      max_eval, n_draws, seed, progress, command, tuple(aux_targets))  # fmt: skip
 
 
 def _train(
-    catalog, d, designs, n_latent, epochs, n_members, glo_epochs, max_eval, n_draws, seed, progress, command
+    catalog,
+    d,
+    designs,
+    n_latent,
+    epochs,
+    n_members,
+    glo_epochs,
+    max_eval,
+    n_draws,
+    seed,
+    progress,
+    command,
+    aux_targets=(),
 ):
     from ..catalog import Catalog
     from .midir_eval import load_feature_models
@@ -113,6 +127,7 @@ def _train(
             n_members=n_members,
             glo_epochs=glo_epochs,
             seed=seed,
+            aux_targets=aux_targets,
         )
         trained[design] = _fit_pair(dtr, dva, cfg, data["latents"].shape[1], progress)
         t_fit = time.perf_counter() - t1
