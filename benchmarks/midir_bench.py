@@ -73,7 +73,7 @@ def bench_midir(models: str | None = None, repeat: int = 30, n_draws: int = 1000
 
     with torch_threads(threads), threadpool_limits(threads):
         for name, model in pairs.items():
-            n_in = len(model.x_scaler.mean)
+            n_in = model.n_features
             res = {"prior_ms": [], "conditioned_ms": [], "conditioned_w4_limit_ms": []}
             for i in range(repeat + 1):
                 x = rng.normal(size=(1, n_in)).astype(np.float32)

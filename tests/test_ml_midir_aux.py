@@ -64,6 +64,7 @@ def test_a_model_with_a_head_uses_it_and_round_trips(tmp_path):
         model, plain = (fit_midir(xt, yt, xv, yv, WAVE, "photometry", _config(aux), phot_train=pt, phot_valid=pv)
                         for aux in (("truth_log_ldust",), ()))  # fmt: skip
     assert model.inputs(xs).shape == (200, 5) and plain.inputs(xs).shape == (200, 3)
+    assert model.n_features == plain.n_features == 3
     assert model.x_scaler.names[-2:] == ["aux_truth_log_ldust_mean", "aux_truth_log_ldust_lnsd"]
 
     def rms(m):

@@ -324,6 +324,11 @@ class MidIRModel:
         y = self.decode(rows).reshape(len(c_std), 2, k, -1)  # (B, 2, k, W)
         return np.swapaxes((y[:, 0] - y[:, 1]) / (2 * eps), 1, 2)
 
+    @property
+    def n_features(self) -> int:
+        """Number of features a caller passes (the auxiliary heads' columns are added inside)."""
+        return int(self.x_scaler.mean.size) - (len(self.aux.names) if self.aux is not None else 0)
+
     def inputs(self, features: np.ndarray) -> np.ndarray:
         """What the prior and the offset model see: the features, with the auxiliary heads'
         columns appended where the model has them."""

@@ -382,7 +382,9 @@ def midir_rows(doc: dict) -> list[str]:
     for design, block in doc.get("designs", {}).items():
         for mode, m in block.get("test", {}).items():
             r, cov, pah = m.get("rissaki", {}), m.get("coverage", {}), m.get("pah", {})
-            name = f"**{design}** (shipped)" if design == shipped else design
+            aux = block.get("config", {}).get("aux_targets") or []
+            label = design + "".join(f" + {t.removeprefix('truth_')} head" for t in aux)
+            name = f"**{label}** (shipped)" if design == shipped else label
             target = MIDIR_TARGETS.get(mode)
             met = (
                 ""
