@@ -167,8 +167,9 @@ def register(subparsers) -> None:
     s.add_argument("--members", type=int, default=3, help="ensemble members of the coefficient prior")
     s.add_argument("--glo-epochs", type=int, default=300)
     s.add_argument("--max-eval", type=int, default=1000, help="test galaxies evaluated (random subset)")
-    s.add_argument("--aux", default="", help="truth columns whose auxiliary heads feed the prior (comma-separated; "
-                   "explorer/ml/midir_aux.py): truth_log_ldust, truth_log_sfr")  # fmt: skip
+    s.add_argument("--aux", default="truth_log_ldust", help="truth columns whose auxiliary heads feed the prior "
+                   "(comma-separated, '' for none; explorer/ml/midir_aux.py): truth_log_ldust, truth_log_sfr "
+                   "(default: truth_log_ldust, which lifted every mode on the v2 50k run)")  # fmt: skip
     s.add_argument("--readme", type=Path, default=None, help="also write the results into this Markdown file "
                    "between <!-- midir:start --> and <!-- midir:end -->")  # fmt: skip
     s.add_argument("--evaluate-only", action="store_true", help="no training: evaluate the shipped midir.pt again "

@@ -371,6 +371,11 @@ def test_model_card_midir_section(tmp_path):
     lines = midir_readme_lines(doc)
     assert lines[0].startswith("From `python -m explorer train-midir cat.h5 --name m`")
     assert any(line.startswith("| **pca** (shipped) | optical + WISE | 85/100") for line in lines)
+    doc["designs"]["pca"]["config"] = {"aux_targets": ["truth_log_ldust"]}  # a design with a head says so
+    (tmp_path / "midir_evaluation.json").write_text(json.dumps(doc))
+    text = midir_section(tmp_path)
+    assert "| **pca + log_ldust head** (shipped) | optical | 75/100" in text
+    assert "auxiliary heads' predictions of log_ldust from them (`explorer/ml/midir_aux.py`)" in text
 
 
 def test_rissaki_by_group_splits_by_wise_detection_and_class():

@@ -430,7 +430,9 @@ def midir_section(model_dir) -> str:
             "",
             "## Mid-IR spectrum (midir.pt)",
             "",
-            "A posterior over the rest-frame 3–35 µm spectrum from the predictor's features, conditioned on",
+            "A posterior over the rest-frame 3–35 µm spectrum from the predictor's features"
+            + _aux_phrase(shipped.get("config", {}).get("aux_targets"))
+            + ", conditioned on",
             f"W1–W4 in the WISE modes (`explorer/ml/midir*.py`). Command: `{doc.get('command', '?')}`;",
             f"{doc.get('n_train', '?')} training and {doc.get('n_valid', '?')} validation galaxies,"
             f" {doc.get('n_test_evaluated', '?')} test galaxies evaluated; shipped design chosen by"
@@ -450,6 +452,14 @@ def midir_section(model_dir) -> str:
             "",
         ]
     )
+
+
+def _aux_phrase(aux) -> str:
+    """' and an out-of-fold head's prediction of log_ldust (explorer/ml/midir_aux.py)', or ''."""
+    if not aux:
+        return ""
+    names = ", ".join(t.removeprefix("truth_") for t in aux)
+    return f" and out-of-fold auxiliary heads' predictions of {names} from them (`explorer/ml/midir_aux.py`)"
 
 
 #: issue 15: the fraction of true spectra inside a band within this of its nominal level per bin
