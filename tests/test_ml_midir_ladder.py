@@ -209,6 +209,9 @@ def test_from_json_merges_earlier_runs_into_one_readme_block(tmp_path, capsys):
     assert "--rungs truth_visible`, `python -m explorer midir-ladder c.h5 --rungs truth_every`" in text
     assert "| exact visible truth" in text and "| 57/100 |" in text and "| 94/100 |" in text
     assert "| W3 upper limit | 7 | 0.50 / 0.50 | 0.50 / 0.50 |" in text
+    merged = merge_ladders([json.loads(a.read_text()), json.loads(b.read_text())])
+    again = merge_ladders([merged])  # a merged result merged again keeps every run's command
+    assert again["commands"] == merged["commands"] and len(again["commands"]) == 2
     other = _fake_ladder("python -m explorer midir-ladder d.h5", "truth_all", 73, digest="def")
     with pytest.raises(ModelError, match="cannot be merged"):
         merge_ladders([json.loads(a.read_text()), other])

@@ -258,7 +258,10 @@ def merge_ladders(outs: list[dict]) -> dict:
     for o in outs:
         rungs.update(o["rungs"])
         probes.update(o.get("probes", {}))
-    return {**first, "commands": [o["command"] for o in outs], "rungs": rungs, "probes": probes}
+    commands = [
+        c for o in outs for c in (o.get("commands") or [o["command"]])
+    ]  # a merged result keeps its own
+    return {**first, "commands": commands, "rungs": rungs, "probes": probes}
 
 
 def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) -> list[str]:
@@ -279,9 +282,11 @@ def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) 
     rows = [(rung_label(rung), rung_label(rung, short=True), res) for rung, res in out["rungs"].items()]
     if shipped:
         ship = shipped["shipped_design"]
+        aux = shipped["designs"][ship].get("config", {}).get("aux_targets") or []
+        heads = "".join(f" + {t.removeprefix('truth_')} head" for t in aux)
         rows.append(
             (
-                f"the shipped model (`{ship}`, `midir_evaluation.json`)",
+                f"the shipped model (`{ship}`{heads}, `midir_evaluation.json`)",
                 "shipped",
                 shipped["designs"][ship]["test"],
             )
