@@ -49,10 +49,10 @@ def _time_one(model, x, z, mag, sig, ul, n_draws: int) -> tuple[float, float, st
 
     t0 = time.perf_counter()
     prior = model.predict(x, z)
-    draw_quantiles(prior.sample_log(n_draws, 0), QS)
+    draw_quantiles(prior.sample_log(n_draws, 0), prior.level_probs(QS))
     t1 = time.perf_counter()
     post = condition_on_wise(prior, mag, sig, ul)
-    draw_quantiles(post.sample_log(n_draws, 0), QS)
+    draw_quantiles(post.sample_log(n_draws, 0), post.level_probs(QS))
     return 1e3 * (t1 - t0), 1e3 * (time.perf_counter() - t1), post.notes[0]
 
 

@@ -17,9 +17,13 @@ from .jsonutil import command_line, print_json
 
 
 def cmd_train_midir(args) -> int:
-    from .ml.midir_train import reevaluate_midir, train_midir
+    from .ml.midir_train import recalibrate_midir, reevaluate_midir, train_midir
 
-    if args.evaluate_only:
+    if args.calibrate_only:
+        out = recalibrate_midir(
+            args.catalog, args.name, progress=not (args.quiet or args.json), command=command_line()
+        )
+    elif args.evaluate_only:
         out = reevaluate_midir(
             args.catalog, args.name, progress=not (args.quiet or args.json), command=command_line()
         )
@@ -174,6 +178,8 @@ def register(subparsers) -> None:
                    "between <!-- midir:start --> and <!-- midir:end -->")  # fmt: skip
     s.add_argument("--evaluate-only", action="store_true", help="no training: evaluate the shipped midir.pt again "
                    "on the same test galaxies and update midir_evaluation.json")  # fmt: skip
+    s.add_argument("--calibrate-only", action="store_true", help="no training: fit the shipped midir.pt's band "
+                   "levels on the validation split (explorer/ml/midir_calibrate.py), then evaluate it again")  # fmt: skip
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")

@@ -38,7 +38,7 @@ def panchromatic_data(post, mode: str, *, optical_wave_aa=None, optical_flam=Non
     sel = in_range(post.wave_um, OUTPUT_RANGE_UM)
     draws = post.sample_log(n_draws, seed)[:, :, sel]
     out = {"z": z, "mode": mode, "note": post.notes[0], "wave_um": post.wave_um[sel] * (1 + z)}
-    out["q_mjy"] = 10.0 ** draw_quantiles(draws, [0.025, 0.16, 0.5, 0.84, 0.975])[:, 0]
+    out["q_mjy"] = 10.0 ** draw_quantiles(draws, post.level_probs([0.025, 0.16, 0.5, 0.84, 0.975]))[:, 0]
     out["draws_mjy"] = 10.0 ** draws[0, :n_show]
     if truth_log_fnu is not None:
         out["truth_mjy"] = 10.0 ** np.asarray(truth_log_fnu)[sel]

@@ -198,6 +198,27 @@ class SpectrumPosterior:
     def __len__(self) -> int:
         return self.means.shape[0]
 
+    def part(self, rows) -> SpectrumPosterior:
+        """The posterior of the galaxies ``rows`` (a slice or an index array)."""
+        notes = np.asarray(self.notes, dtype=object)[rows].tolist()
+        return SpectrumPosterior(
+            self.means[rows], self.covs[rows], self.weights[rows], self.model, self.z[rows], notes
+        )
+
+    def level_probs(self, q) -> np.ndarray:
+        """(N, len(q)) the draws' quantile probabilities that give the nominal quantiles ``q`` once
+        the bands are recalibrated (:mod:`explorer.ml.midir_calibrate`; the conditioned map for a
+        galaxy conditioned on WISE, the prior's otherwise; ``q`` itself for a model without maps)."""
+        from .midir_calibrate import map_probs
+
+        levels = getattr(self.model, "band_levels", None) or {}
+        q = np.asarray(q, float)
+        out = np.empty((len(self), q.size))
+        cond = np.array([str(n).startswith("conditioned") for n in self.notes], bool)
+        for kind, rows in (("prior", ~cond), ("conditioned", cond)):
+            out[rows] = map_probs(q, levels.get(kind))
+        return out
+
     @property
     def wave_um(self) -> np.ndarray:
         return self.model.wave_um
@@ -226,8 +247,9 @@ class SpectrumPosterior:
         return 10.0 ** self.sample_log(n, rng)
 
     def quantiles(self, q, n: int = 1000, rng=0) -> np.ndarray:
-        """(N, len(q), W) per-wavelength quantiles of f_nu (mJy) from ``n`` draws."""
-        return 10.0 ** draw_quantiles(self.sample_log(n, rng), q).transpose(1, 0, 2)
+        """(N, len(q), W) per-wavelength quantiles of f_nu (mJy) from ``n`` draws (recalibrated levels,
+        :meth:`level_probs`)."""
+        return 10.0 ** draw_quantiles(self.sample_log(n, rng), self.level_probs(q)).transpose(1, 0, 2)
 
     def wise_mag_draws(self, n: int = 1000, rng=0, catalog: bool = False) -> np.ndarray:
         """(N, n, 4) W1-W4 Vega magnitudes of ``n`` draws: of the total spectrum, or (``catalog``)
@@ -281,6 +303,9 @@ class MidIRModel:
         self.meta = meta or {}
         self.offset = offset
         self.aux = aux
+        #: recalibrated central levels of the bands, {"prior": [...], "conditioned": [...]} at
+        #: :data:`.midir_calibrate.NOMINAL` (:func:`.midir_calibrate.fit_band_levels`); {} = as drawn
+        self.band_levels = {}
         self._torch_shape_mean = torch.as_tensor(self.shape_mean, dtype=torch.float32)
 
     @property
@@ -372,6 +397,7 @@ class MidIRModel:
             "meta": self.meta,
             "offset": self.offset.state() if self.offset is not None else {},
             "aux": self.aux.state() if self.aux is not None else {},
+            "band_levels": self.band_levels,
         }  # fmt: skip
 
     @classmethod
@@ -396,7 +422,7 @@ class MidIRModel:
 
         off = WiseOffsetModel.from_state(st["offset"]) if st.get("offset") else None
         aux = AuxHeads.from_state(st["aux"]) if st.get("aux") else None
-        return cls(
+        model = cls(
             st["design"],
             st["feature_kind"],
             scaler,
@@ -407,20 +433,27 @@ class MidIRModel:
             offset=off,
             aux=aux,
         )
+        model.band_levels = dict(st.get("band_levels") or {})
+        return model
 
 
 def draw_quantiles(draws: np.ndarray, q) -> np.ndarray:
-    """Quantiles (len(q), N, W) over the draws axis of (N, n, W), as ``np.quantile`` (linear).
+    """Quantiles (len(q), N, W) over the draws axis of (N, n, W), as ``np.quantile`` (linear);
+    ``q`` (K,) for every galaxy or (N, K) per galaxy (:meth:`SpectrumPosterior.level_probs`).
 
     Sorting a contiguous copy with the draws last is several times faster than ``np.quantile``
     along the middle axis (the 50 ms budget of one galaxy's posterior).
     """
     s = np.sort(np.ascontiguousarray(np.swapaxes(draws, 1, 2)), axis=2)  # (N, W, n)
-    pos = np.atleast_1d(np.asarray(q, float)) * (s.shape[2] - 1)
+    q = np.asarray(q, float)
+    pos = (q if q.ndim == 2 else np.broadcast_to(np.atleast_1d(q), (s.shape[0], q.size))) * (s.shape[2] - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, s.shape[2] - 1)
-    f = pos - lo
-    out = s[..., lo] * (1 - f) + s[..., hi] * f  # (N, W, len(q))
+    f = (pos - lo)[:, None, :]
+    take = lambda idx: np.take_along_axis(
+        s, np.broadcast_to(idx[:, None, :], s.shape[:2] + idx.shape[1:]), axis=2
+    )  # noqa: E731
+    out = take(lo) * (1 - f) + take(hi) * f  # (N, W, len(q))
     return np.moveaxis(out, 2, 0)
 
 

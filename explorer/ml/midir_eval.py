@@ -166,17 +166,17 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
     levels = (0.68, 0.95)
     qs = [0.5] + [q for lv in levels for q in ((1 - lv) / 2, (1 + lv) / 2)]
     inside = {lv: [] for lv in levels}
+    raw = {lv: [] for lv in levels}  # the bands as drawn, before the level recalibration
     med, wise_med, wise_cat = [], [], []
     for s in range(0, len(post), chunk):
         sl = slice(s, s + chunk)
-        part = SpectrumPosterior(
-            post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl]
-        )
+        part = post.part(sl)
         draws = part.sample_log(n_draws, seed + s)
-        q = draw_quantiles(draws, qs)  # (5, n, W)
         y = data["log_fnu"][sl]
-        for k, lv in enumerate(levels):
-            inside[lv].append((y >= q[1 + 2 * k]) & (y <= q[2 + 2 * k]))
+        for store, probs in ((raw, qs), (inside, part.level_probs(qs))):
+            q = draw_quantiles(draws, probs)  # (5, n, W)
+            for k, lv in enumerate(levels):
+                store[lv].append((y >= q[1 + 2 * k]) & (y <= q[2 + 2 * k]))
         med.append(10.0 ** q[0])
         wise_med.append(np.median(part.wise_mag_draws(min(n_draws, 300), seed + s), axis=1))
         wise_cat.append(np.median(part.wise_mag_draws(min(n_draws, 300), seed + s, catalog=True), axis=1))
@@ -191,6 +191,7 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
                     "median_chi2": float(np.median(chi2[pick])), "all_fraction_below_5": float(np.mean(chi2 < 5)),
                     "all_median_chi2": float(np.median(chi2))},
         "coverage": _coverage_table(inside, wave),
+        "coverage_as_drawn": _coverage_table(raw, wave),
         "pah": {},
         "wise_vs_truth_mag": _offsets(wise_med, data["truth_mag"]),
         "wise_catalog_vs_detected_mag": _offsets(wise_cat, np.where(data["wise_is_ul"], np.nan, data["wise_mag"])),

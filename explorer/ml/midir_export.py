@@ -42,10 +42,9 @@ def midir_table(post: SpectrumPosterior, ids, mode: str, n_draws: int = 1000, se
     qs = np.empty((len(QUANTILES), n, w))
     for s in range(0, n, chunk):
         sl = slice(s, s + chunk)
-        part = SpectrumPosterior(
-            post.means[sl], post.covs[sl], post.weights[sl], post.model, post.z[sl], post.notes[sl]
-        )
-        q = draw_quantiles(part.sample_log(n_draws, seed + s)[:, :, sel], list(QUANTILES.values()))
+        part = post.part(sl)
+        probs = part.level_probs(list(QUANTILES.values()))  # recalibrated levels (midir_calibrate)
+        q = draw_quantiles(part.sample_log(n_draws, seed + s)[:, :, sel], probs)
         qs[:, sl] = 10.0**q
     cols = {
         "id": np.repeat(np.asarray(ids).astype(str), w),
@@ -63,6 +62,7 @@ def midir_table(post: SpectrumPosterior, ids, mode: str, n_draws: int = 1000, se
     tab.meta.update(
         description="posterior of the rest-frame mid-IR spectrum (stars + dust + AGN), f_nu as observed at wave_obs_um",
         mode=mode, n_draws=n_draws, design=post.model.design, quantiles=dict(QUANTILES),
+        band_levels_recalibrated=bool(getattr(post.model, "band_levels", None)),
     )  # fmt: skip
     return tab
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .data import feature_names
+from .midir_calibrate import fit_band_levels
 from .midir_eval import (
     MODES,
     midir_data,
@@ -130,8 +131,10 @@ def _train(
             aux_targets=aux_targets,
         )
         trained[design] = _fit_pair(dtr, dva, cfg, data["latents"].shape[1], progress)
+        levels = fit_band_levels(trained[design], subset(dva, slice(0, CALIBRATION_ROWS)), seed=seed)
         t_fit = time.perf_counter() - t1
         out["designs"][design] = {"config": cfg.to_dict(), "valid_median_chi2_optical": _valid_score(trained[design], dva),
+                                  "band_levels": levels,
                                   "seconds_train": round(t_fit, 1), "test": evaluate_modes(trained[design], dte, pred_mag, n_draws),
                                   "floor_mag": trained[design]["optical"].floor_mag.tolist(),
                                   "resid_dex_median": float(np.median(trained[design]["optical"].resid_dex))}  # fmt: skip
@@ -145,6 +148,47 @@ def _train(
     write_json(d / "midir_evaluation.json", out)
     _refresh_model_card(d)
     return out
+
+
+#: validation galaxies behind the band recalibration (:func:`.midir_calibrate.fit_band_levels`)
+CALIBRATION_ROWS = 2000
+
+
+def recalibrate_midir(catalog, name, progress: bool = True, command: str = "", threads: int = 1) -> dict:
+    """Fit the band levels (:mod:`.midir_calibrate`) of a model directory's ``midir.pt`` on the first
+    :data:`CALIBRATION_ROWS` validation galaxies of the catalog it was trained on, save it (the
+    manifest's training record kept, the command added), and evaluate it again
+    (:func:`reevaluate_midir`). Returns the updated ``midir_evaluation.json``."""
+    import json
+
+    from ..catalog import Catalog
+    from ..errors import ModelError
+    from .midir_eval import load_feature_models, load_midir
+    from .registry import read_manifest, resolve_model_dir, same_catalog
+
+    d = resolve_model_dir(name)
+    path = d / "midir_evaluation.json"
+    if not path.exists():
+        raise ModelError(f"{d}: no midir_evaluation.json: train first (python -m explorer train-midir)")
+    doc = json.loads(path.read_text())
+    ship = doc["shipped_design"]
+    with torch_threads(threads):
+        bundle, models = load_feature_models(d), load_midir(d)
+        with Catalog(catalog) as cat:
+            same, how = same_catalog(cat.path, doc["catalog"], cat.provenance)
+            if not same:
+                raise ModelError(
+                    f"{catalog}: not the catalog {d / 'midir.pt'} was trained on (compared by {how})"
+                )
+            dva = midir_data(cat, bundle, cat.split_indices("valid")[:CALIBRATION_ROWS], progress)
+        seed = int(doc["designs"][ship]["config"].get("seed", 0))
+        levels = fit_band_levels(models, dva, seed=seed)
+    info = dict(read_manifest(d).get("components", {}).get("midir", {}).get("info", {}))
+    info["band_levels_fitted_by"] = command
+    save_midir(d, models, info)
+    doc["designs"][ship]["band_levels"] = levels
+    write_json(path, doc)
+    return reevaluate_midir(catalog, name, progress=progress, command=command, threads=threads)
 
 
 def _test_rows(test: np.ndarray, max_eval: int, seed: int) -> np.ndarray:
