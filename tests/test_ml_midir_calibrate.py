@@ -4,6 +4,7 @@ bands are too wide is brought to its nominal coverage, per galaxy by its kind, a
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from explorer.ml.data import Scaler
 from explorer.ml.midir import CoefNet, MidIRModel, PCABasis, SpectrumPosterior, draw_quantiles
@@ -58,3 +59,28 @@ def test_each_galaxy_gets_the_map_of_its_kind_and_the_maps_are_saved():
     back = MidIRModel.from_state(model.state())
     assert back.band_levels == model.band_levels
     assert post.part(slice(1, 2)).notes == [post.notes[1]]
+
+
+def test_calibrate_only_fits_the_shipped_model_and_keeps_its_training_record(tmp_path):
+    from explorer.ml.midir_eval import load_midir
+    from explorer.ml.midir_train import recalibrate_midir
+    from explorer.ml.registry import read_manifest
+    from explorer.testing.models import write_random_models, write_tiny_midir
+    from explorer.testing.toy import make_toy_catalog
+
+    cat = make_toy_catalog(tmp_path / "toy_ir.h5", n=200, seed=0, ir_rest=True)
+    models = write_random_models(tmp_path / "models")
+    write_tiny_midir(models, cat)
+    for m in load_midir(models).values():  # train-midir fits the maps
+        assert set(m.band_levels) == {"prior", "conditioned"}
+    doc = recalibrate_midir(
+        cat, models, progress=False, command="python -m explorer train-midir x --calibrate-only"
+    )
+    entry = read_manifest(models)["components"]["midir"]
+    assert entry["training_command"] == "explorer.testing.models.write_tiny_midir"
+    assert entry["band_levels_fitted_by"].endswith("--calibrate-only")
+    assert set(doc["designs"]["pca"]["band_levels"]) == {"optical", "photometry"}
+    assert "coverage_as_drawn" in doc["designs"]["pca"]["test"]["optical"]
+    other = make_toy_catalog(tmp_path / "other.h5", n=200, seed=1, ir_rest=True)
+    with pytest.raises(Exception, match="not the catalog"):
+        recalibrate_midir(other, models, progress=False)

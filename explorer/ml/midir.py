@@ -450,9 +450,10 @@ def draw_quantiles(draws: np.ndarray, q) -> np.ndarray:
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, s.shape[2] - 1)
     f = (pos - lo)[:, None, :]
-    take = lambda idx: np.take_along_axis(
-        s, np.broadcast_to(idx[:, None, :], s.shape[:2] + idx.shape[1:]), axis=2
-    )  # noqa: E731
+
+    def take(idx):
+        return np.take_along_axis(s, np.broadcast_to(idx[:, None, :], s.shape[:2] + idx.shape[1:]), axis=2)
+
     out = take(lo) * (1 - f) + take(hi) * f  # (N, W, len(q))
     return np.moveaxis(out, 2, 0)
 

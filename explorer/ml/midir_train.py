@@ -164,7 +164,7 @@ def recalibrate_midir(catalog, name, progress: bool = True, command: str = "", t
     from ..catalog import Catalog
     from ..errors import ModelError
     from .midir_eval import load_feature_models, load_midir
-    from .registry import read_manifest, resolve_model_dir, same_catalog
+    from .registry import read_manifest, register_file, resolve_model_dir, same_catalog
 
     d = resolve_model_dir(name)
     path = d / "midir_evaluation.json"
@@ -183,11 +183,13 @@ def recalibrate_midir(catalog, name, progress: bool = True, command: str = "", t
             dva = midir_data(cat, bundle, cat.split_indices("valid")[:CALIBRATION_ROWS], progress)
         seed = int(doc["designs"][ship]["config"].get("seed", 0))
         levels = fit_band_levels(models, dva, seed=seed)
-    info = dict(read_manifest(d).get("components", {}).get("midir", {}).get("info", {}))
+    entry = read_manifest(d).get("components", {}).get("midir", {})
+    info = {k: v for k, v in entry.items() if k not in ("file", "config")}  # the training record, kept
     info["band_levels_fitted_by"] = command
     save_midir(d, models, info)
     doc["designs"][ship]["band_levels"] = levels
     write_json(path, doc)
+    register_file(d, path.name)
     return reevaluate_midir(catalog, name, progress=progress, command=command, threads=threads)
 
 
