@@ -36,7 +36,7 @@ def cmd_train_midir(args) -> int:
         )  # fmt: skip
     if args.readme is not None:
         from .markdown import replace_block
-        from .ml.model_card import midir_readme_lines
+        from .ml.model_card_midir import midir_readme_lines
 
         replace_block(args.readme, "midir", "\n".join(midir_readme_lines(out)))
     if args.json:

@@ -334,7 +334,7 @@ def test_model_card_midir_section(tmp_path):
     """The model card's mid-IR section: one row per design and mode, the targets judged, the command."""
     import json
 
-    from explorer.ml.model_card import midir_section
+    from explorer.ml.model_card_midir import midir_section
 
     assert midir_section(tmp_path) == ""  # no mid-IR model: no section
 
@@ -366,7 +366,7 @@ def test_model_card_midir_section(tmp_path):
     assert "| **pca** (shipped) | optical | 75/100" in text and "≥ 72: met" in text
     assert "| **pca** (shipped) | optical + WISE | 85/100" in text and "≥ 90: not met" in text
     assert "inside the 68% band in 0.66–0.66" in text
-    from explorer.ml.model_card import midir_readme_lines
+    from explorer.ml.model_card_midir import midir_readme_lines
 
     lines = midir_readme_lines(doc)
     assert lines[0].startswith("From `python -m explorer train-midir cat.h5 --name m`")

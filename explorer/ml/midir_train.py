@@ -247,7 +247,8 @@ def _refresh_model_card(d) -> None:
     """Register the evaluation and re-render MODEL_CARD.md, whose mid-IR section shows it."""
     import json
 
-    from .model_card import MIDIR_EVALUATION_FILE, write_model_card
+    from .model_card import write_model_card
+    from .model_card_midir import MIDIR_EVALUATION_FILE
     from .registry import register_file
 
     register_file(d, MIDIR_EVALUATION_FILE)
