@@ -211,7 +211,7 @@ class SpectrumPosterior:
         galaxy conditioned on WISE, the prior's otherwise; ``q`` itself for a model without maps)."""
         from .midir_calibrate import map_probs
 
-        levels = getattr(self.model, "band_levels", None) or {}
+        levels = self.model.band_levels
         q = np.asarray(q, float)
         out = np.empty((len(self), q.size))
         cond = np.array([str(n).startswith("conditioned") for n in self.notes], bool)

@@ -62,7 +62,7 @@ def midir_table(post: SpectrumPosterior, ids, mode: str, n_draws: int = 1000, se
     tab.meta.update(
         description="posterior of the rest-frame mid-IR spectrum (stars + dust + AGN), f_nu as observed at wave_obs_um",
         mode=mode, n_draws=n_draws, design=post.model.design, quantiles=dict(QUANTILES),
-        band_levels_recalibrated=bool(getattr(post.model, "band_levels", None)),
+        band_levels_recalibrated=bool(post.model.band_levels),
     )  # fmt: skip
     return tab
 

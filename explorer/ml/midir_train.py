@@ -12,6 +12,7 @@ the validation split. ``midir.pt`` goes into the model directory (registered in 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,25 +82,13 @@ def train_midir(catalog, name, designs=("pca", "glo"), n_latent: int = 12, epoch
     from .registry import resolve_model_dir
 
     with torch_threads(threads):
-        return _train(catalog, resolve_model_dir(name), designs, n_latent, epochs, n_members, glo_epochs,
-                      max_eval, n_draws, seed, progress, command, tuple(aux_targets))  # fmt: skip
+        base = MidIRConfig(n_latent=n_latent, epochs=epochs, n_members=n_members, glo_epochs=glo_epochs,
+                           seed=seed, aux_targets=tuple(aux_targets))  # fmt: skip
+        return _train(catalog, resolve_model_dir(name), designs, base, max_eval, n_draws, progress, command)
 
 
-def _train(
-    catalog,
-    d,
-    designs,
-    n_latent,
-    epochs,
-    n_members,
-    glo_epochs,
-    max_eval,
-    n_draws,
-    seed,
-    progress,
-    command,
-    aux_targets=(),
-):
+def _train(catalog, d, designs, base: MidIRConfig, max_eval, n_draws, progress, command):
+    """:func:`train_midir`'s work: one model pair per design, each with ``base``'s settings."""
     from ..catalog import Catalog
     from .midir_eval import load_feature_models
     from .registry import catalog_provenance
@@ -108,7 +97,7 @@ def _train(
     t0 = time.perf_counter()
     with Catalog(catalog) as cat:
         splits = {s: cat.split_indices(s) for s in ("train", "valid", "test")}
-        te = _test_rows(splits["test"], max_eval, seed)
+        te = _test_rows(splits["test"], max_eval, base.seed)
         data = midir_data(cat, bundle, np.concatenate([splits["train"], splits["valid"], te]), progress)
         prov = catalog_provenance(cat)
     n_tr, n_va = len(splits["train"]), len(splits["valid"])
@@ -121,17 +110,9 @@ def _train(
     trained = {}
     for design in designs:
         t1 = time.perf_counter()
-        cfg = MidIRConfig(
-            design=design,
-            n_latent=n_latent,
-            epochs=epochs,
-            n_members=n_members,
-            glo_epochs=glo_epochs,
-            seed=seed,
-            aux_targets=aux_targets,
-        )
+        cfg = replace(base, design=design)
         trained[design] = _fit_pair(dtr, dva, cfg, data["latents"].shape[1], progress)
-        levels = fit_band_levels(trained[design], subset(dva, slice(0, CALIBRATION_ROWS)), seed=seed)
+        levels = fit_band_levels(trained[design], subset(dva, slice(0, CALIBRATION_ROWS)), seed=base.seed)
         t_fit = time.perf_counter() - t1
         out["designs"][design] = {"config": cfg.to_dict(), "valid_median_chi2_optical": _valid_score(trained[design], dva),
                                   "band_levels": levels,
@@ -143,7 +124,7 @@ def _train(
     out["selection"] = (
         "lowest median Rissaki chi^2 of the optical-only posterior median on the validation split"
     )
-    info = {"training_command": command, "seed": seed, "catalog": prov, "design": ship}
+    info = {"training_command": command, "seed": base.seed, "catalog": prov, "design": ship}
     out["path"] = str(save_midir(d, trained[ship], info))
     write_json(d / "midir_evaluation.json", out)
     _refresh_model_card(d)
