@@ -26,8 +26,8 @@ from .data import Scaler
 from .fit import EarlyStopping, fit_ensemble, standardization
 from .nets import silu_trunk
 
-#: truth columns a head may predict, with the transform applied to the catalog's value
-AUX_TARGETS = {"truth_log_ldust": None, "truth_log_sfr": None}
+#: truth columns a head may predict (already in log units in the catalog)
+AUX_TARGETS = ("truth_log_ldust", "truth_log_sfr")
 
 
 class _HeadNet(nn.Module):

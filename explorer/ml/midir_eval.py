@@ -173,11 +173,11 @@ def spectrum_metrics(post: SpectrumPosterior, data: dict, n_draws: int = 500, n_
         part = post.part(sl)
         draws = part.sample_log(n_draws, seed + s)
         y = data["log_fnu"][sl]
-        for store, probs in ((raw, qs), (inside, part.level_probs(qs))):
-            q = draw_quantiles(draws, probs)  # (5, n, W)
+        q_raw, q = draw_quantiles(draws, qs), draw_quantiles(draws, part.level_probs(qs))  # (5, n, W)
+        for store, qq in ((raw, q_raw), (inside, q)):
             for k, lv in enumerate(levels):
-                store[lv].append((y >= q[1 + 2 * k]) & (y <= q[2 + 2 * k]))
-        med.append(10.0 ** q[0])
+                store[lv].append((y >= qq[1 + 2 * k]) & (y <= qq[2 + 2 * k]))
+        med.append(10.0 ** q[0])  # the median: the same either way
         wise_med.append(np.median(part.wise_mag_draws(min(n_draws, 300), seed + s), axis=1))
         wise_cat.append(np.median(part.wise_mag_draws(min(n_draws, 300), seed + s, catalog=True), axis=1))
     med, wise_med, wise_cat = np.concatenate(med), np.concatenate(wise_med), np.concatenate(wise_cat)

@@ -281,12 +281,12 @@ def midir_ladder_markdown(out: dict, command: str, shipped: dict | None = None) 
 
     rows = [(rung_label(rung), rung_label(rung, short=True), res) for rung, res in out["rungs"].items()]
     if shipped:
+        from .model_card_midir import design_label
+
         ship = shipped["shipped_design"]
-        aux = shipped["designs"][ship].get("config", {}).get("aux_targets") or []
-        heads = "".join(f" + {t.removeprefix('truth_')} head" for t in aux)
         rows.append(
             (
-                f"the shipped model (`{ship}`{heads}, `midir_evaluation.json`)",
+                f"the shipped model (`{design_label(ship, shipped['designs'][ship])}`, `midir_evaluation.json`)",
                 "shipped",
                 shipped["designs"][ship]["test"],
             )

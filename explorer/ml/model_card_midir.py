@@ -28,8 +28,7 @@ def midir_rows(doc: dict) -> list[str]:
     for design, block in doc.get("designs", {}).items():
         for mode, m in block.get("test", {}).items():
             r, cov, pah = m.get("rissaki", {}), m.get("coverage", {}), m.get("pah", {})
-            aux = block.get("config", {}).get("aux_targets") or []
-            label = design + "".join(f" + {t.removeprefix('truth_')} head" for t in aux)
+            label = design_label(design, block)
             name = f"**{label}** (shipped)" if design == shipped else label
             target = MIDIR_TARGETS.get(mode)
             met = (
@@ -113,6 +112,13 @@ def midir_section(model_dir) -> str:
             "",
         ]
     )
+
+
+def design_label(design: str, block: dict) -> str:
+    """``pca + log_ldust head``: a design's name and its auxiliary heads (``block``: its entry in
+    ``midir_evaluation.json``)."""
+    aux = block.get("config", {}).get("aux_targets") or []
+    return design + "".join(f" + {t.removeprefix('truth_')} head" for t in aux)
 
 
 def _aux_phrase(aux) -> str:
